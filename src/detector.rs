@@ -1,0 +1,566 @@
+//! The sans-IO state machine: events in, verdicts out.
+
+use alloc::collections::VecDeque;
+use alloc::collections::vec_deque::Drain;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::config::{Config, MAX_HOST_ID_BYTES};
+use crate::error::ConfigError;
+use crate::event::{Event, Origin};
+use crate::hosts::{Held, Hosts, OrderKey};
+use crate::keys::{KeyHasher, PathMatch};
+use crate::owned::{OwnedEvent, TextPool};
+use crate::rule::{Rule, Semantics};
+use crate::stats::Stats;
+use crate::time::{Span, Timestamp};
+use crate::trust::{SignerPolicy, TrustPolicy};
+use crate::verdict::{AlertId, EventRef, Late, Sequence, Signature, Stage, Suppression, Verdict};
+use crate::window::{Entry, Window};
+
+/// Detects the rule in a stream of events.
+///
+/// Feed events with [`handle`](Detector::handle) in arrival order, then take what it
+/// concluded with [`poll_verdict`](Detector::poll_verdict) (or
+/// [`drain_verdicts`](Detector::drain_verdicts)) until it returns `None`. At the end
+/// of the input call [`flush`](Detector::flush) and poll again. If events may stop
+/// arriving for a while, tell the detector how far time has gone with
+/// [`advance`](Detector::advance) (a watermark), and ask
+/// [`next_deadline`](Detector::next_deadline) when to do so next.
+///
+/// The detector reads no clock and performs no I/O: its output depends only on the
+/// events and calls it receives (and, for hash-table layout only, on the hash seed).
+/// It never panics on any input; memory stays within [`Config::memory_bound`].
+///
+/// # Example
+/// ```
+/// use std::sync::Arc;
+/// use shareexec::*;
+///
+/// let mut detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
+/// let origin = |s: i64| Origin { timestamp: Timestamp::from_millis(s * 1000), ..Default::default() };
+/// detector.handle(Event::File(FileEvent {
+///     origin: origin(0), host_id: Some("h1"), os_type: Some("windows"),
+///     types: EventTypes::CREATION, pid: Some(4),
+///     path: Some("C:\\Windows\\evil.exe"), extension: Some("exe"), ..Default::default()
+/// }));
+/// detector.handle(Event::Process(ProcessEvent {
+///     origin: origin(10), host_id: Some("h1"), os_type: Some("windows"),
+///     types: EventTypes::START, executable: Some("C:\\WINDOWS\\EVIL.EXE"), ..Default::default()
+/// }));
+/// detector.flush(); // end of input: release what is held (see "Latency" in the crate docs)
+/// let alert = detector.poll_verdict().unwrap();
+/// assert_eq!(alert.as_alert().unwrap().path.as_ref(), "C:\\Windows\\evil.exe");
+/// ```
+#[derive(Debug)]
+pub struct Detector<P = SignerPolicy> {
+    rule: Arc<Rule<P>>,
+    config: Config,
+    keys: KeyHasher,
+    hosts: Hosts,
+    window: Window,
+    pool: TextPool,
+    out: VecDeque<Verdict>,
+    stats: Stats,
+    arrival: u64,
+    buffered: usize,
+    buffered_bytes: usize,
+    watermark: Option<Timestamp>,
+    next_sweep: u64,
+    next_host_scan: u64,
+    scratch: Vec<Timestamp>,
+}
+
+impl<P: TrustPolicy> Detector<P> {
+    /// A detector for `rule` with `config`.
+    ///
+    /// Fails when the configuration is inconsistent (see [`ConfigError`]).
+    pub fn new(rule: Arc<Rule<P>>, config: Config) -> Result<Self, ConfigError> {
+        config.validate(rule.meta().maxspan)?;
+        let paths = match rule.semantics() {
+            Semantics::Elasticsearch => PathMatch::Exact,
+            _ => PathMatch::Folded,
+        };
+        let seed = config.hash_seed.unwrap_or_else(default_seed);
+        Ok(Detector {
+            keys: KeyHasher::new(seed, paths),
+            next_sweep: config.sweep_interval,
+            rule,
+            config,
+            hosts: Hosts::default(),
+            window: Window::new(),
+            pool: TextPool::default(),
+            out: VecDeque::new(),
+            stats: Stats::default(),
+            arrival: 0,
+            buffered: 0,
+            buffered_bytes: 0,
+            watermark: None,
+            next_host_scan: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// The compiled rule.
+    pub fn rule(&self) -> &Arc<Rule<P>> {
+        &self.rule
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters and gauges, current.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            pending: self.window.len() as u64,
+            buffered: self.buffered as u64,
+            hosts: self.hosts.len() as u64,
+            ..self.stats
+        }
+    }
+
+    /// Bytes of strings held by pending writes (bounded by `max_pending_bytes`).
+    pub fn pending_string_bytes(&self) -> usize {
+        self.window.string_bytes()
+    }
+
+    /// Takes the oldest verdict not yet taken.
+    ///
+    /// Call it after every [`handle`](Self::handle), [`advance`](Self::advance) and
+    /// [`flush`](Self::flush) until it returns `None`; verdicts wait in an unbounded
+    /// queue until taken, so a caller that never polls grows it.
+    pub fn poll_verdict(&mut self) -> Option<Verdict> {
+        self.out.pop_front()
+    }
+
+    /// Takes every verdict not yet taken, oldest first.
+    pub fn drain_verdicts(&mut self) -> Drain<'_, Verdict> {
+        self.out.drain(..)
+    }
+
+    /// Feeds one event, in arrival order.
+    ///
+    /// Events that cannot be part of a sequence cost a few comparisons and are
+    /// forgotten. A candidate is processed at once when it is in order, or held
+    /// until its host's clock passes it by the configured lateness; one that arrives
+    /// later than that is still used and reported as [`Verdict::Late`].
+    ///
+    /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
+    pub fn handle(&mut self, event: Event<'_>) {
+        self.stats.events += 1;
+        self.arrival += 1;
+        let (stage, host_id, key) = match &event {
+            Event::File(f) => {
+                if !self.rule.is_write(f) {
+                    return;
+                }
+                self.stats.writes += 1;
+                (Stage::Write, f.host_id, f.path)
+            }
+            Event::Process(p) => {
+                if !self.rule.is_execution(p) {
+                    return;
+                }
+                self.stats.executions += 1;
+                (Stage::Execution, p.host_id, p.executable)
+            }
+        };
+        let (Some(host_id), Some(_)) = (host_id, key) else {
+            self.stats.unkeyed += 1;
+            return;
+        };
+        if host_id.len() > MAX_HOST_ID_BYTES {
+            self.stats.unkeyed += 1;
+            return;
+        }
+        let origin = *event.origin();
+        let slot = match self.hosts.find(&self.keys, host_id) {
+            Some(slot) => slot,
+            None => {
+                // An execution on a host with no state, released at once, can match
+                // nothing: skip creating the host (the common case of process starts).
+                if stage == Stage::Execution && self.passes_new_host_at_once(origin.timestamp) {
+                    return;
+                }
+                match self.track_host(host_id) {
+                    Some(slot) => slot,
+                    None => {
+                        // No room for another host: a write cannot be kept.
+                        if stage == Stage::Write {
+                            self.stats.evicted += 1;
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        self.admit(slot, stage, &event, &origin);
+        self.maybe_sweep();
+    }
+
+    /// Admits a candidate of a tracked host: late, in order, or held for reordering.
+    fn admit(&mut self, slot: u32, stage: Stage, event: &Event<'_>, origin: &Origin<'_>) {
+        let lateness = self.config.max_lateness;
+        let ts = origin.timestamp;
+        let Some(host) = self.hosts.get_mut(slot) else { return };
+        if ts < host.seen.saturating_sub(lateness) {
+            let behind = host.seen.since(ts);
+            let host_id = host.id.clone();
+            self.stats.late += 1;
+            self.out.push_back(Verdict::Late(Late { host_id, stage, event: EventRef::from_origin(origin), behind }));
+            self.process(slot, event);
+            return;
+        }
+        host.seen = host.seen.max(ts);
+        let seen = host.seen;
+        let key = self.order_key(origin);
+        let releasable = self.releasable(ts, seen);
+        let first = self.hosts.get(slot).is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
+        if releasable && first {
+            self.process(slot, event);
+        } else {
+            self.hold(slot, key, event);
+        }
+        self.release(slot);
+    }
+
+    fn order_key(&self, origin: &Origin<'_>) -> OrderKey {
+        let tiebreak = match (self.rule.semantics(), origin.sequence) {
+            (Semantics::Elasticsearch, _) => (false, 0),
+            // Hardened: equal timestamps in `event.sequence` order, events without
+            // one after those with one, then by arrival.
+            (_, Some(seq)) => (false, seq),
+            (_, None) => (true, 0),
+        };
+        OrderKey { timestamp: origin.timestamp, tiebreak, arrival: self.arrival }
+    }
+
+    /// Whether an event at `ts` may be processed when its host has seen `seen`:
+    /// nothing that can still arrive in time would sort before it.
+    fn releasable(&self, ts: Timestamp, seen: Timestamp) -> bool {
+        let horizon = seen.saturating_sub(self.config.max_lateness);
+        match self.rule.semantics() {
+            // Equal timestamps sort by arrival: a later arrival goes after.
+            Semantics::Elasticsearch => ts <= horizon,
+            // Equal timestamps may still arrive with a smaller `event.sequence`.
+            _ => ts < horizon,
+        }
+    }
+
+    fn passes_new_host_at_once(&self, ts: Timestamp) -> bool {
+        let after_watermark = self.watermark.is_none_or(|w| ts > w);
+        after_watermark && self.config.max_lateness == Span::ZERO && self.rule.semantics() == Semantics::Elasticsearch
+    }
+
+    fn host_floor(&self) -> (Timestamp, Timestamp) {
+        match self.watermark {
+            Some(w) => (w.saturating_add(self.config.max_lateness).saturating_add(Span(1)), w),
+            None => (Timestamp::MIN, Timestamp::MIN),
+        }
+    }
+
+    fn track_host(&mut self, id: &str) -> Option<u32> {
+        if self.hosts.len() >= self.config.max_hosts {
+            if self.stats.events < self.next_host_scan {
+                return None;
+            }
+            self.forget_idle_hosts(Timestamp::MAX);
+            // Scanning costs O(hosts): spread it over at least as many events.
+            self.next_host_scan = self.stats.events.saturating_add(self.hosts.len() as u64);
+            if self.hosts.len() >= self.config.max_hosts {
+                return None;
+            }
+        }
+        let (seen, now) = self.host_floor();
+        self.hosts.insert(&self.keys, id, seen, now)
+    }
+
+    fn forget_idle_hosts(&mut self, seen_before: Timestamp) {
+        let idle: Vec<u32> = self
+            .hosts
+            .slots()
+            .filter(|&s| self.hosts.get(s).is_some_and(|h| h.is_idle() && h.seen < seen_before))
+            .collect();
+        for slot in idle {
+            self.hosts.remove(slot);
+        }
+    }
+
+    /// Copies an event into its host's reorder buffer, within the buffer's caps.
+    fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
+        let held = OwnedEvent::new(event, self.pool.take());
+        let bytes = held.bytes();
+        // Over the caps: release this host's earliest held events early (counted),
+        // and if that is not enough, process this one without reordering.
+        while self.buffered >= self.config.max_buffered
+            || self.buffered_bytes.saturating_add(bytes) > self.config.max_buffered_bytes
+        {
+            if !self.release_one(slot) {
+                self.stats.forced += 1;
+                self.process(slot, &held.event());
+                self.pool.give(held.into_text());
+                return;
+            }
+            self.stats.forced += 1;
+        }
+        let Some(host) = self.hosts.get_mut(slot) else { return };
+        host.buffer.push(Held { key, event: held });
+        self.buffered += 1;
+        self.buffered_bytes += bytes;
+    }
+
+    /// Processes the host's earliest held event; false if none.
+    fn release_one(&mut self, slot: u32) -> bool {
+        let Some(held) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else { return false };
+        self.buffered -= 1;
+        self.buffered_bytes -= held.event.bytes();
+        self.process(slot, &held.event.event());
+        self.pool.give(held.event.into_text());
+        true
+    }
+
+    /// Processes every held event of the host that can no longer be preceded.
+    fn release(&mut self, slot: u32) {
+        while let Some(host) = self.hosts.get(slot) {
+            let ready = host.buffer.peek().is_some_and(|top| self.releasable(top.key.timestamp, host.seen));
+            if !ready || !self.release_one(slot) {
+                break;
+            }
+        }
+    }
+
+    /// The heart: one candidate event, in the time-sorted order of its host.
+    fn process(&mut self, slot: u32, event: &Event<'_>) {
+        let maxspan = self.rule.meta().maxspan;
+        let Some(host) = self.hosts.get_mut(slot) else { return };
+        let origin = *event.origin();
+        if origin.timestamp > host.now {
+            host.now = origin.timestamp;
+            self.stats.expired += self.window.expire(&mut host.list, host.now, maxspan);
+        }
+        let (now, host_id) = (host.now, host.id.clone());
+        match event {
+            Event::File(f) => {
+                let Some(path) = f.path else { return };
+                if now.since(origin.timestamp) > maxspan {
+                    // A late write already out of reach of any later execution.
+                    self.stats.expired += 1;
+                    return;
+                }
+                if let Some(existing) = self.window.find(&self.keys, slot, path) {
+                    // The latest write wins; a late, older write does not replace it.
+                    if self.window.get(existing).is_some_and(|e| !self.ordered(&e.origin(), &origin)) {
+                        return;
+                    }
+                } else if !self.make_room(slot, path.len() + origin.id.map_or(0, str::len)) {
+                    self.stats.evicted += 1;
+                    return;
+                }
+                let Some(host) = self.hosts.get_mut(slot) else { return };
+                if self.window.upsert(&self.keys, &mut host.list, slot, path, &origin).is_none() {
+                    self.stats.evicted += 1;
+                }
+            }
+            Event::Process(p) => {
+                let Some(exe) = p.executable else { return };
+                let Some(found) = self.window.find(&self.keys, slot, exe) else { return };
+                let Some(write) = self.window.get(found) else { return };
+                let write_origin = write.origin();
+                let span = origin.timestamp.since(write.timestamp);
+                if !self.ordered(&write_origin, &origin) || span > maxspan {
+                    return;
+                }
+                let sequence = self.sequence(host_id, write, exe, p, span);
+                match self.rule.assess(p) {
+                    None => {
+                        self.stats.alerts += 1;
+                        self.out.push_back(Verdict::Alert(sequence));
+                        // A match consumes the pending write.
+                        if let Some(host) = self.hosts.get_mut(slot) {
+                            self.window.remove(&mut host.list, found);
+                        }
+                    }
+                    Some(reason) => {
+                        // The execution is not a stage-2 event at all: the write
+                        // stays pending for the next execution.
+                        self.stats.suppressed += 1;
+                        self.out.push_back(Verdict::Suppressed(Suppression { sequence, reason }));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `write` comes before `exec` in the semantics' order. Always true for
+    /// events processed in order; decides for late events.
+    fn ordered(&self, write: &Origin<'_>, exec: &Origin<'_>) -> bool {
+        match write.timestamp.cmp(&exec.timestamp) {
+            core::cmp::Ordering::Less => true,
+            core::cmp::Ordering::Greater => false,
+            core::cmp::Ordering::Equal => match (self.rule.semantics(), write.sequence, exec.sequence) {
+                (Semantics::Elasticsearch, _, _) => true,
+                (_, Some(w), Some(e)) => w <= e,
+                (_, None, Some(_)) => false,
+                (_, _, None) => true,
+            },
+        }
+    }
+
+    fn sequence(
+        &self,
+        host_id: Arc<str>,
+        write: &Entry,
+        exe: &str,
+        p: &crate::event::ProcessEvent<'_>,
+        span: Span,
+    ) -> Sequence {
+        let rule = self.rule.meta();
+        let write_ref = EventRef::from_origin(&write.origin());
+        let exec_ref = EventRef::from_origin(&p.origin);
+        Sequence {
+            id: AlertId::derive(rule, &host_id, write.path(), &write_ref, &exec_ref),
+            host_id,
+            path: write.path().into(),
+            executable: exe.into(),
+            write: write_ref,
+            execution: exec_ref,
+            pid: p.pid,
+            code_signature: Signature::from(&p.code_signature),
+            span,
+            rule,
+        }
+    }
+
+    /// Evicts pending writes until one of `bytes` fits: the host's own oldest first,
+    /// then the oldest of all. False if it can never fit.
+    fn make_room(&mut self, slot: u32, bytes: usize) -> bool {
+        if bytes > self.config.max_pending_bytes {
+            return false;
+        }
+        loop {
+            let Some(host) = self.hosts.get(slot) else { return false };
+            let own = host.list.len as usize;
+            let over_host = own >= self.config.max_pending_per_host;
+            let over_all = self.window.len() >= self.config.max_pending
+                || self.window.string_bytes().saturating_add(bytes) > self.config.max_pending_bytes;
+            if !over_host && !over_all {
+                return true;
+            }
+            let victim = if own > 0 { self.window.host_head(&host.list) } else { self.window.global_head() };
+            let Some(victim) = victim else { return false };
+            let Some(owner) = self.window.get(victim).map(|e| e.host) else { return false };
+            let Some(owner_host) = self.hosts.get_mut(owner) else { return false };
+            self.window.remove(&mut owner_host.list, victim);
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// Declares that every event up to `watermark` (inclusive) has arrived, for
+    /// every host: held events up to it are processed, pending writes it puts out of
+    /// reach expire, and events at or before it that arrive later are late.
+    ///
+    /// Watermarks only move forward; an older one is ignored. Follow with
+    /// [`poll_verdict`](Self::poll_verdict) until it returns `None`.
+    pub fn advance(&mut self, watermark: Timestamp) {
+        if self.watermark.is_some_and(|w| watermark <= w) {
+            return;
+        }
+        self.watermark = Some(watermark);
+        let (seen_floor, _) = self.host_floor();
+        let maxspan = self.rule.meta().maxspan;
+        let slots: Vec<u32> = self.hosts.slots().collect();
+        for slot in slots {
+            if let Some(host) = self.hosts.get_mut(slot) {
+                host.seen = host.seen.max(seen_floor);
+            }
+            self.release(slot);
+            if let Some(host) = self.hosts.get_mut(slot) {
+                host.now = host.now.max(watermark);
+                self.stats.expired += self.window.expire(&mut host.list, host.now, maxspan);
+            }
+        }
+    }
+
+    /// Processes every held event (end of input). Afterwards, an event older than
+    /// what was released counts as late. Pending writes stay: more input may follow.
+    ///
+    /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
+    pub fn flush(&mut self) {
+        let lateness = self.config.max_lateness;
+        let slots: Vec<u32> = self.hosts.slots().collect();
+        for slot in slots {
+            if let Some(host) = self.hosts.get_mut(slot) {
+                if let Some(newest) = host.buffer.iter().map(|h| h.key.timestamp).max() {
+                    host.seen = host.seen.max(newest).saturating_add(lateness).saturating_add(Span(1));
+                }
+            }
+            self.release(slot);
+        }
+    }
+
+    /// The earliest watermark at which [`advance`](Self::advance) would process a
+    /// held event or expire a pending write; `None` when nothing waits. O(hosts).
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let maxspan = self.rule.meta().maxspan;
+        self.hosts
+            .slots()
+            .filter_map(|s| self.hosts.get(s))
+            .flat_map(|h| {
+                let held = h.buffer.peek().map(|top| top.key.timestamp);
+                let expiry = self
+                    .window
+                    .host_head(&h.list)
+                    .and_then(|s| self.window.get(s))
+                    .map(|e| e.timestamp.saturating_add(maxspan).saturating_add(Span(1)));
+                held.into_iter().chain(expiry)
+            })
+            .min()
+    }
+
+    /// Every `sweep_interval` events (at least one per tracked host), releases the
+    /// writes of hosts whose clock trails the consensus clock by more than
+    /// `idle_host_timeout`. The consensus clock is the lower median of all host
+    /// clocks, so hosts with wrong clocks move it only when they are the majority.
+    fn maybe_sweep(&mut self) {
+        if self.stats.events < self.next_sweep {
+            return;
+        }
+        let interval = self.config.sweep_interval.max(self.hosts.len() as u64).max(1);
+        self.next_sweep = self.stats.events.saturating_add(interval);
+        self.sweep_idle_hosts();
+    }
+
+    fn sweep_idle_hosts(&mut self) {
+        let mut clocks = core::mem::take(&mut self.scratch);
+        clocks.clear();
+        clocks.extend(self.hosts.slots().filter_map(|s| self.hosts.get(s)).map(|h| h.seen));
+        if clocks.len() >= 3 {
+            let mid = (clocks.len() - 1) / 2;
+            let (_, consensus, _) = clocks.select_nth_unstable(mid);
+            let cutoff = consensus.saturating_sub(self.config.idle_host_timeout);
+            let silent: Vec<u32> =
+                self.hosts.slots().filter(|&s| self.hosts.get(s).is_some_and(|h| h.seen < cutoff)).collect();
+            for slot in silent {
+                while self.release_one(slot) {}
+                if let Some(host) = self.hosts.get_mut(slot) {
+                    self.stats.swept += self.window.clear_host(&mut host.list);
+                }
+                self.hosts.remove(slot);
+            }
+        }
+        self.scratch = clocks;
+    }
+}
+
+#[cfg(feature = "std")]
+fn default_seed() -> u64 {
+    use core::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+}
+
+#[cfg(not(feature = "std"))]
+fn default_seed() -> u64 {
+    0x243f_6a88_85a3_08d3
+}

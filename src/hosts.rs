@@ -1,0 +1,149 @@
+//! Host interning: each `host.id` becomes a small index, with the host's clocks,
+//! its pending-write list and its reorder buffer.
+
+use alloc::collections::BinaryHeap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+
+use hashbrown::HashTable;
+
+use crate::keys::KeyHasher;
+use crate::owned::OwnedEvent;
+use crate::time::Timestamp;
+use crate::window::HostList;
+
+/// An event held for reordering, with its sort key.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) key: OrderKey,
+    pub(crate) event: OwnedEvent,
+}
+
+/// Where an event falls in the time-sorted stream: timestamp, then the semantics'
+/// tiebreak, then arrival. A total order, so the result never depends on how inputs
+/// interleave beyond what the semantics say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct OrderKey {
+    pub(crate) timestamp: Timestamp,
+    pub(crate) tiebreak: (bool, u64),
+    pub(crate) arrival: u64,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Held {
+    // Reversed: `BinaryHeap` is a max-heap and we want the earliest first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+/// One host's state.
+#[derive(Debug)]
+pub(crate) struct Host {
+    pub(crate) id: Arc<str>,
+    hash: u64,
+    /// The newest timestamp that arrived for this host: lateness is measured from it.
+    pub(crate) seen: Timestamp,
+    /// The newest timestamp processed (released from the buffer) for this host:
+    /// pending writes expire against it.
+    pub(crate) now: Timestamp,
+    pub(crate) list: HostList,
+    pub(crate) buffer: BinaryHeap<Held>,
+}
+
+impl Host {
+    pub(crate) fn is_idle(&self) -> bool {
+        self.list.len == 0 && self.buffer.is_empty()
+    }
+}
+
+/// All tracked hosts.
+#[derive(Debug, Default)]
+pub(crate) struct Hosts {
+    table: HashTable<u32>,
+    slots: Vec<Option<Host>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Hosts {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn find(&self, keys: &KeyHasher, id: &str) -> Option<u32> {
+        let hash = keys.host(id);
+        let slots = &self.slots;
+        self.table
+            .find(hash, |&s| slots.get(s as usize).and_then(Option::as_ref).is_some_and(|h| &*h.id == id))
+            .copied()
+    }
+
+    pub(crate) fn get(&self, slot: u32) -> Option<&Host> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    pub(crate) fn get_mut(&mut self, slot: u32) -> Option<&mut Host> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// Starts tracking `id` (which must not be tracked yet).
+    pub(crate) fn insert(&mut self, keys: &KeyHasher, id: &str, seen: Timestamp, now: Timestamp) -> Option<u32> {
+        let hash = keys.host(id);
+        let host = Host {
+            id: Arc::from(id),
+            hash,
+            seen,
+            now,
+            list: HostList::default(),
+            buffer: BinaryHeap::new(),
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                *self.slots.get_mut(s as usize)? = Some(host);
+                s
+            }
+            None => {
+                if self.slots.len() >= crate::window::NIL as usize {
+                    return None;
+                }
+                self.slots.push(Some(host));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        self.table.insert_unique(hash, slot, |&s| {
+            slots.get(s as usize).and_then(Option::as_ref).map_or(0, |h| h.hash)
+        });
+        self.len += 1;
+        Some(slot)
+    }
+
+    /// Stops tracking the host in `slot`.
+    pub(crate) fn remove(&mut self, slot: u32) -> Option<Host> {
+        let hash = self.get(slot)?.hash;
+        if let Ok(e) = self.table.find_entry(hash, |&s| s == slot) {
+            e.remove();
+        }
+        let host = self.slots.get_mut(slot as usize).and_then(Option::take)?;
+        self.free.push(slot);
+        self.len -= 1;
+        Some(host)
+    }
+
+    /// Slots of every tracked host.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, h)| h.is_some()).map(|(i, _)| i as u32)
+    }
+}

@@ -1,0 +1,200 @@
+//! Owned copies of events, for the reorder buffer: one string buffer per event,
+//! recycled through a pool so that buffering allocates nothing in steady state.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::event::{CodeSignature, Event, EventTypes, FileEvent, Origin, ProcessEvent};
+
+/// An empty range marks a missing string (a present empty string is `u32::MAX..u32::MAX`).
+const MISSING: Range<u32> = 0..0;
+const EMPTY: Range<u32> = u32::MAX..u32::MAX;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    File,
+    Process,
+}
+
+/// An [`Event`] with its strings copied into one buffer.
+#[derive(Debug)]
+pub(crate) struct OwnedEvent {
+    kind: Kind,
+    text: String,
+    // Common: id, host_id, os_type. File: path, extension, header_bytes.
+    // Process: executable, subject_name, status.
+    strs: [Range<u32>; 6],
+    timestamp: crate::time::Timestamp,
+    sequence: Option<u64>,
+    position: u64,
+    types: EventTypes,
+    pid: Option<i64>,
+    exists: Option<bool>,
+    trusted: Option<bool>,
+}
+
+fn push(text: &mut String, s: Option<&str>) -> Range<u32> {
+    match s {
+        None => MISSING,
+        Some("") => EMPTY,
+        Some(s) => {
+            let start = text.len() as u32;
+            text.push_str(s);
+            start..text.len() as u32
+        }
+    }
+}
+
+fn get<'a>(text: &'a str, r: &Range<u32>) -> Option<&'a str> {
+    if *r == MISSING {
+        None
+    } else if *r == EMPTY {
+        Some("")
+    } else {
+        text.get(r.start as usize..r.end as usize)
+    }
+}
+
+impl OwnedEvent {
+    /// Copies `event` into `text` (a recycled buffer, cleared here).
+    pub(crate) fn new(event: &Event<'_>, mut text: String) -> Self {
+        text.clear();
+        let o = event.origin();
+        let common = |text: &mut String| [push(text, o.id), push(text, event.host_id())];
+        match event {
+            Event::File(f) => {
+                let [id, host] = common(&mut text);
+                let strs = [
+                    id,
+                    host,
+                    push(&mut text, f.os_type),
+                    push(&mut text, f.path),
+                    push(&mut text, f.extension),
+                    push(&mut text, f.header_bytes),
+                ];
+                OwnedEvent {
+                    kind: Kind::File,
+                    text,
+                    strs,
+                    timestamp: o.timestamp,
+                    sequence: o.sequence,
+                    position: o.position,
+                    types: f.types,
+                    pid: f.pid,
+                    exists: None,
+                    trusted: None,
+                }
+            }
+            Event::Process(p) => {
+                let [id, host] = common(&mut text);
+                let strs = [
+                    id,
+                    host,
+                    push(&mut text, p.os_type),
+                    push(&mut text, p.executable),
+                    push(&mut text, p.code_signature.subject_name),
+                    push(&mut text, p.code_signature.status),
+                ];
+                OwnedEvent {
+                    kind: Kind::Process,
+                    text,
+                    strs,
+                    timestamp: o.timestamp,
+                    sequence: o.sequence,
+                    position: o.position,
+                    types: p.types,
+                    pid: p.pid,
+                    exists: p.code_signature.exists,
+                    trusted: p.code_signature.trusted,
+                }
+            }
+        }
+    }
+
+    /// The event, borrowing from this copy.
+    pub(crate) fn event(&self) -> Event<'_> {
+        let s = |i: usize| get(&self.text, &self.strs[i]);
+        let origin = Origin { timestamp: self.timestamp, sequence: self.sequence, id: s(0), position: self.position };
+        match self.kind {
+            Kind::File => Event::File(FileEvent {
+                origin,
+                host_id: s(1),
+                os_type: s(2),
+                types: self.types,
+                pid: self.pid,
+                path: s(3),
+                extension: s(4),
+                header_bytes: s(5),
+            }),
+            Kind::Process => Event::Process(ProcessEvent {
+                origin,
+                host_id: s(1),
+                os_type: s(2),
+                types: self.types,
+                executable: s(3),
+                pid: self.pid,
+                code_signature: CodeSignature {
+                    exists: self.exists,
+                    trusted: self.trusted,
+                    subject_name: s(4),
+                    status: s(5),
+                },
+            }),
+        }
+    }
+
+    /// Heap and inline bytes this copy holds.
+    pub(crate) fn bytes(&self) -> usize {
+        core::mem::size_of::<Self>() + self.text.capacity()
+    }
+
+    /// Gives the string buffer back for reuse.
+    pub(crate) fn into_text(self) -> String {
+        self.text
+    }
+}
+
+/// Recycled string buffers (bounded, so a burst does not pin memory).
+#[derive(Debug, Default)]
+pub(crate) struct TextPool {
+    free: Vec<String>,
+}
+
+impl TextPool {
+    const KEEP: usize = 4096;
+    const MAX_CAPACITY: usize = 4096;
+
+    pub(crate) fn take(&mut self) -> String {
+        self.free.pop().unwrap_or_default()
+    }
+
+    pub(crate) fn give(&mut self, s: String) {
+        if self.free.len() < Self::KEEP && s.capacity() <= Self::MAX_CAPACITY {
+            self.free.push(s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_missing_and_empty() {
+        let p = ProcessEvent {
+            origin: Origin { timestamp: crate::Timestamp(5), sequence: Some(3), id: Some(""), position: 9 },
+            host_id: Some("h"),
+            os_type: None,
+            types: EventTypes::START,
+            executable: Some("C:\\x.exe"),
+            pid: Some(1),
+            code_signature: CodeSignature { exists: Some(true), trusted: None, subject_name: Some("S"), status: None },
+        };
+        let e = Event::Process(p);
+        let o = OwnedEvent::new(&e, String::new());
+        assert_eq!(o.event(), e);
+        let f = Event::File(FileEvent { path: Some("p"), ..Default::default() });
+        assert_eq!(OwnedEvent::new(&f, o.into_text()).event(), f);
+    }
+}

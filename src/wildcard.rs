@@ -1,0 +1,198 @@
+//! The EQL `:` operator: case-insensitive wildcard matching over whole strings.
+//!
+//! `*` matches any run of characters (also none), `?` exactly one character; every
+//! other character matches itself after simple case folding ([`crate::fold`]). The
+//! whole string must match: `"Sophos Ltd"` does not match `"Sophos Ltd."`.
+//! Elasticsearch compiles `:` into a `case_insensitive` wildcard query, which treats
+//! `?` as a wildcard; the stock Python `eql` engine does not (SEMANTICS.md).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::fold::fold_char;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    AnyOne,
+    AnyRun,
+}
+
+/// A compiled `:` pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wildcard {
+    text: Box<str>,
+    tokens: Box<[Token]>,
+}
+
+impl Wildcard {
+    /// Compiles `pattern` (`*` and `?` are wildcards; there is no escape, as in EQL `:`).
+    pub fn new(pattern: &str) -> Wildcard {
+        let mut tokens: Vec<Token> = Vec::with_capacity(pattern.len());
+        for c in pattern.chars() {
+            let t = match c {
+                '*' => Token::AnyRun,
+                '?' => Token::AnyOne,
+                c => Token::Char(fold_char(c)),
+            };
+            // `**` is `*`: collapsing keeps matching linear in practice.
+            if t == Token::AnyRun && tokens.last() == Some(&Token::AnyRun) {
+                continue;
+            }
+            tokens.push(t);
+        }
+        Wildcard { text: pattern.into(), tokens: tokens.into() }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the pattern holds no wildcard (a case-insensitive equality).
+    pub fn is_literal(&self) -> bool {
+        self.tokens.iter().all(|t| matches!(t, Token::Char(_)))
+    }
+
+    /// Whether `text` matches the whole pattern, ignoring case.
+    ///
+    /// Greedy matching with one backtrack point (the last `*`): O(len(text) ×
+    /// len(pattern)) in the worst case, never recursive, never allocating.
+    pub fn matches(&self, text: &str) -> bool {
+        let p = &self.tokens;
+        let next_char = |at: usize| text.get(at..).and_then(|rest| rest.chars().next());
+        let (mut pi, mut ti) = (0usize, 0usize);
+        // Backtrack point: the pattern index after the last `*`, and where in the text
+        // that `*` stopped absorbing characters.
+        let mut star: Option<(usize, usize)> = None;
+        while let Some(c) = next_char(ti) {
+            match p.get(pi) {
+                Some(Token::AnyRun) => {
+                    pi += 1;
+                    star = Some((pi, ti));
+                    continue;
+                }
+                Some(Token::AnyOne) => {
+                    pi += 1;
+                    ti += c.len_utf8();
+                    continue;
+                }
+                Some(Token::Char(pc)) if *pc == fold_char(c) => {
+                    pi += 1;
+                    ti += c.len_utf8();
+                    continue;
+                }
+                _ => {}
+            }
+            // Mismatch: let the last `*` absorb one more character, or fail.
+            let Some((star_pi, star_ti)) = star else { return false };
+            let absorbed = next_char(star_ti).map_or(1, char::len_utf8);
+            pi = star_pi;
+            ti = star_ti + absorbed;
+            star = Some((star_pi, ti));
+        }
+        // Text exhausted: only `*` may remain in the pattern.
+        p.get(pi..).unwrap_or(&[]).iter().all(|t| *t == Token::AnyRun)
+    }
+}
+
+/// Several patterns, any of which may match (`field : ("a", "b*")`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WildcardSet {
+    patterns: Vec<Wildcard>,
+}
+
+impl WildcardSet {
+    /// Compiles each pattern.
+    pub fn new<'s>(patterns: impl IntoIterator<Item = &'s str>) -> Self {
+        WildcardSet { patterns: patterns.into_iter().map(Wildcard::new).collect() }
+    }
+
+    /// Whether any pattern matches `text`.
+    pub fn matches(&self, text: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(text))
+    }
+
+    /// The first pattern that matches `text`.
+    pub fn find(&self, text: &str) -> Option<&Wildcard> {
+        self.patterns.iter().find(|p| p.matches(text))
+    }
+
+    /// The patterns, in order.
+    pub fn patterns(&self) -> &[Wildcard] {
+        &self.patterns
+    }
+
+    /// Adds a pattern.
+    pub fn push(&mut self, pattern: &str) {
+        self.patterns.push(Wildcard::new(pattern));
+    }
+
+    /// Removes every pattern written exactly as `pattern`, or (when none is) every
+    /// pattern equal to it ignoring case; returns how many went.
+    pub fn remove(&mut self, pattern: &str) -> usize {
+        let before = self.patterns.len();
+        self.patterns.retain(|p| !crate::fold::eq_folded(p.as_str(), pattern));
+        before - self.patterns.len()
+    }
+
+    /// The patterns as text (for rendering the rule).
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        self.patterns.iter().map(|p| p.as_str())
+    }
+
+    /// Whether there are no patterns.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+}
+
+/// A reference implementation for tests: recursive, obviously correct, slow.
+#[cfg(test)]
+fn naive(p: &[char], t: &[char]) -> bool {
+    match p.split_first() {
+        None => t.is_empty(),
+        Some(('*', rest)) => (0..=t.len()).any(|i| naive(rest, &t[i..])),
+        Some(('?', rest)) => !t.is_empty() && naive(rest, &t[1..]),
+        Some((c, rest)) => t.first().is_some_and(|x| fold_char(*x) == fold_char(*c)) && naive(rest, &t[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rule_patterns() {
+        let ccm = Wildcard::new("?:\\Windows\\ccmsetup\\ccmsetup.exe");
+        assert!(ccm.matches("C:\\Windows\\ccmsetup\\ccmsetup.exe"));
+        assert!(ccm.matches("d:\\WINDOWS\\CCMSETUP\\ccmsetup.EXE"));
+        assert!(!ccm.matches("CC:\\Windows\\ccmsetup\\ccmsetup.exe"));
+        let am = Wildcard::new("?:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta*.exe");
+        assert!(am.matches("D:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta_Patch_1.exe"));
+        assert!(am.matches("D:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta.exe"));
+        let hdr = Wildcard::new("4d5a*");
+        assert!(hdr.matches("4D5A90000300"));
+        assert!(hdr.matches("4d5a"));
+        assert!(!hdr.matches("004d5a"));
+        let sophos = Wildcard::new("Sophos Ltd");
+        assert!(sophos.matches("SOPHOS LTD"));
+        assert!(!sophos.matches("Sophos Ltd."));
+        assert!(Wildcard::new("G:\\SMS_*\\srvboot.exe").matches("g:\\sms_abc\\SRVBOOT.EXE"));
+        assert!(Wildcard::new("").matches(""));
+        assert!(Wildcard::new("*").matches(""));
+        assert!(!Wildcard::new("?").matches(""));
+        assert!(Wildcard::new("a*b*c").matches("aXbYbZc"));
+        assert!(!Wildcard::new("a*b*c").matches("aXbYbZ"));
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_naive(p in "[ab?*Σσς]{0,8}", t in "[abABΣσς]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let tc: Vec<char> = t.chars().collect();
+            prop_assert_eq!(Wildcard::new(&p).matches(&t), naive(&pc, &tc));
+        }
+    }
+}

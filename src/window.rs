@@ -1,0 +1,280 @@
+//! Pending writes: the writes waiting for their execution, per host, in time order,
+//! with expiry by each host's own clock and eviction to stay within the caps.
+//!
+//! Layout (why it is cheap): entries live in a slab (`Vec`) and are found through a
+//! `hashbrown::HashTable` of slab indices, so the key is stored once, inside the
+//! entry. Each entry sits on two intrusive doubly linked lists of slab indices: its
+//! host's list in processing (= time) order, which expiry pops from the front, and a
+//! global list in insertion order, which capacity eviction pops from the front when
+//! the inserting host has nothing of its own to give up. Neither list copies a key.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use hashbrown::HashTable;
+
+use crate::event::Origin;
+use crate::keys::KeyHasher;
+use crate::time::{Span, Timestamp};
+
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// One pending write.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// The write's path followed by its event id, in one allocation.
+    text: Box<str>,
+    path_len: u32,
+    has_id: bool,
+    pub(crate) host: u32,
+    hash: u64,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) sequence: Option<u64>,
+    pub(crate) position: u64,
+    host_prev: u32,
+    host_next: u32,
+    all_prev: u32,
+    all_next: u32,
+}
+
+impl Entry {
+    pub(crate) fn path(&self) -> &str {
+        self.text.get(..self.path_len as usize).unwrap_or("")
+    }
+
+    pub(crate) fn id(&self) -> Option<&str> {
+        if self.has_id { self.text.get(self.path_len as usize..) } else { None }
+    }
+
+    pub(crate) fn origin(&self) -> Origin<'_> {
+        Origin { timestamp: self.timestamp, sequence: self.sequence, id: self.id(), position: self.position }
+    }
+
+    fn string_bytes(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// The ends and length of one host's list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HostList {
+    head: u32,
+    tail: u32,
+    pub(crate) len: u32,
+}
+
+impl Default for HostList {
+    fn default() -> Self {
+        HostList { head: NIL, tail: NIL, len: 0 }
+    }
+}
+
+/// All pending writes.
+#[derive(Debug, Default)]
+pub(crate) struct Window {
+    slab: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    table: HashTable<u32>,
+    all_head: u32,
+    all_tail: u32,
+    len: usize,
+    string_bytes: usize,
+}
+
+impl Window {
+    pub(crate) fn new() -> Self {
+        Window { all_head: NIL, all_tail: NIL, ..Default::default() }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn string_bytes(&self) -> usize {
+        self.string_bytes
+    }
+
+    pub(crate) fn get(&self, slot: u32) -> Option<&Entry> {
+        self.slab.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> Option<&mut Entry> {
+        self.slab.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    /// The slot holding `(host, path)`, if a write is pending for it.
+    pub(crate) fn find(&self, keys: &KeyHasher, host: u32, path: &str) -> Option<u32> {
+        let hash = keys.path(host, path);
+        self.find_hashed(keys, hash, host, path)
+    }
+
+    fn find_hashed(&self, keys: &KeyHasher, hash: u64, host: u32, path: &str) -> Option<u32> {
+        let slab = &self.slab;
+        self.table
+            .find(hash, |&s| {
+                slab.get(s as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|e| e.host == host && keys.path_eq(e.path(), path))
+            })
+            .copied()
+    }
+
+    /// Makes the write at `origin` the pending one for `(host, path)`: the latest
+    /// write wins, so an older pending write for the key is replaced. Returns the slot,
+    /// or `None` when the entry alone exceeds `max_bytes`.
+    pub(crate) fn upsert(
+        &mut self,
+        keys: &KeyHasher,
+        list: &mut HostList,
+        host: u32,
+        path: &str,
+        origin: &Origin<'_>,
+    ) -> Option<u32> {
+        let hash = keys.path(host, path);
+        let mut text = String::with_capacity(path.len() + origin.id.map_or(0, str::len));
+        text.push_str(path);
+        if let Some(id) = origin.id {
+            text.push_str(id);
+        }
+        let entry = Entry {
+            text: text.into_boxed_str(),
+            path_len: path.len() as u32,
+            has_id: origin.id.is_some(),
+            host,
+            hash,
+            timestamp: origin.timestamp,
+            sequence: origin.sequence,
+            position: origin.position,
+            host_prev: NIL,
+            host_next: NIL,
+            all_prev: NIL,
+            all_next: NIL,
+        };
+        if let Some(slot) = self.find_hashed(keys, hash, host, path) {
+            self.unlink(list, slot);
+            let old = self.entry_mut(slot).map(|e| core::mem::replace(e, entry));
+            self.string_bytes -= old.map_or(0, |o| o.string_bytes());
+            self.string_bytes += path.len() + origin.id.map_or(0, str::len);
+            self.link_tail(list, slot);
+            return Some(slot);
+        }
+        let bytes = entry.string_bytes();
+        let slot = match self.free.pop() {
+            Some(s) => {
+                if let Some(cell) = self.slab.get_mut(s as usize) {
+                    *cell = Some(entry);
+                }
+                s
+            }
+            None => {
+                if self.slab.len() >= NIL as usize {
+                    return None;
+                }
+                self.slab.push(Some(entry));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let slab = &self.slab;
+        self.table.insert_unique(hash, slot, |&s| {
+            slab.get(s as usize).and_then(Option::as_ref).map_or(0, |e| e.hash)
+        });
+        self.len += 1;
+        self.string_bytes += bytes;
+        self.link_tail(list, slot);
+        Some(slot)
+    }
+
+    /// Removes the entry in `slot` and returns it.
+    pub(crate) fn remove(&mut self, list: &mut HostList, slot: u32) -> Option<Entry> {
+        let hash = self.get(slot)?.hash;
+        self.unlink(list, slot);
+        if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
+            found.remove();
+        }
+        let entry = self.slab.get_mut(slot as usize).and_then(Option::take)?;
+        self.free.push(slot);
+        self.len -= 1;
+        self.string_bytes -= entry.string_bytes();
+        Some(entry)
+    }
+
+    /// The host's oldest pending write.
+    pub(crate) fn host_head(&self, list: &HostList) -> Option<u32> {
+        (list.head != NIL).then_some(list.head)
+    }
+
+    /// The oldest pending write of all, by insertion.
+    pub(crate) fn global_head(&self) -> Option<u32> {
+        (self.all_head != NIL).then_some(self.all_head)
+    }
+
+    /// Removes the host's writes that `now` has put out of reach: `now - ts > maxspan`.
+    /// The list is in processing order, so this stops at the first live entry.
+    pub(crate) fn expire(&mut self, list: &mut HostList, now: Timestamp, maxspan: Span) -> u64 {
+        let mut n = 0;
+        while let Some(slot) = self.host_head(list) {
+            match self.get(slot) {
+                Some(e) if now.since(e.timestamp) > maxspan => {
+                    self.remove(list, slot);
+                    n += 1;
+                }
+                _ => break,
+            }
+        }
+        n
+    }
+
+    /// Removes every pending write of a host.
+    pub(crate) fn clear_host(&mut self, list: &mut HostList) -> u64 {
+        let mut n = 0;
+        while let Some(slot) = self.host_head(list) {
+            self.remove(list, slot);
+            n += 1;
+        }
+        n
+    }
+
+    fn link_tail(&mut self, list: &mut HostList, slot: u32) {
+        let (host_tail, all_tail) = (list.tail, self.all_tail);
+        if let Some(e) = self.entry_mut(slot) {
+            e.host_prev = host_tail;
+            e.host_next = NIL;
+            e.all_prev = all_tail;
+            e.all_next = NIL;
+        }
+        match self.entry_mut(host_tail) {
+            Some(t) => t.host_next = slot,
+            None => list.head = slot,
+        }
+        list.tail = slot;
+        list.len += 1;
+        match self.entry_mut(all_tail) {
+            Some(t) => t.all_next = slot,
+            None => self.all_head = slot,
+        }
+        self.all_tail = slot;
+    }
+
+    fn unlink(&mut self, list: &mut HostList, slot: u32) {
+        let Some(e) = self.get(slot) else { return };
+        let (hp, hn, ap, an) = (e.host_prev, e.host_next, e.all_prev, e.all_next);
+        match self.entry_mut(hp) {
+            Some(p) => p.host_next = hn,
+            None => list.head = hn,
+        }
+        match self.entry_mut(hn) {
+            Some(n) => n.host_prev = hp,
+            None => list.tail = hp,
+        }
+        list.len = list.len.saturating_sub(1);
+        match self.entry_mut(ap) {
+            Some(p) => p.all_next = an,
+            None => self.all_head = an,
+        }
+        match self.entry_mut(an) {
+            Some(n) => n.all_prev = ap,
+            None => self.all_tail = ap,
+        }
+    }
+}
