@@ -179,11 +179,6 @@ impl<P: TrustPolicy> Detector<P> {
         let slot = match self.hosts.find(&self.keys, host_id) {
             Some(slot) => slot,
             None => {
-                // An execution on a host with no state, released at once, can match
-                // nothing: skip creating the host (the common case of process starts).
-                if stage == Stage::Execution && self.passes_new_host_at_once(origin.timestamp) {
-                    return;
-                }
                 match self.track_host(host_id) {
                     Some(slot) => slot,
                     None => {
@@ -247,11 +242,6 @@ impl<P: TrustPolicy> Detector<P> {
             // Equal timestamps may still arrive with a smaller `event.sequence`.
             _ => ts < horizon,
         }
-    }
-
-    fn passes_new_host_at_once(&self, ts: Timestamp) -> bool {
-        let after_watermark = self.watermark.is_none_or(|w| ts > w);
-        after_watermark && self.config.max_lateness == Span::ZERO && self.rule.semantics() == Semantics::Elasticsearch
     }
 
     fn host_floor(&self) -> (Timestamp, Timestamp) {
