@@ -103,7 +103,10 @@ impl Config {
         }
         let needed = Span(maxspan.0.saturating_add(self.max_lateness.0));
         if self.idle_host_timeout <= needed {
-            return Err(SweepTooEager { timeout: self.idle_host_timeout, needed });
+            return Err(SweepTooEager {
+                timeout: self.idle_host_timeout,
+                needed,
+            });
         }
         Ok(())
     }

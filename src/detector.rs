@@ -199,12 +199,19 @@ impl<P: TrustPolicy> Detector<P> {
     fn admit(&mut self, slot: u32, stage: Stage, event: &Event<'_>, origin: &Origin<'_>) {
         let lateness = self.config.max_lateness;
         let ts = origin.timestamp;
-        let Some(host) = self.hosts.get_mut(slot) else { return };
+        let Some(host) = self.hosts.get_mut(slot) else {
+            return;
+        };
         if ts < host.seen.saturating_sub(lateness) {
             let behind = host.seen.since(ts);
             let host_id = host.id.clone();
             self.stats.late += 1;
-            self.out.push_back(Verdict::Late(Late { host_id, stage, event: EventRef::from_origin(origin), behind }));
+            self.out.push_back(Verdict::Late(Late {
+                host_id,
+                stage,
+                event: EventRef::from_origin(origin),
+                behind,
+            }));
             self.process(slot, event);
             return;
         }
@@ -212,7 +219,10 @@ impl<P: TrustPolicy> Detector<P> {
         let seen = host.seen;
         let key = self.order_key(origin);
         let releasable = self.releasable(ts, seen);
-        let first = self.hosts.get(slot).is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
+        let first = self
+            .hosts
+            .get(slot)
+            .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
         if releasable && first {
             self.process(slot, event);
         } else {
@@ -229,7 +239,11 @@ impl<P: TrustPolicy> Detector<P> {
             (_, Some(seq)) => (false, seq),
             (_, None) => (true, 0),
         };
-        OrderKey { timestamp: origin.timestamp, tiebreak, arrival: self.arrival }
+        OrderKey {
+            timestamp: origin.timestamp,
+            tiebreak,
+            arrival: self.arrival,
+        }
     }
 
     /// Whether an event at `ts` may be processed when its host has seen `seen`:
@@ -246,7 +260,11 @@ impl<P: TrustPolicy> Detector<P> {
 
     fn host_floor(&self) -> (Timestamp, Timestamp) {
         match self.watermark {
-            Some(w) => (w.saturating_add(self.config.max_lateness).saturating_add(Span(1)), w),
+            Some(w) => (
+                w.saturating_add(self.config.max_lateness)
+                    .saturating_add(Span(1)),
+                w,
+            ),
             None => (Timestamp::MIN, Timestamp::MIN),
         }
     }
@@ -271,7 +289,11 @@ impl<P: TrustPolicy> Detector<P> {
         let idle: Vec<u32> = self
             .hosts
             .slots()
-            .filter(|&s| self.hosts.get(s).is_some_and(|h| h.is_idle() && h.seen < seen_before))
+            .filter(|&s| {
+                self.hosts
+                    .get(s)
+                    .is_some_and(|h| h.is_idle() && h.seen < seen_before)
+            })
             .collect();
         for slot in idle {
             self.hosts.remove(slot);
@@ -295,7 +317,9 @@ impl<P: TrustPolicy> Detector<P> {
             }
             self.stats.forced += 1;
         }
-        let Some(host) = self.hosts.get_mut(slot) else { return };
+        let Some(host) = self.hosts.get_mut(slot) else {
+            return;
+        };
         host.buffer.push(Held { key, event: held });
         self.buffered += 1;
         self.buffered_bytes += bytes;
@@ -303,7 +327,9 @@ impl<P: TrustPolicy> Detector<P> {
 
     /// Processes the host's earliest held event; false if none.
     fn release_one(&mut self, slot: u32) -> bool {
-        let Some(held) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else { return false };
+        let Some(held) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else {
+            return false;
+        };
         self.buffered -= 1;
         self.buffered_bytes -= held.event.bytes();
         self.process(slot, &held.event.event());
@@ -314,7 +340,10 @@ impl<P: TrustPolicy> Detector<P> {
     /// Processes every held event of the host that can no longer be preceded.
     fn release(&mut self, slot: u32) {
         while let Some(host) = self.hosts.get(slot) {
-            let ready = host.buffer.peek().is_some_and(|top| self.releasable(top.key.timestamp, host.seen));
+            let ready = host
+                .buffer
+                .peek()
+                .is_some_and(|top| self.releasable(top.key.timestamp, host.seen));
             if !ready || !self.release_one(slot) {
                 break;
             }
@@ -324,7 +353,9 @@ impl<P: TrustPolicy> Detector<P> {
     /// The heart: one candidate event, in the time-sorted order of its host.
     fn process(&mut self, slot: u32, event: &Event<'_>) {
         let maxspan = self.rule.meta().maxspan;
-        let Some(host) = self.hosts.get_mut(slot) else { return };
+        let Some(host) = self.hosts.get_mut(slot) else {
+            return;
+        };
         let origin = *event.origin();
         if origin.timestamp > host.now {
             host.now = origin.timestamp;
@@ -341,22 +372,36 @@ impl<P: TrustPolicy> Detector<P> {
                 }
                 if let Some(existing) = self.window.find(&self.keys, slot, path) {
                     // The latest write wins; a late, older write does not replace it.
-                    if self.window.get(existing).is_some_and(|e| !self.ordered(&e.origin(), &origin)) {
+                    if self
+                        .window
+                        .get(existing)
+                        .is_some_and(|e| !self.ordered(&e.origin(), &origin))
+                    {
                         return;
                     }
                 } else if !self.make_room(slot, path.len() + origin.id.map_or(0, str::len)) {
                     self.stats.evicted += 1;
                     return;
                 }
-                let Some(host) = self.hosts.get_mut(slot) else { return };
-                if self.window.upsert(&self.keys, &mut host.list, slot, path, &origin).is_none() {
+                let Some(host) = self.hosts.get_mut(slot) else {
+                    return;
+                };
+                if self
+                    .window
+                    .upsert(&self.keys, &mut host.list, slot, path, &origin)
+                    .is_none()
+                {
                     self.stats.evicted += 1;
                 }
             }
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
-                let Some(found) = self.window.find(&self.keys, slot, exe) else { return };
-                let Some(write) = self.window.get(found) else { return };
+                let Some(found) = self.window.find(&self.keys, slot, exe) else {
+                    return;
+                };
+                let Some(write) = self.window.get(found) else {
+                    return;
+                };
                 let write_origin = write.origin();
                 let span = origin.timestamp.since(write.timestamp);
                 if !self.ordered(&write_origin, &origin) || span > maxspan {
@@ -376,7 +421,8 @@ impl<P: TrustPolicy> Detector<P> {
                         // The execution is not a stage-2 event at all: the write
                         // stays pending for the next execution.
                         self.stats.suppressed += 1;
-                        self.out.push_back(Verdict::Suppressed(Suppression { sequence, reason }));
+                        self.out
+                            .push_back(Verdict::Suppressed(Suppression { sequence, reason }));
                     }
                 }
             }
@@ -389,12 +435,14 @@ impl<P: TrustPolicy> Detector<P> {
         match write.timestamp.cmp(&exec.timestamp) {
             core::cmp::Ordering::Less => true,
             core::cmp::Ordering::Greater => false,
-            core::cmp::Ordering::Equal => match (self.rule.semantics(), write.sequence, exec.sequence) {
-                (Semantics::Elasticsearch, _, _) => true,
-                (_, Some(w), Some(e)) => w <= e,
-                (_, None, Some(_)) => false,
-                (_, _, None) => true,
-            },
+            core::cmp::Ordering::Equal => {
+                match (self.rule.semantics(), write.sequence, exec.sequence) {
+                    (Semantics::Elasticsearch, _, _) => true,
+                    (_, Some(w), Some(e)) => w <= e,
+                    (_, None, Some(_)) => false,
+                    (_, _, None) => true,
+                }
+            }
         }
     }
 
@@ -430,7 +478,9 @@ impl<P: TrustPolicy> Detector<P> {
             return false;
         }
         loop {
-            let Some(host) = self.hosts.get(slot) else { return false };
+            let Some(host) = self.hosts.get(slot) else {
+                return false;
+            };
             let own = host.list.len as usize;
             let over_host = own >= self.config.max_pending_per_host;
             let over_all = self.window.len() >= self.config.max_pending
@@ -438,10 +488,18 @@ impl<P: TrustPolicy> Detector<P> {
             if !over_host && !over_all {
                 return true;
             }
-            let victim = if own > 0 { self.window.host_head(&host.list) } else { self.window.global_head() };
+            let victim = if own > 0 {
+                self.window.host_head(&host.list)
+            } else {
+                self.window.global_head()
+            };
             let Some(victim) = victim else { return false };
-            let Some(owner) = self.window.get(victim).map(|e| e.host) else { return false };
-            let Some(owner_host) = self.hosts.get_mut(owner) else { return false };
+            let Some(owner) = self.window.get(victim).map(|e| e.host) else {
+                return false;
+            };
+            let Some(owner_host) = self.hosts.get_mut(owner) else {
+                return false;
+            };
             self.window.remove(&mut owner_host.list, victim);
             self.stats.evicted += 1;
         }
@@ -483,7 +541,11 @@ impl<P: TrustPolicy> Detector<P> {
         for slot in slots {
             if let Some(host) = self.hosts.get_mut(slot) {
                 if let Some(newest) = host.buffer.iter().map(|h| h.key.timestamp).max() {
-                    host.seen = host.seen.max(newest).saturating_add(lateness).saturating_add(Span(1));
+                    host.seen = host
+                        .seen
+                        .max(newest)
+                        .saturating_add(lateness)
+                        .saturating_add(Span(1));
                 }
             }
             self.release(slot);
@@ -517,7 +579,11 @@ impl<P: TrustPolicy> Detector<P> {
         if self.stats.events < self.next_sweep {
             return;
         }
-        let interval = self.config.sweep_interval.max(self.hosts.len() as u64).max(1);
+        let interval = self
+            .config
+            .sweep_interval
+            .max(self.hosts.len() as u64)
+            .max(1);
         self.next_sweep = self.stats.events.saturating_add(interval);
         self.sweep_idle_hosts();
     }
@@ -525,13 +591,21 @@ impl<P: TrustPolicy> Detector<P> {
     fn sweep_idle_hosts(&mut self) {
         let mut clocks = core::mem::take(&mut self.scratch);
         clocks.clear();
-        clocks.extend(self.hosts.slots().filter_map(|s| self.hosts.get(s)).map(|h| h.seen));
+        clocks.extend(
+            self.hosts
+                .slots()
+                .filter_map(|s| self.hosts.get(s))
+                .map(|h| h.seen),
+        );
         if clocks.len() >= 3 {
             let mid = (clocks.len() - 1) / 2;
             let (_, consensus, _) = clocks.select_nth_unstable(mid);
             let cutoff = consensus.saturating_sub(self.config.idle_host_timeout);
-            let silent: Vec<u32> =
-                self.hosts.slots().filter(|&s| self.hosts.get(s).is_some_and(|h| h.seen < cutoff)).collect();
+            let silent: Vec<u32> = self
+                .hosts
+                .slots()
+                .filter(|&s| self.hosts.get(s).is_some_and(|h| h.seen < cutoff))
+                .collect();
             for slot in silent {
                 while self.release_one(slot) {}
                 if let Some(host) = self.hosts.get_mut(slot) {

@@ -74,7 +74,10 @@ impl EventTypes {
 
     /// The ECS type named exactly `text` (case-sensitive, as Elasticsearch's `in`).
     pub fn parse(text: &str) -> Option<EventTypes> {
-        EventTypes::NAMES.iter().find(|(name, _)| *name == text).map(|(_, t)| *t)
+        EventTypes::NAMES
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, t)| *t)
     }
 
     /// The set holding each ECS type named in `texts`; other values are ignored.
@@ -247,7 +250,14 @@ mod tests {
         let t = EventTypes::from_strs(["info", "change", "bogus"]);
         assert!(t.intersects(EventTypes::CREATION | EventTypes::CHANGE));
         assert!(!t.intersects(EventTypes::START));
-        assert_eq!(EventTypes::parse("Creation"), None, "`in` is case-sensitive");
-        assert_eq!(t.names().collect::<alloc::vec::Vec<_>>(), ["change", "info"]);
+        assert_eq!(
+            EventTypes::parse("Creation"),
+            None,
+            "`in` is case-sensitive"
+        );
+        assert_eq!(
+            t.names().collect::<alloc::vec::Vec<_>>(),
+            ["change", "info"]
+        );
     }
 }

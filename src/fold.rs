@@ -7,7 +7,7 @@
 //! string has the same number of characters, so wildcards and lengths keep their sense.
 //!
 //! `core` offers `char::to_lowercase`, which agrees with simple case folding except for
-//! the handful of characters listed in [`SPECIAL`]; those are applied first.
+//! the handful of characters listed in `SPECIAL`; those are applied first.
 
 /// Characters whose simple case folding (Unicode `CaseFolding.txt`, statuses C and S)
 /// differs from their single-character lowercase mapping.

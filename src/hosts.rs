@@ -86,7 +86,12 @@ impl Hosts {
         let hash = keys.host(id);
         let slots = &self.slots;
         self.table
-            .find(hash, |&s| slots.get(s as usize).and_then(Option::as_ref).is_some_and(|h| &*h.id == id))
+            .find(hash, |&s| {
+                slots
+                    .get(s as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|h| &*h.id == id)
+            })
             .copied()
     }
 
@@ -99,7 +104,13 @@ impl Hosts {
     }
 
     /// Starts tracking `id` (which must not be tracked yet).
-    pub(crate) fn insert(&mut self, keys: &KeyHasher, id: &str, seen: Timestamp, now: Timestamp) -> Option<u32> {
+    pub(crate) fn insert(
+        &mut self,
+        keys: &KeyHasher,
+        id: &str,
+        seen: Timestamp,
+        now: Timestamp,
+    ) -> Option<u32> {
         let hash = keys.host(id);
         let host = Host {
             id: Arc::from(id),
@@ -124,7 +135,10 @@ impl Hosts {
         };
         let slots = &self.slots;
         self.table.insert_unique(hash, slot, |&s| {
-            slots.get(s as usize).and_then(Option::as_ref).map_or(0, |h| h.hash)
+            slots
+                .get(s as usize)
+                .and_then(Option::as_ref)
+                .map_or(0, |h| h.hash)
         });
         self.len += 1;
         Some(slot)
@@ -144,6 +158,10 @@ impl Hosts {
 
     /// Slots of every tracked host.
     pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
-        self.slots.iter().enumerate().filter(|(_, h)| h.is_some()).map(|(i, _)| i as u32)
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.is_some())
+            .map(|(i, _)| i as u32)
     }
 }

@@ -25,7 +25,10 @@ pub(crate) struct KeyHasher {
 
 impl KeyHasher {
     pub(crate) fn new(seed: u64, paths: PathMatch) -> Self {
-        KeyHasher { state: FixedState::with_seed(seed), paths }
+        KeyHasher {
+            state: FixedState::with_seed(seed),
+            paths,
+        }
     }
 
     pub(crate) fn host(&self, id: &str) -> u64 {

@@ -115,7 +115,12 @@ impl OwnedEvent {
     /// The event, borrowing from this copy.
     pub(crate) fn event(&self) -> Event<'_> {
         let s = |i: usize| get(&self.text, &self.strs[i]);
-        let origin = Origin { timestamp: self.timestamp, sequence: self.sequence, id: s(0), position: self.position };
+        let origin = Origin {
+            timestamp: self.timestamp,
+            sequence: self.sequence,
+            id: s(0),
+            position: self.position,
+        };
         match self.kind {
             Kind::File => Event::File(FileEvent {
                 origin,
@@ -183,18 +188,31 @@ mod tests {
     #[test]
     fn round_trips_missing_and_empty() {
         let p = ProcessEvent {
-            origin: Origin { timestamp: crate::Timestamp(5), sequence: Some(3), id: Some(""), position: 9 },
+            origin: Origin {
+                timestamp: crate::Timestamp(5),
+                sequence: Some(3),
+                id: Some(""),
+                position: 9,
+            },
             host_id: Some("h"),
             os_type: None,
             types: EventTypes::START,
             executable: Some("C:\\x.exe"),
             pid: Some(1),
-            code_signature: CodeSignature { exists: Some(true), trusted: None, subject_name: Some("S"), status: None },
+            code_signature: CodeSignature {
+                exists: Some(true),
+                trusted: None,
+                subject_name: Some("S"),
+                status: None,
+            },
         };
         let e = Event::Process(p);
         let o = OwnedEvent::new(&e, String::new());
         assert_eq!(o.event(), e);
-        let f = Event::File(FileEvent { path: Some("p"), ..Default::default() });
+        let f = Event::File(FileEvent {
+            path: Some("p"),
+            ..Default::default()
+        });
         assert_eq!(OwnedEvent::new(&f, o.into_text()).event(), f);
     }
 }

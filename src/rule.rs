@@ -80,8 +80,16 @@ pub static RULE: RuleMeta = RuleMeta {
     severity: "medium",
     risk_score: 47,
     reference: "https://github.com/elastic/detection-rules/blob/main/rules/windows/lateral_movement_execution_via_file_shares_sequence.toml",
-    tactic: Mitre { id: "TA0008", name: "Lateral Movement", reference: "https://attack.mitre.org/tactics/TA0008/" },
-    technique: Mitre { id: "T1021", name: "Remote Services", reference: "https://attack.mitre.org/techniques/T1021/" },
+    tactic: Mitre {
+        id: "TA0008",
+        name: "Lateral Movement",
+        reference: "https://attack.mitre.org/tactics/TA0008/",
+    },
+    technique: Mitre {
+        id: "T1021",
+        name: "Remote Services",
+        reference: "https://attack.mitre.org/techniques/T1021/",
+    },
     subtechnique: Mitre {
         id: "T1021.002",
         name: "SMB/Windows Admin Shares",
@@ -182,9 +190,11 @@ impl<P: TrustPolicy> Rule<P> {
     /// System process (pid 4) that is an executable by extension or by MZ header.
     pub fn is_write(&self, e: &FileEvent<'_>) -> bool {
         self.is_windows(e.os_type)
-            && e.types.intersects(EventTypes::CREATION | EventTypes::CHANGE)
+            && e.types
+                .intersects(EventTypes::CREATION | EventTypes::CHANGE)
             && e.pid == Some(SYSTEM_PID)
-            && (self.has_executable_extension(e) || e.header_bytes.is_some_and(|h| self.header.matches(h)))
+            && (self.has_executable_extension(e)
+                || e.header_bytes.is_some_and(|h| self.header.matches(h)))
     }
 
     fn has_executable_extension(&self, e: &FileEvent<'_>) -> bool {
@@ -193,7 +203,10 @@ impl<P: TrustPolicy> Rule<P> {
             (None, Semantics::Elasticsearch) => false,
             // Hardened: a missing `file.extension` is read off the path, so a sensor
             // that omits the field cannot hide an `.exe`.
-            (None, _) => e.path.and_then(path_extension).is_some_and(|ext| self.extensions.matches(ext)),
+            (None, _) => e
+                .path
+                .and_then(path_extension)
+                .is_some_and(|ext| self.extensions.matches(ext)),
         }
     }
 

@@ -81,6 +81,9 @@ mod tests {
         assert_ne!(a, b);
         // Pinned: this value must never change between versions (ids leave the process).
         assert_eq!(StableHasher::new().finish(), 0xefd0_1f60_ba99_2926);
-        assert_eq!(StableHasher::new().str("shareexec").finish(), 0x277a_c6e9_d977_1bc8);
+        assert_eq!(
+            StableHasher::new().str("shareexec").finish(),
+            0x277a_c6e9_d977_1bc8
+        );
     }
 }

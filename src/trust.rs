@@ -122,8 +122,12 @@ pub const RULE_VENDORS: &[&str] = &[
 ];
 
 /// The signers the threat-feed brief adds to the rule's list (the default policy has both).
-pub const BRIEF_VENDORS: &[&str] =
-    &["AO Kaspersky Lab", "Anthropic, PBC", "Adobe Inc.", "Netwrix Corporation"];
+pub const BRIEF_VENDORS: &[&str] = &[
+    "AO Kaspersky Lab",
+    "Anthropic, PBC",
+    "Adobe Inc.",
+    "Netwrix Corporation",
+];
 
 /// The rule's trusted executables (need `trusted == true`, any signer).
 pub const RULE_TRUSTED_PATHS: &[&str] = &[
@@ -133,7 +137,8 @@ pub const RULE_TRUSTED_PATHS: &[&str] = &[
 ];
 
 /// The rule's SCCM boot executable exclusion: path pattern and the signer it needs.
-pub const RULE_SIGNED_PATHS: &[(&str, &str)] = &[("G:\\SMS_*\\srvboot.exe", "Microsoft Corporation")];
+pub const RULE_SIGNED_PATHS: &[(&str, &str)] =
+    &[("G:\\SMS_*\\srvboot.exe", "Microsoft Corporation")];
 
 #[derive(Clone, Debug)]
 struct Vendor {
@@ -179,7 +184,9 @@ pub struct SignerPolicy {
 impl Default for SignerPolicy {
     /// The rule's exclusions with its vendor list plus the brief's four vendors.
     fn default() -> Self {
-        SignerPolicy::builder().vendors(BRIEF_VENDORS.iter().copied()).build()
+        SignerPolicy::builder()
+            .vendors(BRIEF_VENDORS.iter().copied())
+            .build()
     }
 }
 
@@ -201,14 +208,21 @@ impl SignerPolicy {
             paths: RULE_TRUSTED_PATHS
                 .iter()
                 .map(|p| (String::from(*p), None))
-                .chain(RULE_SIGNED_PATHS.iter().map(|(p, s)| (String::from(*p), Some(String::from(*s)))))
+                .chain(
+                    RULE_SIGNED_PATHS
+                        .iter()
+                        .map(|(p, s)| (String::from(*p), Some(String::from(*s)))),
+                )
                 .collect(),
         }
     }
 
     /// A builder with no exclusions at all.
     pub fn empty_builder() -> SignerPolicyBuilder {
-        SignerPolicyBuilder { vendors: Vec::new(), paths: Vec::new() }
+        SignerPolicyBuilder {
+            vendors: Vec::new(),
+            paths: Vec::new(),
+        }
     }
 
     /// The trusted vendor patterns, in order.
@@ -218,7 +232,12 @@ impl SignerPolicy {
 
     /// The trusted path patterns and the signer each needs, in order.
     pub fn paths(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.paths.iter().map(|p| (p.executable.as_str(), p.signer.as_ref().map(Wildcard::as_str)))
+        self.paths.iter().map(|p| {
+            (
+                p.executable.as_str(),
+                p.signer.as_ref().map(Wildcard::as_str),
+            )
+        })
     }
 }
 
@@ -283,13 +302,15 @@ impl SignerPolicyBuilder {
 
     /// Trusts an executable matching `pattern` when trusted-signed by `subject`.
     pub fn path_signed_by(mut self, pattern: &str, subject: &str) -> Self {
-        self.paths.push((String::from(pattern), Some(String::from(subject))));
+        self.paths
+            .push((String::from(pattern), Some(String::from(subject))));
         self
     }
 
     /// Removes every path exclusion whose pattern equals `pattern` ignoring case.
     pub fn remove_path(mut self, pattern: &str) -> Self {
-        self.paths.retain(|(p, _)| !crate::fold::eq_folded(p, pattern));
+        self.paths
+            .retain(|(p, _)| !crate::fold::eq_folded(p, pattern));
         self
     }
 
@@ -328,7 +349,11 @@ mod tests {
     fn exec<'a>(exe: &'a str, trusted: Option<bool>, subject: Option<&'a str>) -> ProcessEvent<'a> {
         ProcessEvent {
             executable: Some(exe),
-            code_signature: CodeSignature { trusted, subject_name: subject, ..Default::default() },
+            code_signature: CodeSignature {
+                trusted,
+                subject_name: subject,
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -338,24 +363,63 @@ mod tests {
         let p = SignerPolicy::elastic_rule();
         let x = "C:\\x.exe";
         assert!(p.assess(&exec(x, Some(true), Some("sophos ltd"))).is_some());
-        assert!(p.assess(&exec(x, Some(false), Some("Sophos Ltd"))).is_none());
-        assert!(p.assess(&exec(x, None, Some("Sophos Ltd"))).is_none(), "missing trusted is not true");
-        assert!(p.assess(&exec(x, Some(true), Some("Sophos Ltd."))).is_none(), "whole string");
-        assert!(p.assess(&exec(x, Some(true), Some("Adobe Inc."))).is_none(), "not in the rule's list");
-        assert!(SignerPolicy::default().assess(&exec(x, Some(true), Some("Adobe Inc."))).is_some());
+        assert!(
+            p.assess(&exec(x, Some(false), Some("Sophos Ltd")))
+                .is_none()
+        );
+        assert!(
+            p.assess(&exec(x, None, Some("Sophos Ltd"))).is_none(),
+            "missing trusted is not true"
+        );
+        assert!(
+            p.assess(&exec(x, Some(true), Some("Sophos Ltd.")))
+                .is_none(),
+            "whole string"
+        );
+        assert!(
+            p.assess(&exec(x, Some(true), Some("Adobe Inc."))).is_none(),
+            "not in the rule's list"
+        );
+        assert!(
+            SignerPolicy::default()
+                .assess(&exec(x, Some(true), Some("Adobe Inc.")))
+                .is_some()
+        );
         let ccm = "E:\\Windows\\ccmsetup\\ccmsetup.exe";
-        assert!(p.assess(&exec(ccm, Some(true), None)).is_some(), "path exclusion needs no signer");
+        assert!(
+            p.assess(&exec(ccm, Some(true), None)).is_some(),
+            "path exclusion needs no signer"
+        );
         assert!(p.assess(&exec(ccm, None, None)).is_none());
         let sms = "G:\\SMS_X\\srvboot.exe";
-        assert!(p.assess(&exec(sms, Some(true), Some("Microsoft Corporation"))).is_some());
+        assert!(
+            p.assess(&exec(sms, Some(true), Some("Microsoft Corporation")))
+                .is_some()
+        );
         assert!(p.assess(&exec(sms, Some(true), Some("Evil"))).is_none());
-        assert!(p.assess(&exec("C:\\SMS_X\\srvboot.exe", Some(true), Some("Microsoft Corporation"))).is_none());
+        assert!(
+            p.assess(&exec(
+                "C:\\SMS_X\\srvboot.exe",
+                Some(true),
+                Some("Microsoft Corporation")
+            ))
+            .is_none()
+        );
     }
 
     #[test]
     fn builder_and_combinators() {
-        let p = SignerPolicy::builder().remove_path("?:\\windows\\ccmsetup\\ccmsetup.exe").build();
-        assert!(p.assess(&exec("C:\\Windows\\ccmsetup\\ccmsetup.exe", Some(true), None)).is_none());
+        let p = SignerPolicy::builder()
+            .remove_path("?:\\windows\\ccmsetup\\ccmsetup.exe")
+            .build();
+        assert!(
+            p.assess(&exec(
+                "C:\\Windows\\ccmsetup\\ccmsetup.exe",
+                Some(true),
+                None
+            ))
+            .is_none()
+        );
         let custom = |e: &ProcessEvent<'_>| e.executable == Some("C:\\ok.exe");
         struct Fn_<F>(F);
         impl<F: Fn(&ProcessEvent<'_>) -> bool> TrustPolicy for Fn_<F> {
@@ -364,8 +428,16 @@ mod tests {
             }
         }
         let both = TrustNothing.or(Fn_(custom));
-        assert_eq!(both.assess(&exec("C:\\ok.exe", None, None)).unwrap().as_str(), "custom");
+        assert_eq!(
+            both.assess(&exec("C:\\ok.exe", None, None))
+                .unwrap()
+                .as_str(),
+            "custom"
+        );
         assert!(both.assess(&exec("C:\\no.exe", None, None)).is_none());
-        assert_eq!(SignerPolicy::default().vendors().count(), RULE_VENDORS.len() + BRIEF_VENDORS.len());
+        assert_eq!(
+            SignerPolicy::default().vendors().count(),
+            RULE_VENDORS.len() + BRIEF_VENDORS.len()
+        );
     }
 }

@@ -26,7 +26,12 @@ pub struct EventRef {
 
 impl EventRef {
     pub(crate) fn from_origin(o: &Origin<'_>) -> Self {
-        EventRef { timestamp: o.timestamp, sequence: o.sequence, id: o.id.map(Box::from), position: o.position }
+        EventRef {
+            timestamp: o.timestamp,
+            sequence: o.sequence,
+            id: o.id.map(Box::from),
+            position: o.position,
+        }
     }
 }
 
@@ -63,9 +68,17 @@ impl From<&CodeSignature<'_>> for Signature {
 pub struct AlertId(pub u64);
 
 impl AlertId {
-    pub(crate) fn derive(rule: &RuleMeta, host: &str, path: &str, write: &EventRef, exec: &EventRef) -> Self {
+    pub(crate) fn derive(
+        rule: &RuleMeta,
+        host: &str,
+        path: &str,
+        write: &EventRef,
+        exec: &EventRef,
+    ) -> Self {
         let event = |h: StableHasher, e: &EventRef| {
-            h.u64(e.timestamp.as_nanos() as u64).u64(e.sequence.map_or(0, |s| s.wrapping_add(1))).opt_str(e.id.as_deref())
+            h.u64(e.timestamp.as_nanos() as u64)
+                .u64(e.sequence.map_or(0, |s| s.wrapping_add(1)))
+                .opt_str(e.id.as_deref())
         };
         let h = StableHasher::new().str(rule.id).str(host).str(path);
         AlertId(event(event(h, write), exec).finish())

@@ -41,7 +41,10 @@ impl Wildcard {
             }
             tokens.push(t);
         }
-        Wildcard { text: pattern.into(), tokens: tokens.into() }
+        Wildcard {
+            text: pattern.into(),
+            tokens: tokens.into(),
+        }
     }
 
     /// The pattern as written.
@@ -85,14 +88,19 @@ impl Wildcard {
                 _ => {}
             }
             // Mismatch: let the last `*` absorb one more character, or fail.
-            let Some((star_pi, star_ti)) = star else { return false };
+            let Some((star_pi, star_ti)) = star else {
+                return false;
+            };
             let absorbed = next_char(star_ti).map_or(1, char::len_utf8);
             pi = star_pi;
             ti = star_ti + absorbed;
             star = Some((star_pi, ti));
         }
         // Text exhausted: only `*` may remain in the pattern.
-        p.get(pi..).unwrap_or(&[]).iter().all(|t| *t == Token::AnyRun)
+        p.get(pi..)
+            .unwrap_or(&[])
+            .iter()
+            .all(|t| *t == Token::AnyRun)
     }
 }
 
@@ -105,7 +113,9 @@ pub struct WildcardSet {
 impl WildcardSet {
     /// Compiles each pattern.
     pub fn new<'s>(patterns: impl IntoIterator<Item = &'s str>) -> Self {
-        WildcardSet { patterns: patterns.into_iter().map(Wildcard::new).collect() }
+        WildcardSet {
+            patterns: patterns.into_iter().map(Wildcard::new).collect(),
+        }
     }
 
     /// Whether any pattern matches `text`.
@@ -132,7 +142,8 @@ impl WildcardSet {
     /// pattern equal to it ignoring case; returns how many went.
     pub fn remove(&mut self, pattern: &str) -> usize {
         let before = self.patterns.len();
-        self.patterns.retain(|p| !crate::fold::eq_folded(p.as_str(), pattern));
+        self.patterns
+            .retain(|p| !crate::fold::eq_folded(p.as_str(), pattern));
         before - self.patterns.len()
     }
 
@@ -154,7 +165,9 @@ fn naive(p: &[char], t: &[char]) -> bool {
         None => t.is_empty(),
         Some(('*', rest)) => (0..=t.len()).any(|i| naive(rest, &t[i..])),
         Some(('?', rest)) => !t.is_empty() && naive(rest, &t[1..]),
-        Some((c, rest)) => t.first().is_some_and(|x| fold_char(*x) == fold_char(*c)) && naive(rest, &t[1..]),
+        Some((c, rest)) => {
+            t.first().is_some_and(|x| fold_char(*x) == fold_char(*c)) && naive(rest, &t[1..])
+        }
     }
 }
 
@@ -169,8 +182,13 @@ mod tests {
         assert!(ccm.matches("C:\\Windows\\ccmsetup\\ccmsetup.exe"));
         assert!(ccm.matches("d:\\WINDOWS\\CCMSETUP\\ccmsetup.EXE"));
         assert!(!ccm.matches("CC:\\Windows\\ccmsetup\\ccmsetup.exe"));
-        let am = Wildcard::new("?:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta*.exe");
-        assert!(am.matches("D:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta_Patch_1.exe"));
+        let am =
+            Wildcard::new("?:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta*.exe");
+        assert!(
+            am.matches(
+                "D:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta_Patch_1.exe"
+            )
+        );
         assert!(am.matches("D:\\Windows\\SoftwareDistribution\\Download\\Install\\AM_Delta.exe"));
         let hdr = Wildcard::new("4d5a*");
         assert!(hdr.matches("4D5A90000300"));

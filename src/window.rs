@@ -44,11 +44,20 @@ impl Entry {
     }
 
     pub(crate) fn id(&self) -> Option<&str> {
-        if self.has_id { self.text.get(self.path_len as usize..) } else { None }
+        if self.has_id {
+            self.text.get(self.path_len as usize..)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn origin(&self) -> Origin<'_> {
-        Origin { timestamp: self.timestamp, sequence: self.sequence, id: self.id(), position: self.position }
+        Origin {
+            timestamp: self.timestamp,
+            sequence: self.sequence,
+            id: self.id(),
+            position: self.position,
+        }
     }
 
     fn string_bytes(&self) -> usize {
@@ -66,7 +75,11 @@ pub(crate) struct HostList {
 
 impl Default for HostList {
     fn default() -> Self {
-        HostList { head: NIL, tail: NIL, len: 0 }
+        HostList {
+            head: NIL,
+            tail: NIL,
+            len: 0,
+        }
     }
 }
 
@@ -84,7 +97,11 @@ pub(crate) struct Window {
 
 impl Window {
     pub(crate) fn new() -> Self {
-        Window { all_head: NIL, all_tail: NIL, ..Default::default() }
+        Window {
+            all_head: NIL,
+            all_tail: NIL,
+            ..Default::default()
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -177,7 +194,9 @@ impl Window {
         };
         let slab = &self.slab;
         self.table.insert_unique(hash, slot, |&s| {
-            slab.get(s as usize).and_then(Option::as_ref).map_or(0, |e| e.hash)
+            slab.get(s as usize)
+                .and_then(Option::as_ref)
+                .map_or(0, |e| e.hash)
         });
         self.len += 1;
         self.string_bytes += bytes;

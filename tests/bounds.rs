@@ -8,7 +8,11 @@ use common::*;
 use shareexec::*;
 
 fn detector(config: Config) -> Detector {
-    Detector::new(Arc::new(Rule::elasticsearch()), config.with_hash_seed(Some(3))).unwrap()
+    Detector::new(
+        Arc::new(Rule::elasticsearch()),
+        config.with_hash_seed(Some(3)),
+    )
+    .unwrap()
 }
 
 fn drain(d: &mut Detector) -> Said {
@@ -23,7 +27,10 @@ fn flood_path(n: usize) -> String {
 
 fn write_event<'a>(host: &'a str, path: &'a str, ts: Timestamp) -> Event<'a> {
     Event::File(FileEvent {
-        origin: Origin { timestamp: ts, ..Default::default() },
+        origin: Origin {
+            timestamp: ts,
+            ..Default::default()
+        },
         host_id: Some(host),
         os_type: Some("windows"),
         types: EventTypes::CREATION,
@@ -39,8 +46,15 @@ fn write_event<'a>(host: &'a str, path: &'a str, ts: Timestamp) -> Event<'a> {
 /// is still detected.
 #[test]
 fn per_host_quota_contains_a_flood() {
-    let mut d = detector(Config::default().with_max_pending_per_host(1_000).with_max_pending(5_000));
-    let victim = [w("f1", s(0), X).host(Some("victim")), p("p1", s(50), X).host(Some("victim"))];
+    let mut d = detector(
+        Config::default()
+            .with_max_pending_per_host(1_000)
+            .with_max_pending(5_000),
+    );
+    let victim = [
+        w("f1", s(0), X).host(Some("victim")),
+        p("p1", s(50), X).host(Some("victim")),
+    ];
     d.handle(victim[0].event(1));
     for n in 0..200_000 {
         let path = flood_path(n);
@@ -52,13 +66,20 @@ fn per_host_quota_contains_a_flood() {
     assert_eq!(said.alerts, pairs(&[("f1", "p1")]));
     let st = d.stats();
     assert_eq!(st.evicted, 200_000 - 1_000);
-    assert_eq!(st.pending, 1_000, "the attacker's newest 1 000; the victim's write was consumed");
+    assert_eq!(
+        st.pending, 1_000,
+        "the attacker's newest 1 000; the victim's write was consumed"
+    );
 }
 
 /// Many hosts together hit the global cap: the oldest entries go first, counted.
 #[test]
 fn global_cap_holds_across_hosts() {
-    let mut d = detector(Config::default().with_max_pending(500).with_max_pending_per_host(100));
+    let mut d = detector(
+        Config::default()
+            .with_max_pending(500)
+            .with_max_pending_per_host(100),
+    );
     let hosts: Vec<String> = (0..50).map(|h| format!("host-{h}")).collect();
     for n in 0..10_000 {
         let path = flood_path(n);
@@ -113,7 +134,9 @@ fn future_host_does_not_expire_others() {
 /// consensus clock (lower median of host clocks) passes it by the idle timeout.
 #[test]
 fn silent_host_is_swept() {
-    let config = Config::default().with_sweep_interval(100).with_idle_host_timeout(Span::from_secs(300));
+    let config = Config::default()
+        .with_sweep_interval(100)
+        .with_idle_host_timeout(Span::from_secs(300));
     let mut d = detector(config);
     d.handle(write_event("silent", "C:\\a.exe", s(0)));
     for n in 0..1_000 {
@@ -146,7 +169,9 @@ fn sweep_needs_a_majority() {
 /// The reorder buffer stays within its caps: when full it releases early, counted.
 #[test]
 fn buffer_cap_forces_release() {
-    let config = Config::default().with_max_lateness(Span::from_secs(300)).with_max_buffered(100);
+    let config = Config::default()
+        .with_max_lateness(Span::from_secs(300))
+        .with_max_buffered(100);
     let mut d = detector(config);
     for n in 0..1_000 {
         let path = flood_path(n);
@@ -185,7 +210,10 @@ fn watermark_and_deadline() {
     assert!(drain(&mut d).alerts.is_empty(), "both held: lateness 30 s");
     assert_eq!(d.next_deadline(), Some(s(0)));
     d.advance(s(5));
-    assert!(drain(&mut d).alerts.is_empty(), "the write is released, the execution not yet");
+    assert!(
+        drain(&mut d).alerts.is_empty(),
+        "the write is released, the execution not yet"
+    );
     assert_eq!(d.stats().pending, 1);
     assert_eq!(d.next_deadline(), Some(s(10)));
     d.advance(s(10));
@@ -194,7 +222,11 @@ fn watermark_and_deadline() {
     d.advance(s(1));
     d.handle(w("f2", s(9), X).event(3));
     assert_eq!(drain(&mut d).late, ["f2"]);
-    assert_eq!(d.next_deadline(), Some(Timestamp(s(69).0 + 1)), "f2 expires after 60 s");
+    assert_eq!(
+        d.next_deadline(),
+        Some(Timestamp(s(69).0 + 1)),
+        "f2 expires after 60 s"
+    );
     d.advance(s(70));
     assert_eq!(d.stats().pending, 0);
     assert_eq!(d.stats().expired, 1);
@@ -204,12 +236,24 @@ fn watermark_and_deadline() {
 fn config_is_validated() {
     let rule = Arc::new(Rule::hardened());
     let bad = Config::default().with_max_lateness(Span::from_secs(-1));
-    assert_eq!(Detector::new(rule.clone(), bad).unwrap_err(), ConfigError::NegativeLateness(Span::from_secs(-1)));
+    assert_eq!(
+        Detector::new(rule.clone(), bad).unwrap_err(),
+        ConfigError::NegativeLateness(Span::from_secs(-1))
+    );
     let bad = Config::default().with_max_pending(0);
-    assert_eq!(Detector::new(rule.clone(), bad).unwrap_err(), ConfigError::ZeroCap("max_pending"));
+    assert_eq!(
+        Detector::new(rule.clone(), bad).unwrap_err(),
+        ConfigError::ZeroCap("max_pending")
+    );
     let bad = Config::default().with_max_lateness(Span::from_secs(600));
-    assert!(matches!(Detector::new(rule.clone(), bad), Err(ConfigError::SweepTooEager { .. })));
-    assert!(Config::default().memory_bound() < 256 << 20, "defaults stay under 256 MiB");
+    assert!(matches!(
+        Detector::new(rule.clone(), bad),
+        Err(ConfigError::SweepTooEager { .. })
+    ));
+    assert!(
+        Config::default().memory_bound() < 256 << 20,
+        "defaults stay under 256 MiB"
+    );
 }
 
 /// Alert ids are deterministic: the same sequence gets the same id in any run,
@@ -220,7 +264,11 @@ fn alert_ids_are_stable() {
     let ids: Vec<AlertId> = [1u64, 2]
         .iter()
         .map(|&seed| {
-            let mut d = Detector::new(Arc::new(Rule::hardened()), Config::default().with_hash_seed(Some(seed))).unwrap();
+            let mut d = Detector::new(
+                Arc::new(Rule::hardened()),
+                Config::default().with_hash_seed(Some(seed)),
+            )
+            .unwrap();
             d.handle(events[0].event(1));
             d.handle(events[1].event(2));
             d.flush();

@@ -26,7 +26,12 @@ struct Ev {
 
 impl Ev {
     fn event(&self, position: u64) -> Event<'static> {
-        let origin = Origin { timestamp: Timestamp(self.ts), sequence: self.seq, id: None, position };
+        let origin = Origin {
+            timestamp: Timestamp(self.ts),
+            sequence: self.seq,
+            id: None,
+            position,
+        };
         let os = Some(if self.relevant { "windows" } else { "linux" });
         if self.write {
             Event::File(FileEvent {
@@ -50,7 +55,11 @@ impl Ev {
                 code_signature: CodeSignature {
                     exists: Some(true),
                     trusted: Some(true),
-                    subject_name: Some(if self.trusted_signer { "Sophos Ltd" } else { "Evil Corp" }),
+                    subject_name: Some(if self.trusted_signer {
+                        "Sophos Ltd"
+                    } else {
+                        "Evil Corp"
+                    }),
                     status: None,
                 },
             })
@@ -97,14 +106,19 @@ fn model(events: &[Ev], semantics: Semantics) -> Outcome {
             continue;
         }
         // The latest earlier candidate write of the same key.
-        let Some(&w) = order[..k].iter().rev().find(|&&j| events[j].write && candidate(j) && key(&events[j]) == key(e))
+        let Some(&w) = order[..k]
+            .iter()
+            .rev()
+            .find(|&&j| events[j].write && candidate(j) && key(&events[j]) == key(e))
         else {
             continue;
         };
         if consumed.contains(&w) || e.ts - events[w].ts > 60 * SEC {
             continue;
         }
-        let Event::Process(p) = e.event(i as u64) else { unreachable!() };
+        let Event::Process(p) = e.event(i as u64) else {
+            unreachable!()
+        };
         let trusted = rule.assess(&p).is_some();
         out.insert((w as u64, i as u64, trusted));
         if !trusted {
@@ -115,15 +129,23 @@ fn model(events: &[Ev], semantics: Semantics) -> Outcome {
 }
 
 fn run(events: &[Ev], arrival: &[usize], semantics: Semantics, lateness: Span) -> (Outcome, Stats) {
-    let config = Config::default().with_max_lateness(lateness).with_hash_seed(Some(1));
+    let config = Config::default()
+        .with_max_lateness(lateness)
+        .with_hash_seed(Some(1));
     let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
     let mut out = Outcome::new();
     let mut take = |d: &mut Detector| {
         for v in d.drain_verdicts() {
             match v {
-                Verdict::Alert(s) => assert!(out.insert((s.write.position, s.execution.position, false))),
+                Verdict::Alert(s) => {
+                    assert!(out.insert((s.write.position, s.execution.position, false)))
+                }
                 Verdict::Suppressed(s) => {
-                    assert!(out.insert((s.sequence.write.position, s.sequence.execution.position, true)))
+                    assert!(out.insert((
+                        s.sequence.write.position,
+                        s.sequence.execution.position,
+                        true
+                    )))
                 }
                 Verdict::Late(l) => panic!("unexpected late event {l:?}"),
                 _ => {}
@@ -151,32 +173,36 @@ fn ev_strategy(seq_mode: u8) -> impl Strategy<Value = Ev> {
         prop::bool::weighted(0.9),
         0u64..8,
     )
-        .prop_map(move |(write, host, path, ts, nudge, trusted_signer, relevant, seq)| Ev {
-            write,
-            host,
-            path,
-            ts: ts + nudge,
-            seq: match seq_mode {
-                0 => None,
-                1 => Some(seq),
-                _ => (seq % 2 == 0).then_some(seq),
+        .prop_map(
+            move |(write, host, path, ts, nudge, trusted_signer, relevant, seq)| Ev {
+                write,
+                host,
+                path,
+                ts: ts + nudge,
+                seq: match seq_mode {
+                    0 => None,
+                    1 => Some(seq),
+                    _ => (seq % 2 == 0).then_some(seq),
+                },
+                trusted_signer,
+                relevant,
             },
-            trusted_signer,
-            relevant,
-        })
+        )
 }
 
 /// Events plus an arrival order in which none arrives more than `lateness` behind
 /// its host's newest timestamp: each event is delayed by up to `lateness`.
 fn stream(lateness_secs: i64) -> impl Strategy<Value = (Vec<Ev>, Vec<usize>)> {
     (0u8..3).prop_flat_map(move |seq_mode| {
-        prop::collection::vec((ev_strategy(seq_mode), 0..=lateness_secs * SEC, any::<u16>()), 0..60).prop_map(
-            |items| {
-                let mut arrival: Vec<usize> = (0..items.len()).collect();
-                arrival.sort_by_key(|&i| (items[i].0.ts + items[i].1, items[i].2));
-                (items.into_iter().map(|(e, _, _)| e).collect(), arrival)
-            },
+        prop::collection::vec(
+            (ev_strategy(seq_mode), 0..=lateness_secs * SEC, any::<u16>()),
+            0..60,
         )
+        .prop_map(|items| {
+            let mut arrival: Vec<usize> = (0..items.len()).collect();
+            arrival.sort_by_key(|&i| (items[i].0.ts + items[i].1, items[i].2));
+            (items.into_iter().map(|(e, _, _)| e).collect(), arrival)
+        })
     })
 }
 
@@ -258,4 +284,3 @@ proptest! {
         prop_assert!(hard.is_superset(&es));
     }
 }
-

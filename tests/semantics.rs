@@ -75,7 +75,10 @@ fn proc_earlier_than_file() {
     let events = [w("f1", s(10), X), p("p1", s(5), X)];
     for sem in [Semantics::Elasticsearch, Semantics::Hardened] {
         let said = run(sem, Span::from_secs(5), &events);
-        assert!(said.alerts.is_empty() && said.late.is_empty(), "{sem:?}: {said:?}");
+        assert!(
+            said.alerts.is_empty() && said.late.is_empty(),
+            "{sem:?}: {said:?}"
+        );
         let said = run(sem, Span::ZERO, &events);
         assert!(said.alerts.is_empty(), "{sem:?}: {said:?}");
         assert_eq!(said.late, ["p1"]);
@@ -217,12 +220,22 @@ suppressed!(/// `:` ignores case on the path too.
 /// recommended list (hardened) suppresses.
 #[test]
 fn brief_vendor_only_in_recommended_policy() {
-    let events = [w("f1", s(0), X), p("p1", s(10), X).signed(Some(true), Some("Adobe Inc."))];
+    let events = [
+        w("f1", s(0), X),
+        p("p1", s(10), X).signed(Some(true), Some("Adobe Inc.")),
+    ];
     let es = run(Semantics::Elasticsearch, Span::ZERO, &events);
     assert_eq!(es.alerts, pairs(&[("f1", "p1")]));
     let hard = run(Semantics::Hardened, Span::ZERO, &events);
     assert!(hard.alerts.is_empty());
-    assert_eq!(hard.suppressed, vec![("f1".into(), "p1".into(), "trusted signer \"Adobe Inc.\"".into())]);
+    assert_eq!(
+        hard.suppressed,
+        vec![(
+            "f1".into(),
+            "p1".into(),
+            "trusted signer \"Adobe Inc.\"".into()
+        )]
+    );
 }
 
 /// A suppressed execution is not a stage-2 event: the write stays pending and a
@@ -271,7 +284,11 @@ fn out_of_order_arrival() {
 /// `z` (an equal-timestamp event could have followed it) and so still matches.
 #[test]
 fn late_arrival_does_not_expire() {
-    let events = [w("f1", s(0), X), w("z", s(100), "C:\\other.exe"), p("p1", s(10), X)];
+    let events = [
+        w("f1", s(0), X),
+        w("z", s(100), "C:\\other.exe"),
+        p("p1", s(10), X),
+    ];
     for sem in [Semantics::Elasticsearch, Semantics::Hardened] {
         let said = run(sem, Span::from_secs(90), &events);
         assert_eq!(said.alerts, pairs(&[("f1", "p1")]), "{sem:?}");
@@ -288,7 +305,11 @@ fn late_arrival_does_not_expire() {
 /// A late execution still joins a pending write when it can (used as well as possible).
 #[test]
 fn late_execution_still_joins() {
-    let events = [w("f1", s(0), X), w("z", s(30), "C:\\other.exe"), p("p1", s(10), X)];
+    let events = [
+        w("f1", s(0), X),
+        w("z", s(30), "C:\\other.exe"),
+        p("p1", s(10), X),
+    ];
     let said = run(Semantics::Elasticsearch, Span::ZERO, &events);
     assert_eq!(said.late, ["p1"]);
     assert_eq!(said.alerts, pairs(&[("f1", "p1")]));

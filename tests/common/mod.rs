@@ -65,7 +65,11 @@ pub fn p(id: &'static str, ts: Timestamp, exe: &'static str) -> Ev {
         ext: None,
         header: None,
         seq: None,
-        sig: CodeSignature { trusted: Some(false), subject_name: Some("Evil"), ..Default::default() },
+        sig: CodeSignature {
+            trusted: Some(false),
+            subject_name: Some("Evil"),
+            ..Default::default()
+        },
     }
 }
 
@@ -99,7 +103,11 @@ impl Ev {
         self
     }
     pub fn signed(mut self, trusted: Option<bool>, subject: Option<&'static str>) -> Self {
-        self.sig = CodeSignature { trusted, subject_name: subject, ..Default::default() };
+        self.sig = CodeSignature {
+            trusted,
+            subject_name: subject,
+            ..Default::default()
+        };
         self
     }
     pub fn unsigned(mut self) -> Self {
@@ -108,7 +116,12 @@ impl Ev {
     }
 
     pub fn event(&self, position: u64) -> Event<'_> {
-        let origin = Origin { timestamp: self.ts, sequence: self.seq, id: Some(self.id), position };
+        let origin = Origin {
+            timestamp: self.ts,
+            sequence: self.seq,
+            id: Some(self.id),
+            position,
+        };
         if self.file {
             Event::File(FileEvent {
                 origin,
@@ -174,9 +187,16 @@ pub fn run_with(rule: Rule, config: Config, events: &[Ev]) -> (Said, Stats) {
 }
 
 pub fn run(semantics: Semantics, lateness: Span, events: &[Ev]) -> Said {
-    run_with(Rule::new(semantics), Config::default().with_max_lateness(lateness), events).0
+    run_with(
+        Rule::new(semantics),
+        Config::default().with_max_lateness(lateness),
+        events,
+    )
+    .0
 }
 
 pub fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    p.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }

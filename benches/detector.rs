@@ -1,0 +1,573 @@
+//! Throughput of `Detector::handle` (plus draining verdicts) on a realistic mix of
+//! typed events, at three steady-state sizes of the pending-write window, each beside
+//! a bare-loop baseline (a hand-written predicate and one `hashbrown` lookup per
+//! candidate), so the ratio detector / baseline is visible in one run.
+//!
+//! The mix, per batch of `BATCH` events over `HOSTS` Windows hosts (plus Linux ones):
+//! ~60 % irrelevant events (Windows file events by other pids, file deletions by the
+//! System process, Linux file events by pid 4, Linux process starts, Windows process
+//! ends), ~36 % Windows process starts of ordinary binaries that match no pending
+//! write, 2 % SMB writes (pid 4, `.exe`, MZ header) and 2 % their executions a few
+//! thousand events later (3 in 4 unsigned: alert; 1 in 4 by a trusted signer:
+//! suppressed, the write stays pending and is replaced by the next batch's write).
+//!
+//! Steady state: before measuring, each detector (and each baseline map) gets `n`
+//! pending writes on distinct paths across the same hosts. Between timed batches
+//! the events are re-stamped (untimed) so that every host's clock moves forward
+//! but the whole run spans far less than the 60 s maxspan: the pre-filled writes
+//! never expire and the window stays at `n` (checked after each bench).
+//!
+//! `cargo bench --bench detector`
+
+use std::hash::{Hash, Hasher};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hashbrown::{Equivalent, HashMap};
+use shareexec::{
+    CodeSignature, Config, Detector, Event, EventTypes, FileEvent, Origin, ProcessEvent, Rule,
+    Semantics, Span, Timestamp,
+};
+
+/// Windows hosts (the pre-filled writes are spread over them).
+const HOSTS: usize = 1_000;
+/// Linux hosts (irrelevant events only).
+const LINUX_HOSTS: usize = 100;
+/// Events per timed batch.
+const BATCH: usize = 50_000;
+/// Event time between two consecutive events of a batch: a batch spans 200 µs.
+const STEP_NS: i64 = 4;
+/// 2024-01-03T14:00:00Z: the pre-filled writes are at `T0 + i` ns.
+const T0: i64 = 1_704_290_400_000_000_000;
+/// Pending writes held during the run.
+const SIZES: [(usize, &str); 3] = [(1_000, "1k"), (100_000, "100k"), (1_000_000, "1M")];
+const MAXSPAN_NS: i64 = 60_000_000_000;
+
+/// Deterministic SplitMix64.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn uuid(n: u64) -> String {
+    let mut r = Rng(n.wrapping_mul(0x2545_f491_4f6c_dd1d));
+    let (a, b) = (r.next(), r.next());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// One event, owned; `event()` borrows it.
+struct Spec {
+    file: bool,
+    /// Index into `Corpus::hosts` (Windows hosts first, then Linux ones).
+    host: u32,
+    os: &'static str,
+    types: EventTypes,
+    pid: i64,
+    path: String,
+    ext: Option<&'static str>,
+    header: Option<&'static str>,
+    id: String,
+    seq: u64,
+    sig: CodeSignature<'static>,
+}
+
+impl Spec {
+    fn event<'a>(&'a self, hosts: &'a [String], position: u64) -> Event<'a> {
+        // Timestamps are set by `restamp` before every batch.
+        let origin = Origin {
+            timestamp: Timestamp(0),
+            sequence: Some(self.seq),
+            id: Some(&self.id),
+            position,
+        };
+        let host_id = Some(hosts[self.host as usize].as_str());
+        if self.file {
+            Event::File(FileEvent {
+                origin,
+                host_id,
+                os_type: Some(self.os),
+                types: self.types,
+                pid: Some(self.pid),
+                path: Some(&self.path),
+                extension: self.ext,
+                header_bytes: self.header,
+            })
+        } else {
+            Event::Process(ProcessEvent {
+                origin,
+                host_id,
+                os_type: Some(self.os),
+                types: self.types,
+                executable: Some(&self.path),
+                pid: Some(self.pid),
+                code_signature: self.sig,
+            })
+        }
+    }
+}
+
+const MZ: &str = "4d5a90000300000004000000ffff0000";
+const MICROSOFT: CodeSignature<'static> = CodeSignature {
+    exists: Some(true),
+    trusted: Some(true),
+    subject_name: Some("Microsoft Windows"),
+    status: Some("trusted"),
+};
+/// In the rule's own trust list, so both semantics suppress.
+const TRUSTED_VENDOR: CodeSignature<'static> = CodeSignature {
+    exists: Some(true),
+    trusted: Some(true),
+    subject_name: Some("Microsoft Windows Hardware Compatibility Publisher"),
+    status: Some("trusted"),
+};
+
+/// The strings every event borrows.
+struct Corpus {
+    hosts: Vec<String>,
+    specs: Vec<Spec>,
+}
+
+impl Corpus {
+    fn new() -> Corpus {
+        let hosts: Vec<String> = (0..(HOSTS + LINUX_HOSTS) as u64).map(uuid).collect();
+        let mut rng = Rng(42);
+        let mut seq = vec![0u64; HOSTS + LINUX_HOSTS];
+        let mut next_seq = |h: usize| {
+            seq[h] += 1;
+            seq[h]
+        };
+        let binaries: Vec<String> = [
+            "C:\\Windows\\System32\\svchost.exe",
+            "C:\\Windows\\System32\\conhost.exe",
+            "C:\\Windows\\System32\\RuntimeBroker.exe",
+            "C:\\Windows\\System32\\taskhostw.exe",
+            "C:\\Windows\\System32\\backgroundTaskHost.exe",
+            "C:\\Windows\\System32\\cmd.exe",
+            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "C:\\Windows\\System32\\SearchProtocolHost.exe",
+            "C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe",
+            "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..290).map(|k| {
+            format!(
+                "C:\\Program Files\\Vendor{:03}\\bin\\agent{}.exe",
+                k / 3,
+                k % 3
+            )
+        }))
+        .collect();
+
+        let mut slots: Vec<Option<Spec>> = (0..BATCH).map(|_| None).collect();
+        // 2 % writes, each followed by its execution 1..5000 events later.
+        let pairs = BATCH / 50;
+        for j in 0..pairs {
+            let h = rng.below(HOSTS);
+            let path = format!("C:\\Windows\\PSEXESVC-{j:05}.exe");
+            let mut w = rng.below(BATCH * 9 / 10);
+            while slots[w].is_some() {
+                w += 1;
+            }
+            let mut x = w + 1 + rng.below(5_000);
+            while x < BATCH && slots[x].is_some() {
+                x += 1;
+            }
+            if x >= BATCH {
+                continue;
+            }
+            slots[w] = Some(Spec {
+                file: true,
+                host: h as u32,
+                os: "windows",
+                types: EventTypes::CREATION,
+                pid: 4,
+                path: path.clone(),
+                ext: Some("exe"),
+                header: Some(MZ),
+                id: String::new(),
+                seq: 0,
+                sig: CodeSignature::default(),
+            });
+            slots[x] = Some(Spec {
+                file: false,
+                host: h as u32,
+                os: "windows",
+                types: EventTypes::START,
+                pid: 7000 + j as i64,
+                path,
+                ext: None,
+                header: None,
+                id: String::new(),
+                seq: 0,
+                sig: if j % 4 == 3 {
+                    TRUSTED_VENDOR
+                } else {
+                    CodeSignature::default()
+                },
+            });
+        }
+        let linux_host = |rng: &mut Rng| (HOSTS + rng.below(LINUX_HOSTS)) as u32;
+        let mut specs = Vec::with_capacity(BATCH);
+        for (i, slot) in slots.into_iter().enumerate() {
+            let mut spec = slot.unwrap_or_else(|| {
+                let h = rng.below(HOSTS) as u32;
+                let r = rng.below(96);
+                let blank = |file, host, os, types, pid, path: String| Spec {
+                    file,
+                    host,
+                    os,
+                    types,
+                    pid,
+                    path,
+                    ext: None,
+                    header: None,
+                    id: String::new(),
+                    seq: 0,
+                    sig: CodeSignature::default(),
+                };
+                match r {
+                    // Windows file events by other processes.
+                    0..=29 => {
+                        let ext = *rng.pick(&["dll", "tmp", "log", "exe", "pf", "dat"]);
+                        let mut s = blank(
+                            true,
+                            h,
+                            "windows",
+                            *rng.pick(&[EventTypes::CREATION, EventTypes::CHANGE]),
+                            *rng.pick(&[1_234, 888, 4_242, 5_120, 612]),
+                            format!(
+                                "C:\\Users\\user{}\\AppData\\Local\\Temp\\f{}.{ext}",
+                                h % 50,
+                                rng.below(10_000)
+                            ),
+                        );
+                        s.ext = Some(ext);
+                        s.header = (ext == "exe" || ext == "dll").then_some(MZ);
+                        s
+                    }
+                    // Deletions by the System process.
+                    30..=34 => {
+                        let mut s = blank(
+                            true,
+                            h,
+                            "windows",
+                            EventTypes::DELETION,
+                            4,
+                            format!("C:\\Windows\\Temp\\old{}.exe", rng.below(1_000)),
+                        );
+                        s.ext = Some("exe");
+                        s
+                    }
+                    // Linux file events (pid 4 is a kernel thread there).
+                    35..=42 => {
+                        let mut s = blank(
+                            true,
+                            linux_host(&mut rng),
+                            "linux",
+                            EventTypes::CREATION,
+                            *rng.pick(&[4, 1, 911]),
+                            format!("/var/tmp/x{}.exe", rng.below(1_000)),
+                        );
+                        s.ext = Some("exe");
+                        s
+                    }
+                    // Linux process starts.
+                    43..=50 => blank(
+                        false,
+                        linux_host(&mut rng),
+                        "linux",
+                        EventTypes::START,
+                        rng.below(60_000) as i64,
+                        rng.pick(&["/usr/bin/bash", "/usr/sbin/sshd", "/usr/bin/python3"])
+                            .to_string(),
+                    ),
+                    // Windows process ends.
+                    51..=59 => {
+                        let mut s = blank(
+                            false,
+                            h,
+                            "windows",
+                            EventTypes::END,
+                            rng.below(60_000) as i64,
+                            rng.pick(&binaries).clone(),
+                        );
+                        s.sig = MICROSOFT;
+                        s
+                    }
+                    // Windows process starts that complete no sequence.
+                    _ => {
+                        let mut s = blank(
+                            false,
+                            h,
+                            "windows",
+                            EventTypes::START,
+                            rng.below(60_000) as i64,
+                            rng.pick(&binaries).clone(),
+                        );
+                        s.sig = MICROSOFT;
+                        s
+                    }
+                }
+            });
+            spec.seq = next_seq(spec.host as usize);
+            spec.id = format!("ev-{:016x}", rng.next() ^ i as u64);
+            specs.push(spec);
+        }
+        Corpus { hosts, specs }
+    }
+
+    fn events(&self) -> Vec<Event<'_>> {
+        self.specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.event(&self.hosts, i as u64))
+            .collect()
+    }
+
+    fn host_indices(&self) -> Vec<u32> {
+        self.specs.iter().map(|s| s.host).collect()
+    }
+
+    fn prefill_path(i: usize) -> String {
+        format!("C:\\Windows\\Temp\\staged\\{i:07}\\payload.exe")
+    }
+
+    fn prefill_id(i: usize) -> String {
+        format!("pf-{i:016x}")
+    }
+}
+
+/// Moves the batch forward in event time: strictly increasing timestamps.
+struct Clock(i64);
+
+impl Clock {
+    fn after_prefill(n: usize) -> Clock {
+        Clock(T0 + n as i64 + 1_000_000)
+    }
+
+    fn restamp(&mut self, events: &mut [Event<'_>]) {
+        for (i, e) in events.iter_mut().enumerate() {
+            let ts = Timestamp(self.0 + i as i64 * STEP_NS);
+            match e {
+                Event::File(f) => f.origin.timestamp = ts,
+                Event::Process(p) => p.origin.timestamp = ts,
+                _ => {}
+            }
+        }
+        self.0 += events.len() as i64 * STEP_NS;
+    }
+
+    /// Event time elapsed since the pre-filled writes.
+    fn elapsed(&self) -> Span {
+        Span(self.0 - T0)
+    }
+}
+
+fn prefilled(semantics: Semantics, corpus: &Corpus, n: usize) -> Detector {
+    let config = Config::default()
+        .with_max_pending(n + 100_000)
+        .with_max_pending_per_host(n / HOSTS + 10_000)
+        .with_max_pending_bytes(1 << 34)
+        .with_hash_seed(Some(0x5eed));
+    let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).expect("valid config");
+    for i in 0..n {
+        let (path, id) = (Corpus::prefill_path(i), Corpus::prefill_id(i));
+        d.handle(Event::File(FileEvent {
+            origin: Origin {
+                timestamp: Timestamp(T0 + i as i64),
+                sequence: None,
+                id: Some(&id),
+                position: 0,
+            },
+            host_id: Some(&corpus.hosts[i % HOSTS]),
+            os_type: Some("windows"),
+            types: EventTypes::CREATION,
+            pid: Some(4),
+            path: Some(&path),
+            extension: Some("exe"),
+            header_bytes: Some(MZ),
+        }));
+        d.drain_verdicts().for_each(drop);
+    }
+    d.flush();
+    d.drain_verdicts().for_each(drop);
+    assert_eq!(d.stats().pending, n as u64);
+    d
+}
+
+/// A borrowed `(host, path)` that looks up `(u32, Box<str>)` keys.
+struct Key<'a>(u32, &'a str);
+
+impl Hash for Key<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // Exactly as the tuple `(u32, Box<str>)` hashes.
+        self.0.hash(h);
+        self.1.hash(h);
+    }
+}
+
+impl Equivalent<(u32, Box<str>)> for Key<'_> {
+    fn equivalent(&self, key: &(u32, Box<str>)) -> bool {
+        self.0 == key.0 && self.1 == &*key.1
+    }
+}
+
+/// The bare loop: the rule's predicates written by hand, one map lookup per
+/// candidate, host ids already interned (the indices are prepared outside the loop).
+struct Baseline {
+    pending: HashMap<(u32, Box<str>), i64, foldhash::fast::RandomState>,
+}
+
+impl Baseline {
+    fn prefilled(n: usize) -> Baseline {
+        let mut pending = HashMap::with_hasher(foldhash::fast::RandomState::default());
+        for i in 0..n {
+            pending.insert(
+                ((i % HOSTS) as u32, Corpus::prefill_path(i).into_boxed_str()),
+                T0 + i as i64,
+            );
+        }
+        Baseline { pending }
+    }
+
+    #[inline]
+    fn is_write(f: &FileEvent<'_>) -> bool {
+        f.os_type == Some("windows")
+            && f.types
+                .intersects(EventTypes::CREATION | EventTypes::CHANGE)
+            && f.pid == Some(4)
+            && (f.extension.is_some_and(|e| {
+                ["exe", "scr", "pif", "com"]
+                    .iter()
+                    .any(|x| e.eq_ignore_ascii_case(x))
+            }) || f
+                .header_bytes
+                .is_some_and(|h| h.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("4d5a"))))
+    }
+
+    #[inline]
+    fn is_execution(p: &ProcessEvent<'_>) -> bool {
+        p.os_type == Some("windows") && p.types.intersects(EventTypes::START)
+    }
+
+    fn run(&mut self, events: &[Event<'_>], hosts: &[u32]) -> u64 {
+        let mut alerts = 0;
+        for (e, &h) in events.iter().zip(hosts) {
+            match e {
+                Event::File(f) => {
+                    if let (true, Some(path)) = (Self::is_write(f), f.path) {
+                        self.pending
+                            .insert((h, Box::from(path)), f.origin.timestamp.0);
+                    }
+                }
+                Event::Process(p) => {
+                    if let (true, Some(exe)) = (Self::is_execution(p), p.executable) {
+                        let key = Key(h, exe);
+                        if let Some(&w) = self.pending.get(&key) {
+                            if p.origin.timestamp.0 - w <= MAXSPAN_NS {
+                                self.pending.remove(&key);
+                                alerts += 1;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        alerts
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let corpus = Corpus::new();
+    let mut events = corpus.events();
+    let hosts = corpus.host_indices();
+
+    for (n, label) in SIZES {
+        let mut group = c.benchmark_group(format!("pending_{label}"));
+        group
+            .throughput(Throughput::Elements(BATCH as u64))
+            .sample_size(20)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+
+        {
+            let mut base = Baseline::prefilled(n);
+            let mut clock = Clock::after_prefill(n);
+            group.bench_function("baseline", |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        clock.restamp(&mut events);
+                        let start = Instant::now();
+                        black_box(base.run(black_box(&events), &hosts));
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            });
+            assert!(base.pending.len() >= n);
+        }
+
+        for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+            let mut d = prefilled(semantics, &corpus, n);
+            let mut clock = Clock::after_prefill(n);
+            group.bench_function(semantics.name(), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        clock.restamp(&mut events);
+                        let start = Instant::now();
+                        for e in black_box(&events) {
+                            d.handle(*e);
+                            for v in d.drain_verdicts() {
+                                black_box(v);
+                            }
+                        }
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            });
+            // The steady state held: nothing pre-filled expired or was evicted.
+            let st = d.stats();
+            assert!(
+                clock.elapsed() < Span(MAXSPAN_NS),
+                "the run outlived the maxspan: {}",
+                clock.elapsed()
+            );
+            assert_eq!((st.expired, st.evicted, st.swept), (0, 0, 0), "{st:?}");
+            assert!(
+                st.pending >= n as u64 && st.alerts > 0 && st.suppressed > 0,
+                "{st:?}"
+            );
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
