@@ -15,8 +15,10 @@ use crate::rule::{Rule, Semantics};
 use crate::stats::Stats;
 use crate::time::{Span, Timestamp};
 use crate::trust::{SignerPolicy, TrustPolicy};
-use crate::verdict::{AlertId, EventRef, Late, Sequence, Signature, Stage, Suppression, Verdict};
-use crate::window::{Entry, Window};
+use crate::verdict::{
+    AlertId, EventRef, Late, OwnedHashes, Sequence, Signature, Stage, Suppression, Verdict,
+};
+use crate::window::{Entry, Window, entry_string_bytes};
 
 /// Detects the rule in a stream of events.
 ///
@@ -359,7 +361,9 @@ impl<P: TrustPolicy> Detector<P> {
         let origin = *event.origin();
         if origin.timestamp > host.now {
             host.now = origin.timestamp;
-            self.stats.expired += self.window.expire(&mut host.list, host.now, maxspan);
+            self.stats.expired += self
+                .window
+                .expire(&self.keys, &mut host.list, host.now, maxspan);
         }
         let (now, host_id) = (host.now, host.id.clone());
         match event {
@@ -379,7 +383,7 @@ impl<P: TrustPolicy> Detector<P> {
                     {
                         return;
                     }
-                } else if !self.make_room(slot, path.len() + origin.id.map_or(0, str::len)) {
+                } else if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
                     self.stats.evicted += 1;
                     return;
                 }
@@ -388,7 +392,7 @@ impl<P: TrustPolicy> Detector<P> {
                 };
                 if self
                     .window
-                    .upsert(&self.keys, &mut host.list, slot, path, &origin)
+                    .upsert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
                     .is_none()
                 {
                     self.stats.evicted += 1;
@@ -414,7 +418,7 @@ impl<P: TrustPolicy> Detector<P> {
                         self.out.push_back(Verdict::Alert(sequence));
                         // A match consumes the pending write.
                         if let Some(host) = self.hosts.get_mut(slot) {
-                            self.window.remove(&mut host.list, found);
+                            self.window.remove(&self.keys, &mut host.list, found);
                         }
                     }
                     Some(reason) => {
@@ -466,6 +470,8 @@ impl<P: TrustPolicy> Detector<P> {
             execution: exec_ref,
             pid: p.pid,
             code_signature: Signature::from(&p.code_signature),
+            file_hash: OwnedHashes::from(&write.hash()),
+            process_hash: OwnedHashes::from(&p.hash),
             span,
             rule,
         }
@@ -500,7 +506,7 @@ impl<P: TrustPolicy> Detector<P> {
             let Some(owner_host) = self.hosts.get_mut(owner) else {
                 return false;
             };
-            self.window.remove(&mut owner_host.list, victim);
+            self.window.remove(&self.keys, &mut owner_host.list, victim);
             self.stats.evicted += 1;
         }
     }
@@ -526,7 +532,9 @@ impl<P: TrustPolicy> Detector<P> {
             self.release(slot);
             if let Some(host) = self.hosts.get_mut(slot) {
                 host.now = host.now.max(watermark);
-                self.stats.expired += self.window.expire(&mut host.list, host.now, maxspan);
+                self.stats.expired +=
+                    self.window
+                        .expire(&self.keys, &mut host.list, host.now, maxspan);
             }
         }
     }
@@ -609,7 +617,7 @@ impl<P: TrustPolicy> Detector<P> {
             for slot in silent {
                 while self.release_one(slot) {}
                 if let Some(host) = self.hosts.get_mut(slot) {
-                    self.stats.swept += self.window.clear_host(&mut host.list);
+                    self.stats.swept += self.window.clear_host(&self.keys, &mut host.list);
                 }
                 self.hosts.remove(slot);
             }

@@ -145,6 +145,25 @@ pub struct Origin<'a> {
     pub position: Position,
 }
 
+/// `file.hash.*` or `process.hash.*`: not used by the rule, carried into alerts so
+/// they can be enriched with threat intelligence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Hashes<'a> {
+    /// `sha256`, as written (normally lower-case hex).
+    pub sha256: Option<&'a str>,
+    /// `sha1`.
+    pub sha1: Option<&'a str>,
+    /// `md5`.
+    pub md5: Option<&'a str>,
+}
+
+impl Hashes<'_> {
+    /// Whether no hash is present.
+    pub fn is_empty(&self) -> bool {
+        self.sha256.is_none() && self.sha1.is_none() && self.md5.is_none()
+    }
+}
+
 /// A file event (ECS `event.category: file`): candidate for stage 1, the write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileEvent<'a> {
@@ -164,6 +183,8 @@ pub struct FileEvent<'a> {
     pub extension: Option<&'a str>,
     /// `file.Ext.header_bytes`: the file's first bytes as hex (`4d5a…` is an MZ header).
     pub header_bytes: Option<&'a str>,
+    /// `file.hash.*`, kept with the pending write and reported in its alert.
+    pub hash: Hashes<'a>,
 }
 
 /// `process.code_signature`: every part may be missing, and missing is not `false`.
@@ -196,6 +217,8 @@ pub struct ProcessEvent<'a> {
     pub pid: Option<i64>,
     /// `process.code_signature`, which the trust policy judges.
     pub code_signature: CodeSignature<'a>,
+    /// `process.hash.*`, reported in alerts.
+    pub hash: Hashes<'a>,
 }
 
 /// One event for the detector.

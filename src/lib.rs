@@ -107,11 +107,15 @@ pub mod input;
 pub use config::{Config, HOST_BYTES, MAX_HOST_ID_BYTES, PENDING_ENTRY_BYTES};
 pub use detector::Detector;
 pub use error::ConfigError;
-pub use event::{CodeSignature, Event, EventTypes, FileEvent, Origin, Position, ProcessEvent};
+pub use event::{
+    CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
+};
 pub use rule::{RULE, Rule, RuleMeta, Semantics};
 pub use stats::Stats;
 pub use time::{Span, Timestamp};
 pub use trust::{
     Either, SignerPolicy, SignerPolicyBuilder, TrustNothing, TrustPolicy, TrustReason,
 };
-pub use verdict::{AlertId, EventRef, Late, Sequence, Signature, Stage, Suppression, Verdict};
+pub use verdict::{
+    AlertId, EventRef, Late, OwnedHashes, Sequence, Signature, Stage, Suppression, Verdict,
+};

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use crate::event::{CodeSignature, Event, EventTypes, FileEvent, Origin, ProcessEvent};
+use crate::event::{CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, ProcessEvent};
 
 /// An empty range marks a missing string (a present empty string is `u32::MAX..u32::MAX`).
 const MISSING: Range<u32> = 0..0;
@@ -22,9 +22,9 @@ enum Kind {
 pub(crate) struct OwnedEvent {
     kind: Kind,
     text: String,
-    // Common: id, host_id, os_type. File: path, extension, header_bytes.
-    // Process: executable, subject_name, status.
-    strs: [Range<u32>; 6],
+    // Common: id, host_id, os_type, sha256, sha1, md5. File: path, extension,
+    // header_bytes. Process: executable, subject_name, status.
+    strs: [Range<u32>; 9],
     timestamp: crate::time::Timestamp,
     sequence: Option<u64>,
     position: u64,
@@ -69,6 +69,9 @@ impl OwnedEvent {
                     id,
                     host,
                     push(&mut text, f.os_type),
+                    push(&mut text, f.hash.sha256),
+                    push(&mut text, f.hash.sha1),
+                    push(&mut text, f.hash.md5),
                     push(&mut text, f.path),
                     push(&mut text, f.extension),
                     push(&mut text, f.header_bytes),
@@ -92,6 +95,9 @@ impl OwnedEvent {
                     id,
                     host,
                     push(&mut text, p.os_type),
+                    push(&mut text, p.hash.sha256),
+                    push(&mut text, p.hash.sha1),
+                    push(&mut text, p.hash.md5),
                     push(&mut text, p.executable),
                     push(&mut text, p.code_signature.subject_name),
                     push(&mut text, p.code_signature.status),
@@ -121,6 +127,11 @@ impl OwnedEvent {
             id: s(0),
             position: self.position,
         };
+        let hash = Hashes {
+            sha256: s(3),
+            sha1: s(4),
+            md5: s(5),
+        };
         match self.kind {
             Kind::File => Event::File(FileEvent {
                 origin,
@@ -128,23 +139,25 @@ impl OwnedEvent {
                 os_type: s(2),
                 types: self.types,
                 pid: self.pid,
-                path: s(3),
-                extension: s(4),
-                header_bytes: s(5),
+                path: s(6),
+                extension: s(7),
+                header_bytes: s(8),
+                hash,
             }),
             Kind::Process => Event::Process(ProcessEvent {
                 origin,
                 host_id: s(1),
                 os_type: s(2),
                 types: self.types,
-                executable: s(3),
+                executable: s(6),
                 pid: self.pid,
                 code_signature: CodeSignature {
                     exists: self.exists,
                     trusted: self.trusted,
-                    subject_name: s(4),
-                    status: s(5),
+                    subject_name: s(7),
+                    status: s(8),
                 },
+                hash,
             }),
         }
     }
@@ -204,6 +217,11 @@ mod tests {
                 trusted: None,
                 subject_name: Some("S"),
                 status: None,
+            },
+            hash: Hashes {
+                sha256: Some("ab"),
+                sha1: None,
+                md5: Some(""),
             },
         };
         let e = Event::Process(p);

@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::fmt;
 
-use crate::event::{CodeSignature, Origin, Position};
+use crate::event::{CodeSignature, Hashes, Origin, Position};
 use crate::rule::RuleMeta;
 use crate::stable_hash::StableHasher;
 use crate::time::{Span, Timestamp};
@@ -56,6 +56,35 @@ impl From<&CodeSignature<'_>> for Signature {
             trusted: s.trusted,
             subject_name: s.subject_name.map(Box::from),
             status: s.status.map(Box::from),
+        }
+    }
+}
+
+/// `file.hash.*` or `process.hash.*`, owned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct OwnedHashes {
+    /// `sha256`.
+    pub sha256: Option<Box<str>>,
+    /// `sha1`.
+    pub sha1: Option<Box<str>>,
+    /// `md5`.
+    pub md5: Option<Box<str>>,
+}
+
+impl OwnedHashes {
+    /// Whether no hash is present.
+    pub fn is_empty(&self) -> bool {
+        self.sha256.is_none() && self.sha1.is_none() && self.md5.is_none()
+    }
+}
+
+impl From<&Hashes<'_>> for OwnedHashes {
+    fn from(h: &Hashes<'_>) -> Self {
+        OwnedHashes {
+            sha256: h.sha256.map(Box::from),
+            sha1: h.sha1.map(Box::from),
+            md5: h.md5.map(Box::from),
         }
     }
 }
@@ -113,6 +142,10 @@ pub struct Sequence {
     pub pid: Option<i64>,
     /// `process.code_signature` of the execution.
     pub code_signature: Signature,
+    /// `file.hash.*` of the write, when it carried them.
+    pub file_hash: OwnedHashes,
+    /// `process.hash.*` of the execution, when it carried them.
+    pub process_hash: OwnedHashes,
     /// Execution time minus write time (0 ≤ span ≤ maxspan).
     pub span: Span,
     /// The rule's metadata.

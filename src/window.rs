@@ -14,21 +14,26 @@ use alloc::vec::Vec;
 
 use hashbrown::HashTable;
 
-use crate::event::Origin;
+use crate::event::{Hashes, Origin};
 use crate::keys::KeyHasher;
 use crate::time::{Span, Timestamp};
 
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// Longest event id or hash a pending write carries into its alert; longer ones are
+/// dropped (reported as missing) so one field cannot inflate an entry.
+pub(crate) const MAX_CARRIED: usize = u16::MAX as usize - 1;
+const ABSENT: u16 = u16::MAX;
+
 /// One pending write.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    /// The write's path followed by its event id, in one allocation.
+    /// The write's path, then its event id, sha256, sha1 and md5, in one allocation.
     text: Box<str>,
     path_len: u32,
-    has_id: bool,
+    /// Lengths of id, sha256, sha1, md5 (`ABSENT` when missing).
+    carried: [u16; 4],
     pub(crate) host: u32,
-    hash: u64,
     pub(crate) timestamp: Timestamp,
     pub(crate) sequence: Option<u64>,
     pub(crate) position: u64,
@@ -39,15 +44,72 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    fn new(host: u32, path: &str, origin: &Origin<'_>, hash: &Hashes<'_>) -> Option<Entry> {
+        let path_len = u32::try_from(path.len()).ok()?;
+        let fields = [origin.id, hash.sha256, hash.sha1, hash.md5];
+        fn kept(f: Option<&str>) -> Option<&str> {
+            f.filter(|f| f.len() <= MAX_CARRIED)
+        }
+        let mut text = String::with_capacity(
+            path.len()
+                + fields
+                    .iter()
+                    .map(|f| kept(*f).map_or(0, str::len))
+                    .sum::<usize>(),
+        );
+        text.push_str(path);
+        let mut carried = [ABSENT; 4];
+        for (slot, field) in carried.iter_mut().zip(fields) {
+            if let Some(f) = kept(field) {
+                text.push_str(f);
+                *slot = f.len() as u16;
+            }
+        }
+        Some(Entry {
+            text: text.into_boxed_str(),
+            path_len,
+            carried,
+            host,
+            timestamp: origin.timestamp,
+            sequence: origin.sequence,
+            position: origin.position,
+            host_prev: NIL,
+            host_next: NIL,
+            all_prev: NIL,
+            all_next: NIL,
+        })
+    }
+
     pub(crate) fn path(&self) -> &str {
         self.text.get(..self.path_len as usize).unwrap_or("")
     }
 
+    fn carried(&self, index: usize) -> Option<&str> {
+        let mut start = self.path_len as usize;
+        for (i, &len) in self.carried.iter().enumerate() {
+            if len == ABSENT {
+                if i == index {
+                    return None;
+                }
+                continue;
+            }
+            if i == index {
+                return self.text.get(start..start + len as usize);
+            }
+            start += len as usize;
+        }
+        None
+    }
+
     pub(crate) fn id(&self) -> Option<&str> {
-        if self.has_id {
-            self.text.get(self.path_len as usize..)
-        } else {
-            None
+        self.carried(0)
+    }
+
+    pub(crate) fn hash(&self) -> Hashes<'_> {
+        Hashes {
+            sha256: self.carried(1),
+            sha1: self.carried(2),
+            md5: self.carried(3),
         }
     }
 
@@ -63,6 +125,17 @@ impl Entry {
     fn string_bytes(&self) -> usize {
         self.text.len()
     }
+}
+
+/// The bytes a write would occupy as a pending entry's strings.
+pub(crate) fn entry_string_bytes(path: &str, origin: &Origin<'_>, hash: &Hashes<'_>) -> usize {
+    [origin.id, hash.sha256, hash.sha1, hash.md5]
+        .iter()
+        .flatten()
+        .filter(|f| f.len() <= MAX_CARRIED)
+        .map(|f| f.len())
+        .sum::<usize>()
+        + path.len()
 }
 
 /// The ends and length of one host's list.
@@ -147,36 +220,19 @@ impl Window {
         host: u32,
         path: &str,
         origin: &Origin<'_>,
+        hash: &Hashes<'_>,
     ) -> Option<u32> {
-        let hash = keys.path(host, path);
-        let mut text = String::with_capacity(path.len() + origin.id.map_or(0, str::len));
-        text.push_str(path);
-        if let Some(id) = origin.id {
-            text.push_str(id);
-        }
-        let entry = Entry {
-            text: text.into_boxed_str(),
-            path_len: path.len() as u32,
-            has_id: origin.id.is_some(),
-            host,
-            hash,
-            timestamp: origin.timestamp,
-            sequence: origin.sequence,
-            position: origin.position,
-            host_prev: NIL,
-            host_next: NIL,
-            all_prev: NIL,
-            all_next: NIL,
-        };
-        if let Some(slot) = self.find_hashed(keys, hash, host, path) {
+        let entry = Entry::new(host, path, origin, hash)?;
+        let bytes = entry.string_bytes();
+        let key_hash = keys.path(host, path);
+        if let Some(slot) = self.find_hashed(keys, key_hash, host, path) {
             self.unlink(list, slot);
             let old = self.entry_mut(slot).map(|e| core::mem::replace(e, entry));
             self.string_bytes -= old.map_or(0, |o| o.string_bytes());
-            self.string_bytes += path.len() + origin.id.map_or(0, str::len);
+            self.string_bytes += bytes;
             self.link_tail(list, slot);
             return Some(slot);
         }
-        let bytes = entry.string_bytes();
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(cell) = self.slab.get_mut(s as usize) {
@@ -193,10 +249,11 @@ impl Window {
             }
         };
         let slab = &self.slab;
-        self.table.insert_unique(hash, slot, |&s| {
+        // The hash is not stored in the entry (8 bytes each): recompute it on growth.
+        self.table.insert_unique(key_hash, slot, |&s| {
             slab.get(s as usize)
                 .and_then(Option::as_ref)
-                .map_or(0, |e| e.hash)
+                .map_or(0, |e| keys.path(e.host, e.path()))
         });
         self.len += 1;
         self.string_bytes += bytes;
@@ -205,8 +262,13 @@ impl Window {
     }
 
     /// Removes the entry in `slot` and returns it.
-    pub(crate) fn remove(&mut self, list: &mut HostList, slot: u32) -> Option<Entry> {
-        let hash = self.get(slot)?.hash;
+    pub(crate) fn remove(
+        &mut self,
+        keys: &KeyHasher,
+        list: &mut HostList,
+        slot: u32,
+    ) -> Option<Entry> {
+        let hash = self.get(slot).map(|e| keys.path(e.host, e.path()))?;
         self.unlink(list, slot);
         if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
             found.remove();
@@ -230,12 +292,18 @@ impl Window {
 
     /// Removes the host's writes that `now` has put out of reach: `now - ts > maxspan`.
     /// The list is in processing order, so this stops at the first live entry.
-    pub(crate) fn expire(&mut self, list: &mut HostList, now: Timestamp, maxspan: Span) -> u64 {
+    pub(crate) fn expire(
+        &mut self,
+        keys: &KeyHasher,
+        list: &mut HostList,
+        now: Timestamp,
+        maxspan: Span,
+    ) -> u64 {
         let mut n = 0;
         while let Some(slot) = self.host_head(list) {
             match self.get(slot) {
                 Some(e) if now.since(e.timestamp) > maxspan => {
-                    self.remove(list, slot);
+                    self.remove(keys, list, slot);
                     n += 1;
                 }
                 _ => break,
@@ -245,10 +313,10 @@ impl Window {
     }
 
     /// Removes every pending write of a host.
-    pub(crate) fn clear_host(&mut self, list: &mut HostList) -> u64 {
+    pub(crate) fn clear_host(&mut self, keys: &KeyHasher, list: &mut HostList) -> u64 {
         let mut n = 0;
         while let Some(slot) = self.host_head(list) {
-            self.remove(list, slot);
+            self.remove(keys, list, slot);
             n += 1;
         }
         n

@@ -38,6 +38,7 @@ fn write_event<'a>(host: &'a str, path: &'a str, ts: Timestamp) -> Event<'a> {
         path: Some(path),
         extension: Some("exe"),
         header_bytes: None,
+        hash: Hashes::default(),
     })
 }
 
@@ -280,4 +281,40 @@ fn alert_ids_are_stable() {
         .collect();
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0].to_string().len(), 16);
+}
+
+/// A write's id and hashes ride with it into the alert; absurdly long ones are
+/// dropped rather than stored.
+#[test]
+fn ids_and_hashes_are_carried() {
+    let mut d = detector(Config::default());
+    let long = "f".repeat(70_000);
+    let mut write = write_event("h1", X, s(0));
+    if let Event::File(f) = &mut write {
+        f.origin.id = Some("w-1");
+        f.hash = Hashes {
+            sha256: Some("aa"),
+            sha1: Some(&long),
+            md5: Some("cc"),
+        };
+    }
+    d.handle(write);
+    let exec = p("p1", s(1), X);
+    let mut exec = exec.event(9);
+    if let Event::Process(p) = &mut exec {
+        p.hash.sha256 = Some("dd");
+    }
+    d.handle(exec);
+    let Some(Verdict::Alert(a)) = d.poll_verdict() else {
+        panic!()
+    };
+    assert_eq!(a.write.id.as_deref(), Some("w-1"));
+    assert_eq!(a.file_hash.sha256.as_deref(), Some("aa"));
+    assert_eq!(
+        a.file_hash.sha1, None,
+        "70 000 bytes is past the carried limit"
+    );
+    assert_eq!(a.file_hash.md5.as_deref(), Some("cc"));
+    assert_eq!(a.process_hash.sha256.as_deref(), Some("dd"));
+    assert_eq!(a.execution.position, 9);
 }

@@ -43,6 +43,7 @@ impl Ev {
                 path: Some(self.path),
                 extension: Some("exe"),
                 header_bytes: None,
+                hash: Hashes::default(),
             })
         } else {
             Event::Process(ProcessEvent {
@@ -62,6 +63,7 @@ impl Ev {
                     }),
                     status: None,
                 },
+                hash: Hashes::default(),
             })
         }
     }

@@ -15,7 +15,9 @@ use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::rfc3339::{TimestampError, parse_rfc3339};
-use crate::event::{CodeSignature, Event, EventTypes, FileEvent, Origin, Position, ProcessEvent};
+use crate::event::{
+    CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
+};
 use crate::time::Timestamp;
 
 // ---------------------------------------------------------------------------------------
@@ -49,17 +51,6 @@ impl Category {
     pub const fn is_process(self) -> bool {
         matches!(self, Category::Process | Category::FileAndProcess)
     }
-}
-
-/// `file.hash.*` or `process.hash.*`, for alert enrichment (the rule does not use them).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Hashes<'a> {
-    /// `sha256`, as written (normally lower-case hex).
-    pub sha256: Option<&'a str>,
-    /// `sha1`.
-    pub sha1: Option<&'a str>,
-    /// `md5`.
-    pub md5: Option<&'a str>,
 }
 
 /// One decoded ECS document: the fields the rule and its alerts need, borrowed from
@@ -489,6 +480,7 @@ impl<'a> EcsRecord<'a> {
             path: self.file_path(),
             extension: self.file_extension(),
             header_bytes: self.file_header_bytes(),
+            hash: self.file_hash(),
         })
     }
 
@@ -505,6 +497,7 @@ impl<'a> EcsRecord<'a> {
             executable: self.process_executable(),
             pid: self.pid,
             code_signature: self.code_signature(),
+            hash: self.process_hash(),
         })
     }
 

@@ -70,5 +70,6 @@
 mod ecs;
 mod rfc3339;
 
-pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, Hashes, LineError, decode_line};
+pub use crate::event::Hashes;
+pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_line};
 pub use rfc3339::{TimestampError, parse_rfc3339};

@@ -132,6 +132,7 @@ impl Ev {
                 path: self.path,
                 extension: self.ext,
                 header_bytes: self.header,
+                hash: Hashes::default(),
             })
         } else {
             Event::Process(ProcessEvent {
@@ -142,6 +143,7 @@ impl Ev {
                 executable: self.path,
                 pid: self.pid,
                 code_signature: self.sig,
+                hash: Hashes::default(),
             })
         }
     }
