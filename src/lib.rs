@@ -103,6 +103,8 @@ mod window;
 // Input adapters.
 #[cfg(feature = "json")]
 pub mod input;
+#[cfg(feature = "json")]
+pub mod output;
 
 pub use config::{Config, HOST_BYTES, MAX_HOST_ID_BYTES, PENDING_ENTRY_BYTES};
 pub use detector::Detector;

@@ -1325,3 +1325,13 @@ fn realdata_fixtures_decode_without_errors() {
     eprintln!("realdata: {files} files, {lines} documents, {events} events");
     assert!(lines > 0);
 }
+
+proptest::proptest! {
+    /// The alert formatter and the parser agree on every representable instant.
+    #[test]
+    fn format_then_parse_round_trips(nanos in -9_223_372_036_854_775_807i64..=i64::MAX) {
+        let t = shareexec::Timestamp(nanos);
+        let text = shareexec::input::format_rfc3339(t);
+        proptest::prop_assert_eq!(shareexec::input::parse_rfc3339(&text).unwrap(), t, "{}", text);
+    }
+}

@@ -72,4 +72,4 @@ mod rfc3339;
 
 pub use crate::event::Hashes;
 pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_line};
-pub use rfc3339::{TimestampError, parse_rfc3339};
+pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};

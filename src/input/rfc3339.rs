@@ -242,6 +242,49 @@ impl Cursor<'_> {
     }
 }
 
+/// Formats `t` as RFC 3339 in UTC (`2024-01-03T14:00:00.123Z`): three fraction
+/// digits, or six or nine when the instant needs them, so that parsing the text
+/// gives `t` back exactly.
+///
+/// # Example
+/// ```
+/// use shareexec::input::{format_rfc3339, parse_rfc3339};
+/// let t = parse_rfc3339("2024-01-03T14:00:00.000000001Z").unwrap();
+/// assert_eq!(format_rfc3339(t), "2024-01-03T14:00:00.000000001Z");
+/// assert_eq!(format_rfc3339(parse_rfc3339("1969-12-31T23:59:59.5Z").unwrap()), "1969-12-31T23:59:59.500Z");
+/// ```
+pub fn format_rfc3339(t: Timestamp) -> alloc::string::String {
+    let nanos = t.as_nanos();
+    let secs = nanos.div_euclid(1_000_000_000);
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let fraction = if frac % 1_000_000 == 0 {
+        alloc::format!("{:03}", frac / 1_000_000)
+    } else if frac % 1_000 == 0 {
+        alloc::format!("{:06}", frac / 1_000)
+    } else {
+        alloc::format!("{frac:09}")
+    };
+    alloc::format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{fraction}Z")
+}
+
+/// Inverse of `days_from_civil` (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

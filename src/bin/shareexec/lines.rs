@@ -1,0 +1,120 @@
+//! Streaming line reader: bounded line length, gzip detected by its magic bytes.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+/// One input's lines, read without holding more than one line (and never more than
+/// `max` bytes of it).
+pub struct Lines {
+    reader: Box<dyn BufRead>,
+    max: usize,
+    buf: Vec<u8>,
+    /// Bytes consumed from the (decompressed) stream so far.
+    pub consumed: u64,
+}
+
+/// What one read gave.
+pub enum Line<'a> {
+    /// A line, without its `\n` (and `\r`).
+    Text(&'a [u8]),
+    /// A line longer than the limit; its bytes were skipped.
+    TooLong(u64),
+}
+
+impl Lines {
+    pub fn new(read: Box<dyn Read>, max: usize) -> io::Result<Lines> {
+        let mut raw = BufReader::with_capacity(1 << 16, read);
+        let gz = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+        let reader: Box<dyn BufRead> = if gz {
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(raw),
+            ))
+        } else {
+            Box::new(raw)
+        };
+        Ok(Lines {
+            reader,
+            max,
+            buf: Vec::new(),
+            consumed: 0,
+        })
+    }
+
+    pub fn open(path: &Path, max: usize) -> io::Result<Lines> {
+        Lines::new(Box::new(File::open(path)?), max)
+    }
+
+    pub fn from_bytes(bytes: &'static [u8], max: usize) -> io::Result<Lines> {
+        Lines::new(Box::new(bytes), max)
+    }
+
+    /// The next line, or `None` at the end.
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        self.buf.clear();
+        let mut skipped: u64 = 0;
+        let mut any = false;
+        loop {
+            let chunk = self.reader.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            any = true;
+            let (take, done) = match memchr_newline(chunk) {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            let body = &chunk[..if done { take - 1 } else { take }];
+            if skipped > 0 || self.buf.len() + body.len() > self.max {
+                skipped += (self.buf.len() + body.len()) as u64;
+                self.buf.clear();
+            } else {
+                self.buf.extend_from_slice(body);
+            }
+            self.reader.consume(take);
+            self.consumed += take as u64;
+            if done {
+                break;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        if skipped > 0 {
+            return Ok(Some(Line::TooLong(skipped)));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(Some(Line::Text(&self.buf)))
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &'static [u8], max: usize) -> Vec<String> {
+        let mut l = Lines::from_bytes(input, max).unwrap();
+        let mut out = Vec::new();
+        while let Some(line) = l.next_line().unwrap() {
+            out.push(match line {
+                Line::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                Line::TooLong(n) => format!("<{n}>"),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn splits_and_bounds_lines() {
+        assert_eq!(all(b"a\nbb\r\n\nccc", 100), ["a", "bb", "", "ccc"]);
+        assert_eq!(all(b"a\nbbbbbb\ncc\n", 3), ["a", "<6>", "cc"]);
+        assert!(all(b"", 3).is_empty());
+    }
+}

@@ -1,0 +1,33 @@
+//! `shareexec`: the detector as a command-line tool (feature `cli`).
+//!
+//! Exit codes: 0 when every input was read (bad lines are reported on stderr and
+//! skipped), 1 on an I/O error (e.g. a missing file), 2 on a usage error or, with
+//! `--strict`, at the first bad line.
+
+mod args;
+mod lines;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match cli.command {
+        Some(args::Command::Rule(rule)) => {
+            let _ = rule;
+            eprintln!("shareexec rule: not available in this build");
+            ExitCode::from(2)
+        }
+        None => match run::run(&cli.detect) {
+            Ok(run::Outcome::Done) => ExitCode::SUCCESS,
+            Ok(run::Outcome::BadLine) => ExitCode::from(2),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("shareexec: {e}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}

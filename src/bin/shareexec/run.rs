@@ -1,0 +1,237 @@
+//! The detection run: inputs → decoder → detector → JSON lines.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use shareexec::input::decode_line;
+use shareexec::output::{Location, verdict_json};
+use shareexec::{Config, Detector, Semantics, Stats, Verdict};
+
+use crate::args::{DetectArgs, InputFormat};
+use crate::lines::{Line, Lines};
+
+/// The bundled sample dataset (see `data/README.md`).
+const SAMPLE: &[u8] = include_bytes!("../../../data/sample.ndjson");
+const SAMPLE_NAME: &str = "data/sample.ndjson";
+
+/// How a run ended.
+pub enum Outcome {
+    /// Every input was read (bad lines, if any, were skipped and reported).
+    Done,
+    /// `--strict` and a bad line.
+    BadLine,
+}
+
+/// Bad lines reported in full on stderr; beyond this, only counted.
+const REPORTED_BAD_LINES: u64 = 100;
+
+struct Run {
+    detector: Detector,
+    semantics: Semantics,
+    explain: bool,
+    /// (first global line number, name) of each input, in order.
+    sources: Vec<(u64, String)>,
+    out: io::BufWriter<io::StdoutLock<'static>>,
+    line: u64,
+    bad_lines: u64,
+    bytes: u64,
+}
+
+impl Run {
+    fn locate(&self, line: u64) -> Location<'_> {
+        let i = self
+            .sources
+            .partition_point(|(start, _)| *start <= line)
+            .saturating_sub(1);
+        let source = self.sources.get(i).map_or("-", |(_, name)| name.as_str());
+        Location { source, line }
+    }
+
+    fn emit(&mut self) -> io::Result<()> {
+        while let Some(v) = self.detector.poll_verdict() {
+            if !self.explain && !matches!(v, Verdict::Alert(_)) {
+                continue;
+            }
+            let json = verdict_json(&v, self.semantics, &|line| self.locate(line));
+            self.out.write_all(json.as_bytes())?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
+    let rule = Arc::new(args.policy.rule());
+    let mut config = Config::default().with_max_lateness(args.max_lateness);
+    if let Some(n) = args.max_pending {
+        config = config.with_max_pending(n);
+    }
+    if let Some(n) = args.max_pending_per_host {
+        config = config.with_max_pending_per_host(n);
+    }
+    if let Some(n) = args.max_hosts {
+        config = config.with_max_hosts(n);
+    }
+    let semantics = rule.semantics();
+    let detector =
+        Detector::new(rule, config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut run = Run {
+        detector,
+        semantics,
+        explain: args.explain,
+        sources: Vec::new(),
+        out: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
+        line: 0,
+        bad_lines: 0,
+        bytes: 0,
+    };
+    let started = Instant::now();
+    let sample = args.files.is_empty() && io::stdin().is_terminal();
+    let inputs: Vec<&Path> = if args.files.is_empty() {
+        vec![Path::new("-")]
+    } else {
+        args.files.iter().map(|p| p.as_path()).collect()
+    };
+    let mut outcome = Outcome::Done;
+    for path in inputs {
+        let (name, mut lines, size) = if sample {
+            eprintln!(
+                "shareexec: no input given and standard input is a terminal: analysing the bundled sample \
+                 {SAMPLE_NAME} ({} bytes). Pass FILE... or pipe events in; --help for options.",
+                SAMPLE.len()
+            );
+            (
+                SAMPLE_NAME.to_string(),
+                Lines::from_bytes(SAMPLE, args.max_line_bytes)?,
+                None,
+            )
+        } else if path == Path::new("-") {
+            (
+                "-".to_string(),
+                Lines::new(Box::new(io::stdin()), args.max_line_bytes)?,
+                None,
+            )
+        } else {
+            let lines = Lines::open(path, args.max_line_bytes)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            (
+                path.display().to_string(),
+                lines,
+                std::fs::metadata(path).ok().map(|m| m.len()),
+            )
+        };
+        run.sources.push((run.line + 1, name.clone()));
+        let progress = progress_bar(args, size);
+        if !read_input(&mut run, args, &name, &mut lines, progress.as_ref())? {
+            outcome = Outcome::BadLine;
+            break;
+        }
+        run.bytes += lines.consumed;
+        if let Some(p) = progress {
+            p.finish_and_clear();
+        }
+    }
+    run.detector.flush();
+    run.emit()?;
+    run.out.flush()?;
+    summarize(&run, args, started);
+    Ok(outcome)
+}
+
+/// Reads one input to its end; false when `--strict` stopped at a bad line.
+fn read_input(
+    run: &mut Run,
+    args: &DetectArgs,
+    name: &str,
+    lines: &mut Lines,
+    progress: Option<&indicatif::ProgressBar>,
+) -> io::Result<bool> {
+    let mut local = 0u64;
+    while let Some(line) = lines.next_line()? {
+        run.line += 1;
+        local += 1;
+        let error = match line {
+            Line::TooLong(n) => Some(format!(
+                "line is {n} bytes, longer than --max-line-bytes {}",
+                args.max_line_bytes
+            )),
+            Line::Text(text) => decode_and_handle(run, args.input_format, text).err(),
+        };
+        if let Some(error) = error {
+            run.bad_lines += 1;
+            if run.bad_lines <= REPORTED_BAD_LINES || args.strict {
+                eprintln!("shareexec: {name}:{local} (line {}): {error}", run.line);
+            } else if run.bad_lines == REPORTED_BAD_LINES + 1 {
+                eprintln!("shareexec: more bad lines follow; only counting them from now on");
+            }
+            if args.strict {
+                run.emit()?;
+                return Ok(false);
+            }
+        }
+        run.emit()?;
+        if let Some(p) = progress {
+            if run.line % 4096 == 0 {
+                p.set_position(lines.consumed);
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<(), String> {
+    let position = run.line;
+    match format {
+        InputFormat::Auto | InputFormat::Ecs => {
+            let Some(record) = decode_line(text).map_err(|e| e.to_string())? else {
+                return Ok(());
+            };
+            for event in record.events(position) {
+                run.detector.handle(event);
+            }
+            Ok(())
+        }
+        InputFormat::Sysmon => Err("Sysmon input is not available in this build".into()),
+    }
+}
+
+fn progress_bar(args: &DetectArgs, size: Option<u64>) -> Option<indicatif::ProgressBar> {
+    let size = size?;
+    if args.no_progress || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
+    let st: Stats = run.detector.stats();
+    eprintln!(
+        "shareexec: {} lines, {} alerts, {} suppressed, {} late, {} bad lines ({} semantics, lateness {})",
+        run.line,
+        st.alerts,
+        st.suppressed,
+        st.late,
+        run.bad_lines,
+        run.semantics.name(),
+        args.max_lateness
+    );
+    if args.stats {
+        let summary = serde_json::json!({
+            "lines": run.line,
+            "bad_lines": run.bad_lines,
+            "bytes": run.bytes,
+            "seconds": started.elapsed().as_secs_f64(),
+            "semantics": run.semantics.name(),
+            "detector": st,
+        });
+        eprintln!("{summary}");
+    }
+}

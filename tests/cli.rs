@@ -1,0 +1,245 @@
+//! The `shareexec` binary end to end: conformance on committed fixtures, bad input,
+//! exit codes, line numbering across inputs.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shareexec");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn shareexec(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn shareexec_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn verdicts(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// (events[0].line, events[1].line) of each alert: the external conformance contract.
+fn alert_lines(out: &Output) -> BTreeSet<(u64, u64)> {
+    verdicts(out)
+        .iter()
+        .filter(|v| v["shareexec"]["verdict"] == "alert")
+        .map(|v| {
+            (
+                v["events"][0]["line"].as_u64().unwrap(),
+                v["events"][1]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn oracle(path: &str) -> BTreeSet<(u64, u64)> {
+    std::fs::read_to_string(format!("{ROOT}/{path}"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let m: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                m["file.line"].as_u64().unwrap(),
+                m["process.line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// 100 000 generated Elastic Defend events (gen.py seed 11, gzip): `elasticsearch`
+/// reproduces Elastic's engine exactly; `hardened` finds a superset.
+#[test]
+fn generated_100k_matches_the_oracle() {
+    let input = "tests/fixtures/gen/defend-100k.ndjson.gz";
+    let es = shareexec(&[
+        "--semantics",
+        "elasticsearch",
+        "--max-lateness",
+        "10s",
+        input,
+    ]);
+    assert!(es.status.success(), "{}", stderr(&es));
+    let want = oracle("tests/fixtures/gen/defend-100k.oracle-es.ndjson");
+    assert_eq!(want.len(), 232);
+    let got = alert_lines(&es);
+    assert_eq!(
+        got,
+        want,
+        "missing {:?} extra {:?}",
+        want.difference(&got),
+        got.difference(&want)
+    );
+    let hard = shareexec(&[
+        "--semantics",
+        "hardened",
+        "--max-lateness",
+        "10s",
+        "--explain",
+        input,
+    ]);
+    let hard_execs: BTreeSet<u64> = verdicts(&hard)
+        .iter()
+        .filter(|v| v["events"].as_array().is_some_and(|e| e.len() == 2))
+        .map(|v| v["events"][1]["line"].as_u64().unwrap())
+        .collect();
+    assert!(want.iter().all(|(_, e)| hard_execs.contains(e)));
+    assert!(alert_lines(&hard).len() > want.len());
+}
+
+/// The bundled sample: its stored Elasticsearch result, and the run a newcomer sees.
+#[test]
+fn sample_matches_its_oracle() {
+    let out = shareexec(&["--semantics", "elasticsearch", "data/sample.ndjson"]);
+    assert_eq!(alert_lines(&out), oracle("data/sample.oracle-es.ndjson"));
+    // No FILE and no terminal on stdin: reads stdin (here empty), does not use the sample.
+    let out = shareexec(&[]);
+    assert!(out.status.success());
+    assert!(verdicts(&out).is_empty());
+    assert!(stderr(&out).contains("0 lines"), "{}", stderr(&out));
+}
+
+/// Bad lines are skipped and reported with their line numbers; the run goes on and
+/// nothing pending is lost, even with a bad line between a write and its execution.
+#[test]
+fn bad_lines_are_skipped_and_reported() {
+    let write = r#"{"@timestamp":"2024-01-03T14:00:00Z","id":"w","event":{"category":"file","type":"creation"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4},"file":{"path":"C:\\x.exe","extension":"exe"}}"#;
+    let exec = r#"{"@timestamp":"2024-01-03T14:00:05Z","id":"p","event":{"category":"process","type":"start"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":9,"executable":"C:\\x.exe"}}"#;
+    let input = format!(
+        "{write}\nnot json\n{{\"event\":{{\"category\":\"file\"}}}}\n{{\"@timestamp\":\"yesterday\"}}\n\u{0}\n{exec}\n"
+    );
+    let out = shareexec_stdin(&["-"], input.as_bytes());
+    assert!(out.status.success());
+    assert_eq!(alert_lines(&out), BTreeSet::from([(1, 6)]));
+    let err = stderr(&out);
+    for line in [
+        "-:2 (line 2)",
+        "-:3 (line 3)",
+        "-:4 (line 4)",
+        "-:5 (line 5)",
+    ] {
+        assert!(err.contains(line), "{line} not in {err}");
+    }
+    assert!(err.contains("4 bad lines"), "{err}");
+    // --strict stops at the first one with exit code 2.
+    let out = shareexec_stdin(&["--strict", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(verdicts(&out).is_empty());
+}
+
+/// Line numbers count across all inputs in the order given; `source` names the file.
+#[test]
+fn line_numbers_span_inputs() {
+    let dir = std::env::temp_dir().join(format!("shareexec-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sample = std::fs::read(format!("{ROOT}/data/sample.ndjson")).unwrap();
+    let cut = sample
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(999)
+        .unwrap()
+        .0
+        + 1;
+    let (a, b) = (dir.join("a.ndjson"), dir.join("b.ndjson.gz"));
+    std::fs::write(&a, &sample[..cut]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&sample[cut..]).unwrap();
+    std::fs::write(&b, gz.finish().unwrap()).unwrap();
+    let out = shareexec(&[
+        "--semantics",
+        "elasticsearch",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(alert_lines(&out), oracle("data/sample.oracle-es.ndjson"));
+    let sources: BTreeSet<String> = verdicts(&out)
+        .iter()
+        .flat_map(|v| {
+            v["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["source"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(sources.len(), 2, "{sources:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--explain` adds suppressed sequences with the trust reason.
+#[test]
+fn explain_shows_suppressions() {
+    let out = shareexec(&["--explain", "data/sample.ndjson"]);
+    let suppressed: Vec<_> = verdicts(&out)
+        .into_iter()
+        .filter(|v| v["shareexec"]["verdict"] == "suppressed")
+        .collect();
+    assert!(!suppressed.is_empty());
+    assert!(suppressed.iter().all(|v| {
+        v["shareexec"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("trusted ")
+    }));
+}
+
+#[test]
+fn exit_codes_and_stats() {
+    let out = shareexec(&["no/such/file.ndjson"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no/such/file.ndjson"));
+    let out = shareexec(&["--max-lateness", "ten"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = shareexec(&["--stats", "data/sample.ndjson"]);
+    let last = stderr(&out).lines().last().unwrap().to_string();
+    let stats: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(stats["lines"], 2500);
+    assert_eq!(
+        stats["detector"]["alerts"].as_u64().unwrap() as usize,
+        alert_lines(&out).len()
+    );
+}
+
+/// Real recordings (hard negative, half sequences): silent in both semantics.
+#[test]
+fn real_data_hard_negatives_stay_silent() {
+    let mut files: Vec<String> = std::fs::read_dir(format!("{ROOT}/tests/fixtures/realdata"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .filter(|p| p.contains(".ndjson"))
+        .collect();
+    files.sort();
+    for sem in ["elasticsearch", "hardened"] {
+        let mut args = vec!["--semantics", sem];
+        args.extend(files.iter().map(String::as_str));
+        let out = shareexec(&args);
+        assert!(out.status.success());
+        assert!(alert_lines(&out).is_empty(), "{sem}");
+        assert!(stderr(&out).contains(" 0 bad lines"), "{}", stderr(&out));
+    }
+}
