@@ -243,3 +243,17 @@ fn real_data_hard_negatives_stay_silent() {
         assert!(stderr(&out).contains(" 0 bad lines"), "{}", stderr(&out));
     }
 }
+
+/// The README's two ECS sample lines are a true positive, reported at lines 1 and 2.
+#[test]
+fn readme_sample_lines_alert() {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let block = readme.split("### Input: Elastic Defend (ECS) NDJSON").nth(1).unwrap();
+    let lines: Vec<&str> = block.lines().filter(|l| l.starts_with("{\"@timestamp\"")).take(2).collect();
+    assert_eq!(lines.len(), 2);
+    let input = format!("{}\n{}\n", lines[0], lines[1]);
+    for sem in ["elasticsearch", "hardened"] {
+        let out = shareexec_stdin(&["--semantics", sem, "-"], input.as_bytes());
+        assert_eq!(alert_lines(&out), BTreeSet::from([(1, 2)]), "{sem}: {}", stderr(&out));
+    }
+}
