@@ -85,6 +85,7 @@ pub mod wildcard;
 pub mod semantics {}
 
 // The rule: predicates, trust, metadata.
+pub mod render;
 pub mod rule;
 pub mod trust;
 

@@ -248,12 +248,54 @@ fn real_data_hard_negatives_stay_silent() {
 #[test]
 fn readme_sample_lines_alert() {
     let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
-    let block = readme.split("### Input: Elastic Defend (ECS) NDJSON").nth(1).unwrap();
-    let lines: Vec<&str> = block.lines().filter(|l| l.starts_with("{\"@timestamp\"")).take(2).collect();
+    let block = readme
+        .split("### Input: Elastic Defend (ECS) NDJSON")
+        .nth(1)
+        .unwrap();
+    let lines: Vec<&str> = block
+        .lines()
+        .filter(|l| l.starts_with("{\"@timestamp\""))
+        .take(2)
+        .collect();
     assert_eq!(lines.len(), 2);
     let input = format!("{}\n{}\n", lines[0], lines[1]);
     for sem in ["elasticsearch", "hardened"] {
         let out = shareexec_stdin(&["--semantics", sem, "-"], input.as_bytes());
-        assert_eq!(alert_lines(&out), BTreeSet::from([(1, 2)]), "{sem}: {}", stderr(&out));
+        assert_eq!(
+            alert_lines(&out),
+            BTreeSet::from([(1, 2)]),
+            "{sem}: {}",
+            stderr(&out)
+        );
     }
+}
+
+/// `shareexec rule` renders the active configuration: the rule's own query for
+/// `--semantics elasticsearch`, and the adjusted vendor list when asked.
+#[test]
+fn rule_subcommand_renders_the_active_policy() {
+    let out = shareexec(&["rule", "--semantics", "elasticsearch"]);
+    assert!(out.status.success());
+    let eql = String::from_utf8(out.stdout).unwrap();
+    assert!(eql.starts_with("sequence with maxspan=1m"), "{eql}");
+    assert!(eql.contains("\"Sophos Ltd\"") && !eql.contains("Adobe"));
+    let out = shareexec(&[
+        "rule",
+        "--trust-vendor",
+        "Contoso Ltd",
+        "--distrust-vendor",
+        "Sophos Ltd",
+    ]);
+    let eql = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        eql.contains("\"Contoso Ltd\"")
+            && eql.contains("\"Adobe Inc.\"")
+            && !eql.contains("Sophos")
+    );
+    let out = shareexec(&["rule", "--format", "sigma"]);
+    let sigma = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        sigma.contains("type: temporal_ordered") && sigma.contains("timespan: 1m"),
+        "{sigma}"
+    );
 }

@@ -16,9 +16,16 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     match cli.command {
         Some(args::Command::Rule(rule)) => {
-            let _ = rule;
-            eprintln!("shareexec rule: not available in this build");
-            ExitCode::from(2)
+            let compiled = rule.policy.rule();
+            let text = match rule.format {
+                args::RuleFormat::Eql => shareexec::render::eql(&compiled),
+                args::RuleFormat::Sigma => shareexec::render::sigma(&compiled),
+            };
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
         }
         None => match run::run(&cli.detect) {
             Ok(run::Outcome::Done) => ExitCode::SUCCESS,
