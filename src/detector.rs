@@ -288,17 +288,14 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     fn forget_idle_hosts(&mut self, seen_before: Timestamp) {
-        let idle: Vec<u32> = self
-            .hosts
-            .slots()
-            .filter(|&s| {
-                self.hosts
-                    .get(s)
-                    .is_some_and(|h| h.is_idle() && h.seen < seen_before)
-            })
-            .collect();
-        for slot in idle {
-            self.hosts.remove(slot);
+        for slot in 0..self.hosts.slot_bound() {
+            if self
+                .hosts
+                .get(slot)
+                .is_some_and(|h| h.is_idle() && h.seen < seen_before)
+            {
+                self.hosts.remove(slot);
+            }
         }
     }
 
@@ -524,8 +521,7 @@ impl<P: TrustPolicy> Detector<P> {
         self.watermark = Some(watermark);
         let (seen_floor, _) = self.host_floor();
         let maxspan = self.rule.meta().maxspan;
-        let slots: Vec<u32> = self.hosts.slots().collect();
-        for slot in slots {
+        for slot in 0..self.hosts.slot_bound() {
             if let Some(host) = self.hosts.get_mut(slot) {
                 host.seen = host.seen.max(seen_floor);
             }
@@ -545,8 +541,7 @@ impl<P: TrustPolicy> Detector<P> {
     /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     pub fn flush(&mut self) {
         let lateness = self.config.max_lateness;
-        let slots: Vec<u32> = self.hosts.slots().collect();
-        for slot in slots {
+        for slot in 0..self.hosts.slot_bound() {
             if let Some(host) = self.hosts.get_mut(slot) {
                 if let Some(newest) = host.buffer.iter().map(|h| h.key.timestamp).max() {
                     host.seen = host
@@ -609,12 +604,10 @@ impl<P: TrustPolicy> Detector<P> {
             let mid = (clocks.len() - 1) / 2;
             let (_, consensus, _) = clocks.select_nth_unstable(mid);
             let cutoff = consensus.saturating_sub(self.config.idle_host_timeout);
-            let silent: Vec<u32> = self
-                .hosts
-                .slots()
-                .filter(|&s| self.hosts.get(s).is_some_and(|h| h.seen < cutoff))
-                .collect();
-            for slot in silent {
+            for slot in 0..self.hosts.slot_bound() {
+                if !self.hosts.get(slot).is_some_and(|h| h.seen < cutoff) {
+                    continue;
+                }
                 while self.release_one(slot) {}
                 if let Some(host) = self.hosts.get_mut(slot) {
                     self.stats.swept += self.window.clear_host(&self.keys, &mut host.list);

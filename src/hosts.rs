@@ -156,6 +156,12 @@ impl Hosts {
         Some(host)
     }
 
+    /// One past the highest slot ever used: iterate `0..slot_bound()` and skip empty
+    /// slots to visit every host without allocating (removal during the walk is safe).
+    pub(crate) fn slot_bound(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
     /// Slots of every tracked host.
     pub(crate) fn slots(&self) -> impl Iterator<Item = u32> + '_ {
         self.slots

@@ -1,7 +1,8 @@
 //! Pending writes: the writes waiting for their execution, per host, in time order,
 //! with expiry by each host's own clock and eviction to stay within the caps.
 //!
-//! Layout (why it is cheap): entries live in a slab (`Vec`) and are found through a
+//! Layout (why it is cheap): entries live in a slab of fixed-size chunks (so growth
+//! never doubles the whole store, and a 72-byte entry stays 72 bytes) and are found through a
 //! `hashbrown::HashTable` of slab indices, so the key is stored once, inside the
 //! entry. Each entry sits on two intrusive doubly linked lists of slab indices: its
 //! host's list in processing (= time) order, which expiry pops from the front, and a
@@ -24,18 +25,21 @@ pub(crate) const NIL: u32 = u32::MAX;
 /// dropped (reported as missing) so one field cannot inflate an entry.
 pub(crate) const MAX_CARRIED: usize = u16::MAX as usize - 1;
 const ABSENT: u16 = u16::MAX;
+const HAS_SEQUENCE: u32 = 1 << 31;
 
 /// One pending write.
 #[derive(Debug)]
 pub(crate) struct Entry {
     /// The write's path, then its event id, sha256, sha1 and md5, in one allocation.
     text: Box<str>,
-    path_len: u32,
+    /// Length of the path in `text` (low 31 bits) and whether `sequence` is present
+    /// (top bit): packing keeps the entry at 72 bytes.
+    meta: u32,
     /// Lengths of id, sha256, sha1, md5 (`ABSENT` when missing).
     carried: [u16; 4],
     pub(crate) host: u32,
     pub(crate) timestamp: Timestamp,
-    pub(crate) sequence: Option<u64>,
+    sequence: u64,
     pub(crate) position: u64,
     host_prev: u32,
     host_next: u32,
@@ -45,7 +49,9 @@ pub(crate) struct Entry {
 
 impl Entry {
     fn new(host: u32, path: &str, origin: &Origin<'_>, hash: &Hashes<'_>) -> Option<Entry> {
-        let path_len = u32::try_from(path.len()).ok()?;
+        let path_len = u32::try_from(path.len())
+            .ok()
+            .filter(|&l| l & HAS_SEQUENCE == 0)?;
         let fields = [origin.id, hash.sha256, hash.sha1, hash.md5];
         fn kept(f: Option<&str>) -> Option<&str> {
             f.filter(|f| f.len() <= MAX_CARRIED)
@@ -67,11 +73,16 @@ impl Entry {
         }
         Some(Entry {
             text: text.into_boxed_str(),
-            path_len,
+            meta: path_len
+                | if origin.sequence.is_some() {
+                    HAS_SEQUENCE
+                } else {
+                    0
+                },
             carried,
             host,
             timestamp: origin.timestamp,
-            sequence: origin.sequence,
+            sequence: origin.sequence.unwrap_or(0),
             position: origin.position,
             host_prev: NIL,
             host_next: NIL,
@@ -80,12 +91,20 @@ impl Entry {
         })
     }
 
+    fn path_len(&self) -> usize {
+        (self.meta & !HAS_SEQUENCE) as usize
+    }
+
     pub(crate) fn path(&self) -> &str {
-        self.text.get(..self.path_len as usize).unwrap_or("")
+        self.text.get(..self.path_len()).unwrap_or("")
+    }
+
+    pub(crate) fn sequence(&self) -> Option<u64> {
+        (self.meta & HAS_SEQUENCE != 0).then_some(self.sequence)
     }
 
     fn carried(&self, index: usize) -> Option<&str> {
-        let mut start = self.path_len as usize;
+        let mut start = self.path_len();
         for (i, &len) in self.carried.iter().enumerate() {
             if len == ABSENT {
                 if i == index {
@@ -116,7 +135,7 @@ impl Entry {
     pub(crate) fn origin(&self) -> Origin<'_> {
         Origin {
             timestamp: self.timestamp,
-            sequence: self.sequence,
+            sequence: self.sequence(),
             id: self.id(),
             position: self.position,
         }
@@ -156,10 +175,63 @@ impl Default for HostList {
     }
 }
 
+/// Entries per slab chunk: growth adds 4 096 × 72 bytes at a time.
+const CHUNK: usize = 4096;
+
+/// A slab in fixed-size chunks: indices are stable, growth is linear.
+#[derive(Debug, Default)]
+struct Slab {
+    chunks: Vec<Box<[Option<Entry>]>>,
+    /// Slots handed out so far (all below it exist).
+    used: usize,
+}
+
+impl Slab {
+    fn get(&self, slot: u32) -> Option<&Entry> {
+        let slot = slot as usize;
+        self.chunks.get(slot / CHUNK)?.get(slot % CHUNK)?.as_ref()
+    }
+
+    fn get_mut(&mut self, slot: u32) -> Option<&mut Entry> {
+        let slot = slot as usize;
+        self.chunks
+            .get_mut(slot / CHUNK)?
+            .get_mut(slot % CHUNK)?
+            .as_mut()
+    }
+
+    fn cell(&mut self, slot: u32) -> Option<&mut Option<Entry>> {
+        let slot = slot as usize;
+        self.chunks.get_mut(slot / CHUNK)?.get_mut(slot % CHUNK)
+    }
+
+    /// Stores `entry` in a slot that was handed out before (from the free list).
+    fn put(&mut self, slot: u32, entry: Entry) {
+        if let Some(cell) = self.cell(slot) {
+            *cell = Some(entry);
+        }
+    }
+
+    /// Stores `entry` in a new slot.
+    fn push(&mut self, entry: Entry) -> Option<u32> {
+        let slot = u32::try_from(self.used).ok().filter(|&s| s != NIL)?;
+        if self.used / CHUNK == self.chunks.len() {
+            self.chunks.push((0..CHUNK).map(|_| None).collect());
+        }
+        self.used += 1;
+        self.put(slot, entry);
+        Some(slot)
+    }
+
+    fn take(&mut self, slot: u32) -> Option<Entry> {
+        self.cell(slot)?.take()
+    }
+}
+
 /// All pending writes.
 #[derive(Debug, Default)]
 pub(crate) struct Window {
-    slab: Vec<Option<Entry>>,
+    slab: Slab,
     free: Vec<u32>,
     table: HashTable<u32>,
     all_head: u32,
@@ -186,11 +258,11 @@ impl Window {
     }
 
     pub(crate) fn get(&self, slot: u32) -> Option<&Entry> {
-        self.slab.get(slot as usize).and_then(Option::as_ref)
+        self.slab.get(slot)
     }
 
     fn entry_mut(&mut self, slot: u32) -> Option<&mut Entry> {
-        self.slab.get_mut(slot as usize).and_then(Option::as_mut)
+        self.slab.get_mut(slot)
     }
 
     /// The slot holding `(host, path)`, if a write is pending for it.
@@ -203,8 +275,7 @@ impl Window {
         let slab = &self.slab;
         self.table
             .find(hash, |&s| {
-                slab.get(s as usize)
-                    .and_then(Option::as_ref)
+                slab.get(s)
                     .is_some_and(|e| e.host == host && keys.path_eq(e.path(), path))
             })
             .copied()
@@ -235,25 +306,15 @@ impl Window {
         }
         let slot = match self.free.pop() {
             Some(s) => {
-                if let Some(cell) = self.slab.get_mut(s as usize) {
-                    *cell = Some(entry);
-                }
+                self.slab.put(s, entry);
                 s
             }
-            None => {
-                if self.slab.len() >= NIL as usize {
-                    return None;
-                }
-                self.slab.push(Some(entry));
-                (self.slab.len() - 1) as u32
-            }
+            None => self.slab.push(entry)?,
         };
         let slab = &self.slab;
         // The hash is not stored in the entry (8 bytes each): recompute it on growth.
         self.table.insert_unique(key_hash, slot, |&s| {
-            slab.get(s as usize)
-                .and_then(Option::as_ref)
-                .map_or(0, |e| keys.path(e.host, e.path()))
+            slab.get(s).map_or(0, |e| keys.path(e.host, e.path()))
         });
         self.len += 1;
         self.string_bytes += bytes;
@@ -273,7 +334,7 @@ impl Window {
         if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
-        let entry = self.slab.get_mut(slot as usize).and_then(Option::take)?;
+        let entry = self.slab.take(slot)?;
         self.free.push(slot);
         self.len -= 1;
         self.string_bytes -= entry.string_bytes();

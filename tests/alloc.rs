@@ -1,0 +1,171 @@
+//! Deterministic allocation counts (never timings): the hot path allocates nothing
+//! in steady state, and a pending write costs a bounded number of bytes.
+//!
+//! A counting global allocator wraps the system one for this test binary only.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+use shareexec::*;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Tests in this binary run one at a time: the counters are process-wide.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const HOSTS: [&str; 4] = ["host-a", "host-b", "host-c", "host-d"];
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(1_704_290_400_000 + ms)
+}
+
+fn irrelevant(n: i64) -> Event<'static> {
+    Event::File(FileEvent {
+        origin: Origin {
+            timestamp: ts(n),
+            sequence: Some(n as u64),
+            id: Some("e"),
+            position: n as u64,
+        },
+        host_id: Some(HOSTS[n as usize % 4]),
+        os_type: Some("windows"),
+        types: EventTypes::CREATION,
+        pid: Some(1234),
+        path: Some("C:\\Users\\alice\\report.docx"),
+        extension: Some("docx"),
+        ..FileEvent::default()
+    })
+}
+
+fn start_matching_nothing(n: i64) -> Event<'static> {
+    Event::Process(ProcessEvent {
+        origin: Origin {
+            timestamp: ts(n),
+            sequence: Some(n as u64),
+            id: Some("e"),
+            position: n as u64,
+        },
+        host_id: Some(HOSTS[n as usize % 4]),
+        os_type: Some("windows"),
+        types: EventTypes::START,
+        executable: Some("C:\\Windows\\System32\\svchost.exe"),
+        pid: Some(900),
+        code_signature: CodeSignature {
+            exists: Some(true),
+            trusted: Some(true),
+            subject_name: Some("Microsoft Windows"),
+            status: None,
+        },
+        hash: Hashes::default(),
+    })
+}
+
+fn steady_state_allocations(semantics: Semantics, lateness: Span) -> usize {
+    // Sweeps (and their scratch space) happen during warm-up as well as after it.
+    let config = Config::default()
+        .with_max_lateness(lateness)
+        .with_hash_seed(Some(5))
+        .with_sweep_interval(1_000);
+    let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
+    // Warm up: hosts interned, buffers and pools at their working size.
+    let mut n = 0;
+    for _ in 0..20_000 {
+        d.handle(irrelevant(n));
+        d.handle(start_matching_nothing(n));
+        d.drain_verdicts().for_each(drop);
+        n += 1;
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..20_000 {
+        d.handle(irrelevant(n));
+        d.handle(start_matching_nothing(n));
+        d.drain_verdicts().for_each(drop);
+        n += 1;
+    }
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+#[test]
+fn no_allocation_per_event_in_steady_state() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(
+        steady_state_allocations(Semantics::Elasticsearch, Span::ZERO),
+        0
+    );
+    assert_eq!(steady_state_allocations(Semantics::Hardened, Span::ZERO), 0);
+    assert_eq!(
+        steady_state_allocations(Semantics::Elasticsearch, Span::from_secs(2)),
+        0
+    );
+    assert_eq!(
+        steady_state_allocations(Semantics::Hardened, Span::from_secs(2)),
+        0
+    );
+}
+
+/// Heap bytes of the detector per pending write, beyond the path's own bytes.
+#[test]
+fn bytes_per_pending_entry() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const N: usize = 200_000;
+    let paths: Vec<String> = (0..N)
+        .map(|i| format!("C:\\Windows\\Temp\\payload{i:08}.exe"))
+        .collect();
+    let path_bytes: usize = paths.iter().map(String::len).sum();
+    let config = Config::default()
+        .with_max_pending(N)
+        .with_max_pending_per_host(N)
+        .with_hash_seed(Some(5));
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut d = Detector::new(Arc::new(Rule::hardened()), config).unwrap();
+    for (i, path) in paths.iter().enumerate() {
+        d.handle(Event::File(FileEvent {
+            origin: Origin {
+                timestamp: ts(i as i64 / 100),
+                ..Origin::default()
+            },
+            host_id: Some(HOSTS[i % 4]),
+            os_type: Some("windows"),
+            types: EventTypes::CREATION,
+            pid: Some(4),
+            path: Some(path),
+            extension: Some("exe"),
+            ..FileEvent::default()
+        }));
+    }
+    d.flush();
+    assert_eq!(d.stats().pending as usize, N);
+    let grown = (LIVE_BYTES.load(Ordering::Relaxed) - before) as usize;
+    let per_entry = (grown - path_bytes) as f64 / N as f64;
+    eprintln!("bytes per pending entry beyond the path: {per_entry:.1}");
+    assert!(per_entry <= 100.0, "{per_entry:.1} bytes per entry");
+    drop(d);
+}
