@@ -605,7 +605,7 @@ impl<P: TrustPolicy> Detector<P> {
             let (_, consensus, _) = clocks.select_nth_unstable(mid);
             let cutoff = consensus.saturating_sub(self.config.idle_host_timeout);
             for slot in 0..self.hosts.slot_bound() {
-                if !self.hosts.get(slot).is_some_and(|h| h.seen < cutoff) {
+                if self.hosts.get(slot).is_none_or(|h| h.seen >= cutoff) {
                     continue;
                 }
                 while self.release_one(slot) {}

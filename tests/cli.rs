@@ -299,3 +299,76 @@ fn rule_subcommand_renders_the_active_policy() {
         "{sigma}"
     );
 }
+
+/// The real PsExec true positive (written from the facts of a public recording) in
+/// Elastic Defend shape and in three Sysmon shapes: one alert, in both modes, at
+/// lines 1 and 2. Sysmon carries no code signature, so the policy sees "unknown".
+#[test]
+fn psexec_true_positive_in_every_shape() {
+    for file in [
+        "tests/fixtures/tp/psexec-defend.ndjson",
+        "tests/fixtures/sysmon/psexec-tp.winlogbeat.ndjson",
+        "tests/fixtures/sysmon/psexec-tp.otrf.ndjson",
+        "tests/fixtures/sysmon/psexec-tp.evtx.ndjson",
+    ] {
+        for sem in ["elasticsearch", "hardened"] {
+            let out = shareexec(&["--semantics", sem, file]);
+            assert_eq!(
+                alert_lines(&out),
+                BTreeSet::from([(1, 2)]),
+                "{file} {sem}: {}",
+                stderr(&out)
+            );
+            let v = &verdicts(&out)[0];
+            assert_eq!(v["file"]["path"], "C:\\Windows\\PSEXESVC.exe");
+            assert_eq!(v["events"][0]["@timestamp"], "2020-08-27T11:40:56.396Z");
+        }
+    }
+}
+
+/// Real Sysmon recordings (the PsExec hard negative, the SMB half sequence) and the
+/// CC0 `.evtx` files: every record decodes, nothing alerts.
+#[test]
+fn real_sysmon_and_evtx_stay_silent() {
+    let mut files = vec![
+        "tests/fixtures/sysmon/otrf__cmd_psexec_lsa_secrets_dump.sysmon.ndjson.gz",
+        "tests/fixtures/sysmon/otrf__covenant_copy_smb_CreateRequest.sysmon.ndjson.gz",
+    ];
+    if cfg!(feature = "evtx") {
+        files.push("tests/fixtures/evtx/ID11,13,17,18-PSexec as system execution.evtx");
+        files.push(
+            "tests/fixtures/evtx/ID4688,4697,5140-5145 PSexec remote execution + admin share.evtx",
+        );
+    }
+    for sem in ["elasticsearch", "hardened"] {
+        let mut args = vec!["--semantics", sem];
+        args.extend(&files);
+        let out = shareexec(&args);
+        assert!(out.status.success());
+        assert!(alert_lines(&out).is_empty(), "{sem}");
+        assert!(stderr(&out).contains(" 0 bad lines"), "{}", stderr(&out));
+    }
+}
+
+/// The README's two Sysmon sample lines are a true positive too.
+#[test]
+fn readme_sysmon_lines_alert() {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let block = readme.split("### Input: Sysmon").nth(1).unwrap();
+    let lines: Vec<&str> = block
+        .lines()
+        .filter(|l| l.starts_with("{\"SourceName\""))
+        .take(2)
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let input = format!("{}\n{}\n", lines[0], lines[1]);
+    for sem in ["elasticsearch", "hardened"] {
+        let out = shareexec_stdin(&["--semantics", sem, "-"], input.as_bytes());
+        assert_eq!(
+            alert_lines(&out),
+            BTreeSet::from([(1, 2)]),
+            "{sem}: {}",
+            stderr(&out)
+        );
+    }
+}

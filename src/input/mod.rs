@@ -66,10 +66,100 @@
 //!
 //! Other categories are decoded the same way (so a line is valid or not whatever its
 //! category) and then produce no event.
+//!
+//! # Sysmon
+//!
+//! [`SysmonRecord::parse`] (or [`decode_sysmon_line`]) decodes one Sysmon event as JSON
+//! collectors ship it, in any of three shapes: **winlogbeat / Elastic Agent**
+//! (`winlog.event_id`, `winlog.event_data.*`, `winlog.computer_name`, `winlog.channel`,
+//! `winlog.record_id`, `@timestamp`; winlogbeat 6's top-level `event_id`/`event_data`
+//! too), **flat** as in the OTRF Security-Datasets (`EventID`, `Image`, `Computer` or
+//! `Hostname`, `Channel`, `SourceName`, `RecordNumber`…, all at the top level), and
+//! the **`evtx` crate's JSON** (`{"Event": {"System": {…}, "EventData": {…}}}`). Keys may
+//! be nested or dotted, as in the ECS decoder; a search hit's `_source` is read.
+//! Documents that went through an Elasticsearch ingest pipeline, which renames
+//! `winlog.event_data.Image`, `.ProcessId` and `.TargetFilename` to
+//! `process.executable`, `process.pid` and `file.path`, are read through those ECS
+//! fields when the Sysmon ones are missing (their hashes are not read).
+//!
+//! ```
+//! use shareexec::input::{SysmonKind, SysmonRecord};
+//!
+//! let winlogbeat = br#"{"@timestamp":"2020-08-27T11:40:57.001Z","winlog":{"event_id":"1",
+//!     "channel":"Microsoft-Windows-Sysmon/Operational","computer_name":"WS1","record_id":"7",
+//!     "event_data":{"UtcTime":"2020-08-27 11:40:56.610","ProcessId":"1460",
+//!     "Image":"C:\\Windows\\PSEXESVC.exe","Hashes":"MD5=75B5,SHA256=141B"}}}"#;
+//! let record = SysmonRecord::parse(winlogbeat)?;
+//! assert_eq!(record.kind(), SysmonKind::ProcessCreate);
+//! assert_eq!(record.process_name(), Some("PSEXESVC.exe"));
+//! assert_eq!(record.hashes().sha256, Some("141b"));
+//! assert_eq!(record.events(1).count(), 1);
+//! # Ok::<(), shareexec::input::SysmonError>(())
+//! ```
+//!
+//! The mapping to [`Event`](crate::Event)s (the adapter's choices are marked *choice*):
+//!
+//! | Sysmon | event | `event.type` | notes |
+//! | --- | --- | --- | --- |
+//! | 1 Process Create | process | `start` | `process.executable` = `Image`; no `code_signature` at all (Sysmon has none on process creation, so the policy sees every part missing); `process.hash.*` from `Hashes` |
+//! | 11 FileCreate | file | `creation` | `file.path` = `TargetFilename` (covers creation and overwrite, both candidates) |
+//! | 29 FileExecutableDetected | file | `creation` | as 11, plus `file.Ext.header_bytes` `4d5a` (Sysmon logs 29 only for files with an MZ header) and `file.hash.*` |
+//! | 23 FileDelete, 26 FileDeleteDetected | file | `deletion` | never a candidate, but typed correctly; `file.hash.*` |
+//! | anything else, or another channel | none | | decoded (so the line is valid or not) and dropped |
+//!
+//! - **Channel** (*choice*): a record is Sysmon when its channel or provider contains
+//!   `sysmon` (ASCII case-insensitive), or when it names neither (a Sysmon-only export).
+//!   A Security-log 4688 or a System-log 7045 in the same stream makes no event.
+//! - **Time**: Sysmon's own `UtcTime` (`2020-10-19 07:30:46.400`, UTC without a zone),
+//!   in preference to collector times, which may be skewed; if it is missing (or
+//!   `""`), `@timestamp` (RFC 3339 or epoch milliseconds), then
+//!   `System.TimeCreated.#attributes.SystemTime`. A record that makes an event and has
+//!   none is [`SysmonErrorKind::MissingTimestamp`]; an invalid `UtcTime` is an error,
+//!   not a reason to fall back.
+//! - **`host.id`** (*choice*): Sysmon has no agent id, so it is the computer name
+//!   (`Computer`, `winlog.computer_name`, `System.Computer`; else `Hostname`,
+//!   `host.name`), lower-cased, as the reference converter writes it.
+//!   `host.os.type` is `windows`.
+//! - **`process.pid`**: `ProcessId` (an integer or a decimal string; `""` and `"-"` are
+//!   missing), except that `Image` `System` is pid 4 whatever `ProcessId` says (some
+//!   exports drop it for the System process; only the System process has that image).
+//! - **`file.extension`** (*choice*): Sysmon has no such field; it is derived from
+//!   `TargetFilename`, the suffix after the last `.` of the last path component (none
+//!   when there is no dot or nothing follows it), so that the rule's
+//!   `file.extension : ("exe", …)` can match under Elasticsearch semantics too.
+//! - **Identity**: the record number (`winlog.record_id`, `RecordNumber`,
+//!   `EventRecordID`, `RecordID`, `System.EventRecordID`) is the events'
+//!   [`Origin::id`](crate::Origin::id). There is no `event.sequence`.
+//! - **Hashes**: `SHA256=…,SHA1=…,MD5=…` parts of `Hashes`, lower-cased as ECS writes
+//!   them; `IMPHASH` is dropped.
+//! - **Validation**: every line must be UTF-8, one JSON object, and carry an event id
+//!   (a number or a decimal string, [`SysmonErrorKind::MissingEventId`] otherwise).
+//!   The other fields are interpreted only on records that make events: there, a
+//!   field of the wrong type (`ProcessId` `"abc"`, an `Image` object) is a
+//!   [`SysmonErrorKind::WrongType`] naming the field as spelled in the record; on other
+//!   records such fields are ignored. `null` is missing; a one-element array is its
+//!   element; an evtx element with attributes (`{"#attributes": …, "#text": 4111}`) is
+//!   its text; a branch that is not an object (OTRF's `host`, the collector's name) is
+//!   skipped. Repeated fields keep the last value. Decoding never panics.
+//! - **Detection** of the format: [`looks_like_sysmon`] is a cheap substring sniff; see
+//!   its limits.
+//!
+//! With the `evtx` feature, `EvtxReader` reads `.evtx` files (the Windows event log
+//! format) through the `evtx` crate and decodes each record the same way.
 
 mod ecs;
+#[cfg(feature = "evtx")]
+mod evtx;
 mod rfc3339;
+mod sysmon;
 
+#[cfg(feature = "evtx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evtx")))]
+pub use self::evtx::{EvtxJsonRecord, EvtxReadError, EvtxReader};
 pub use crate::event::Hashes;
 pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_line};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
+pub use sysmon::{
+    SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, decode_sysmon_line,
+    looks_like_sysmon,
+};

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use shareexec::input::decode_line;
+use shareexec::input::{decode_line, decode_sysmon_line, looks_like_sysmon};
 use shareexec::output::{Location, verdict_json};
 use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
@@ -107,6 +107,21 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
                 Lines::from_bytes(SAMPLE, args.max_line_bytes)?,
                 None,
             )
+        } else if cfg!(feature = "evtx")
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("evtx"))
+        {
+            #[cfg(feature = "evtx")]
+            {
+                let name = path.display().to_string();
+                run.sources.push((run.line + 1, name.clone()));
+                if !read_evtx(&mut run, args, &name, path)? {
+                    outcome = Outcome::BadLine;
+                    break;
+                }
+            }
+            continue;
         } else if path == Path::new("-") {
             (
                 "-".to_string(),
@@ -183,18 +198,58 @@ fn read_input(
 
 fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<(), String> {
     let position = run.line;
-    match format {
-        InputFormat::Auto | InputFormat::Ecs => {
-            let Some(record) = decode_line(text).map_err(|e| e.to_string())? else {
-                return Ok(());
-            };
-            for event in record.events(position) {
-                run.detector.handle(event);
-            }
-            Ok(())
+    let sysmon = match format {
+        InputFormat::Auto => looks_like_sysmon(text),
+        InputFormat::Ecs => false,
+        InputFormat::Sysmon => true,
+    };
+    if sysmon {
+        let Some(record) = decode_sysmon_line(text).map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        for event in record.events(position) {
+            run.detector.handle(event);
         }
-        InputFormat::Sysmon => Err("Sysmon input is not available in this build".into()),
+    } else {
+        let Some(record) = decode_line(text).map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        for event in record.events(position) {
+            run.detector.handle(event);
+        }
     }
+    Ok(())
+}
+
+/// Reads a Windows event log file: each record counts as one line.
+#[cfg(feature = "evtx")]
+fn read_evtx(run: &mut Run, args: &DetectArgs, name: &str, path: &Path) -> io::Result<bool> {
+    let mut reader = shareexec::input::EvtxReader::open(path)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{name}: {e}")))?;
+    for (n, record) in reader.sysmon_records().enumerate() {
+        run.line += 1;
+        match record {
+            Ok(record) => {
+                for event in record.events(run.line) {
+                    run.detector.handle(event);
+                }
+            }
+            Err(e) => {
+                run.bad_lines += 1;
+                eprintln!(
+                    "shareexec: {name}: record {} (line {}): {e}",
+                    n + 1,
+                    run.line
+                );
+                if args.strict {
+                    run.emit()?;
+                    return Ok(false);
+                }
+            }
+        }
+        run.emit()?;
+    }
+    Ok(true)
 }
 
 fn progress_bar(args: &DetectArgs, size: Option<u64>) -> Option<indicatif::ProgressBar> {

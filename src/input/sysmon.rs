@@ -1,0 +1,1467 @@
+//! One Sysmon event as JSON → [`SysmonRecord`] → [`Event`]s.
+//!
+//! Three shapes are read, and may even be mixed in one document (see the [module
+//! docs](super#sysmon) for the rules):
+//!
+//! - **winlogbeat / Elastic Agent**: `winlog.event_id`, `winlog.event_data.{Image, …}`,
+//!   `winlog.computer_name`, `winlog.channel`, `winlog.provider_name`,
+//!   `winlog.record_id`, `host.name`, `@timestamp` (winlogbeat 6's top-level `event_id`,
+//!   `event_data`, `computer_name`, `log_name`, `source_name`, `record_number` too;
+//!   after an ingest pipeline, `process.executable`, `process.pid` and `file.path`
+//!   stand in for the `event_data` fields it renamed);
+//! - **flat** (OTRF Security-Datasets, nxlog): `EventID`, `Image`, `TargetFilename`,
+//!   `ProcessId`, `UtcTime`, `Computer` or `Hostname`, `Channel`, `SourceName` or
+//!   `ProviderName`, `RecordNumber` / `EventRecordID` / `RecordID`, `@timestamp`;
+//! - **evtx JSON** (the `evtx` crate's `records_json()`, `evtx_dump -o jsonl`):
+//!   `Event.System.{EventID, Computer, Channel, Provider.#attributes.Name, EventRecordID,
+//!   TimeCreated.#attributes.SystemTime}` and `Event.EventData.{…}`.
+//!
+//! Like the ECS decoder, this is a serde visitor over `serde_json`'s streaming parser:
+//! no `serde_json::Value` tree, unknown fields skipped with [`IgnoredAny`], kept strings
+//! borrowed from the line unless they had JSON escapes. Values are first collected
+//! as they are, then interpreted once the event id is known, so that a record the rule
+//! never looks at cannot fail on a field it does not need.
+
+use alloc::borrow::{Cow, ToOwned};
+use alloc::string::{String, ToString};
+use core::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::rfc3339::{TimestampError, parse_rfc3339};
+use crate::event::{
+    CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
+};
+use crate::time::Timestamp;
+
+// ---------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------
+
+/// What a record is to the rule: the Sysmon event ids that become events, or
+/// [`Other`](SysmonKind::Other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SysmonKind {
+    /// Sysmon event 1, *Process Create*: a process start (stage 2 candidate).
+    ProcessCreate,
+    /// Sysmon event 11, *FileCreate*: a file created or overwritten (stage 1 candidate).
+    FileCreate,
+    /// Sysmon event 23, *FileDelete* (archived): a file deletion (typed
+    /// [`EventTypes::DELETION`], never a candidate).
+    FileDelete,
+    /// Sysmon event 26, *FileDeleteDetected*: as [`FileDelete`](SysmonKind::FileDelete),
+    /// without the archive copy.
+    FileDeleteDetected,
+    /// Sysmon event 29, *FileExecutableDetected*: a file whose content starts with an
+    /// MZ (PE) header was created (stage 1 candidate, with `file.Ext.header_bytes`
+    /// `4d5a`).
+    FileExecutableDetected,
+    /// Any other event id, or a record of another channel or provider (the Security
+    /// log's 4688, say): decoded, then no event.
+    Other,
+}
+
+impl SysmonKind {
+    /// The kind of a Sysmon record with event id `id`.
+    pub const fn from_event_id(id: u32) -> SysmonKind {
+        match id {
+            1 => SysmonKind::ProcessCreate,
+            11 => SysmonKind::FileCreate,
+            23 => SysmonKind::FileDelete,
+            26 => SysmonKind::FileDeleteDetected,
+            29 => SysmonKind::FileExecutableDetected,
+            _ => SysmonKind::Other,
+        }
+    }
+
+    /// Whether records of this kind become a [`FileEvent`].
+    pub const fn is_file(self) -> bool {
+        matches!(
+            self,
+            SysmonKind::FileCreate
+                | SysmonKind::FileDelete
+                | SysmonKind::FileDeleteDetected
+                | SysmonKind::FileExecutableDetected
+        )
+    }
+
+    /// Whether records of this kind become a [`ProcessEvent`].
+    pub const fn is_process(self) -> bool {
+        matches!(self, SysmonKind::ProcessCreate)
+    }
+
+    /// The ECS `event.type` given to the event made from such a record.
+    pub const fn event_types(self) -> EventTypes {
+        match self {
+            SysmonKind::ProcessCreate => EventTypes::START,
+            SysmonKind::FileCreate | SysmonKind::FileExecutableDetected => EventTypes::CREATION,
+            SysmonKind::FileDelete | SysmonKind::FileDeleteDetected => EventTypes::DELETION,
+            SysmonKind::Other => EventTypes::NONE,
+        }
+    }
+}
+
+/// One decoded Sysmon record: the fields the rule and its alerts need, borrowed from
+/// the line where the JSON text allows it.
+///
+/// Make it with [`SysmonRecord::parse`] (or [`decode_sysmon_line`] to skip blank
+/// lines), then hand [`SysmonRecord::events`] to the detector. See the [module
+/// docs](super#sysmon) for how each ECS field is derived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysmonRecord<'a> {
+    event_id: u32,
+    kind: SysmonKind,
+    timestamp: Option<Timestamp>,
+    record_id: Option<Cow<'a, str>>,
+    computer: Option<Cow<'a, str>>,
+    host_id: Option<Cow<'a, str>>,
+    channel: Option<Cow<'a, str>>,
+    provider: Option<Cow<'a, str>>,
+    image: Option<Cow<'a, str>>,
+    process_id: Option<i64>,
+    target_filename: Option<Cow<'a, str>>,
+    hashes: HashSlots<'a>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct HashSlots<'a> {
+    sha256: Option<Cow<'a, str>>,
+    sha1: Option<Cow<'a, str>>,
+    md5: Option<Cow<'a, str>>,
+}
+
+impl HashSlots<'_> {
+    fn view(&self) -> Hashes<'_> {
+        Hashes {
+            sha256: self.sha256.as_deref(),
+            sha1: self.sha1.as_deref(),
+            md5: self.md5.as_deref(),
+        }
+    }
+
+    fn into_owned(self) -> HashSlots<'static> {
+        HashSlots {
+            sha256: own(self.sha256),
+            sha1: own(self.sha1),
+            md5: own(self.md5),
+        }
+    }
+}
+
+/// What is wrong with a Sysmon line (see [`SysmonError`] for where).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SysmonErrorKind {
+    /// The line is empty or holds only JSON whitespace. [`decode_sysmon_line`] skips
+    /// such lines instead of returning this.
+    #[error("blank line")]
+    Blank,
+    /// The bytes are not UTF-8 (JSON text must be).
+    #[error("not valid UTF-8")]
+    InvalidUtf8,
+    /// The line is not one JSON value: a syntax error, a raw control character inside
+    /// a string, nesting deeper than 128, text after the value…
+    #[error("not valid JSON: {message}")]
+    NotJson {
+        /// `serde_json`'s description, without its position (see [`SysmonError::column`]).
+        message: String,
+    },
+    /// The line is valid JSON but not an object.
+    #[error("the line is {found}, not a JSON object")]
+    NotAnObject {
+        /// What it is instead: `an array`, `a string`, `null`…
+        found: &'static str,
+    },
+    /// No event id in any of the shapes read (`EventID`, `winlog.event_id`,
+    /// `Event.System.EventID`, `event_id`), or `null`/`""`: the record is not a
+    /// Windows event.
+    #[error("no event id (`EventID`, `winlog.event_id` or `Event.System.EventID`)")]
+    MissingEventId,
+    /// A record that would become an event (Sysmon 1, 11, 23, 26, 29) has no time:
+    /// no `UtcTime`, `@timestamp` or `Event.System.TimeCreated.#attributes.SystemTime`.
+    #[error(
+        "no timestamp (`UtcTime`, `@timestamp` or `Event.System.TimeCreated.#attributes.SystemTime`)"
+    )]
+    MissingTimestamp,
+    /// The timestamp a record's event would get is not a valid time: `UtcTime` is
+    /// Sysmon's `YYYY-MM-DD hh:mm:ss.fff` in UTC (an explicit zone is also accepted), the
+    /// others are RFC 3339 (see [`parse_rfc3339`]; `@timestamp` may also be epoch
+    /// milliseconds).
+    #[error("`{field}` {text:?} is not a valid timestamp: {reason}")]
+    BadTimestamp {
+        /// The field as spelled in the record's shape (`UtcTime`, `@timestamp`…).
+        field: &'static str,
+        /// The offending text (its first 64 bytes at most).
+        text: String,
+        /// What is wrong with it.
+        reason: TimestampError,
+    },
+    /// A field holds a value of the wrong type: an event id or `ProcessId` that is not
+    /// a number, an `Image` that is an object… The event id is checked on every
+    /// record; the channel and provider on records with an event id that makes events
+    /// (1, 11, 23, 26, 29); the other fields only on records that make events (on other
+    /// records a value of the wrong type is ignored).
+    #[error("`{field}` must be {expected}, found {found}")]
+    WrongType {
+        /// The field as spelled in the record's shape (`winlog.event_data.ProcessId`,
+        /// `EventID`…).
+        field: &'static str,
+        /// What it must be (`an integer`, `a string`…).
+        expected: &'static str,
+        /// What it was (`an object`, `a string that is not a number`…).
+        found: &'static str,
+    },
+}
+
+/// A Sysmon line that could not be decoded: what is wrong, and where if known.
+///
+/// The reader that split the input into lines adds the line number with
+/// [`SysmonError::at_line`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysmonError {
+    /// 1-based byte position in the line where the JSON parser stopped, for errors of
+    /// the text itself ([`InvalidUtf8`](SysmonErrorKind::InvalidUtf8),
+    /// [`NotJson`](SysmonErrorKind::NotJson), [`NotAnObject`](SysmonErrorKind::NotAnObject)).
+    /// `None` for errors about a field's value, which name the field instead (values
+    /// are interpreted after the whole line is read, once the event id is known).
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub kind: SysmonErrorKind,
+}
+
+impl SysmonError {
+    /// The same error, placed on line `line` of the input (numbering is the caller's;
+    /// 1-based is customary).
+    pub fn at_line(self, line: u64) -> SysmonLineError {
+        SysmonLineError {
+            line,
+            column: self.column,
+            kind: self.kind,
+        }
+    }
+}
+
+impl From<SysmonErrorKind> for SysmonError {
+    fn from(kind: SysmonErrorKind) -> Self {
+        SysmonError { column: None, kind }
+    }
+}
+
+impl fmt::Display for SysmonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            Some(c) => write!(f, "column {c}: {}", self.kind),
+            None => fmt::Display::fmt(&self.kind, f),
+        }
+    }
+}
+
+impl core::error::Error for SysmonError {}
+
+/// A [`SysmonError`] with the line it happened on, as a reader of NDJSON reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysmonLineError {
+    /// The line number the caller gave to [`SysmonError::at_line`].
+    pub line: u64,
+    /// 1-based byte position in the line, if known (see [`SysmonError::column`]).
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub kind: SysmonErrorKind,
+}
+
+impl fmt::Display for SysmonLineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            Some(c) => write!(f, "line {}, column {c}: {}", self.line, self.kind),
+            None => write!(f, "line {}: {}", self.line, self.kind),
+        }
+    }
+}
+
+impl core::error::Error for SysmonLineError {}
+
+/// Decodes one line of Sysmon JSON, skipping blank ones: `Ok(None)` for a line that is
+/// empty or only JSON whitespace (space, tab, CR, LF), otherwise as
+/// [`SysmonRecord::parse`].
+///
+/// # Errors
+///
+/// As [`SysmonRecord::parse`], except never [`SysmonErrorKind::Blank`].
+pub fn decode_sysmon_line(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, SysmonError> {
+    if is_blank(line) {
+        Ok(None)
+    } else {
+        SysmonRecord::parse(line).map(Some)
+    }
+}
+
+/// A cheap guess whether a line is a Windows event record in one of the shapes
+/// [`SysmonRecord`] reads, rather than an Elastic Defend (ECS) document: for
+/// auto-detecting an input's format from its first line.
+///
+/// True when the bytes contain `"EventID"` or `"EventData"` (flat and evtx shapes), or
+/// `"event_id"` together with `"winlog"` or `"event_data"` (winlogbeat shapes).
+///
+/// **Soundness limits**: this is a substring search, not a parse. It does not check
+/// that the line is JSON, nor that the text is a key: a string *value* spelled exactly
+/// `"EventID"` gives a false positive, a key spelled with escapes (`"\u0045ventID"`)
+/// or a record whose only event id is under another name gives a false negative, and
+/// a true result says nothing about the channel (a Security-log 4688 record looks like
+/// Sysmon here; [`SysmonRecord::parse`] then makes no event of it). Decide on more
+/// than one line, and let the decoder's errors have the last word.
+pub fn looks_like_sysmon(line: &[u8]) -> bool {
+    contains(line, br#""EventID""#)
+        || contains(line, br#""EventData""#)
+        || (contains(line, br#""event_id""#)
+            && (contains(line, br#""winlog""#) || contains(line, br#""event_data""#)))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+impl<'a> SysmonRecord<'a> {
+    /// Decodes one Sysmon event in JSON (one NDJSON line, with or without its line
+    /// end; a pretty-printed document works too).
+    ///
+    /// A leading UTF-8 byte-order mark is skipped. Every line must be UTF-8, one JSON
+    /// object, with an event id; a record that becomes an event (Sysmon 1, 11, 23, 26,
+    /// 29) must also have a valid time and the right types in the fields read. See the
+    /// [module docs](super#sysmon) for the shapes and the mapping.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use shareexec::input::{SysmonKind, SysmonRecord};
+    /// use shareexec::{Event, EventTypes};
+    ///
+    /// let line = br#"{"EventID":11,"Channel":"Microsoft-Windows-Sysmon/Operational",
+    ///     "Hostname":"WS1.corp.local","UtcTime":"2020-08-27 11:40:56.396","Image":"System",
+    ///     "TargetFilename":"C:\\Windows\\PSEXESVC.exe","RecordNumber":42}"#;
+    /// let record = SysmonRecord::parse(line)?;
+    /// assert_eq!(record.kind(), SysmonKind::FileCreate);
+    ///
+    /// let events: Vec<Event<'_>> = record.events(7).collect();
+    /// let [Event::File(write)] = events[..] else { panic!("one file event") };
+    /// assert_eq!(write.pid, Some(4)); // Image "System" without a ProcessId
+    /// assert_eq!(write.host_id, Some("ws1.corp.local"));
+    /// assert_eq!(write.extension, Some("exe"));
+    /// assert_eq!(write.types, EventTypes::CREATION);
+    /// assert_eq!(write.origin.id, Some("42"));
+    /// # Ok::<(), shareexec::input::SysmonError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`SysmonError`] for any line that is not such a record, including a blank one
+    /// ([`SysmonErrorKind::Blank`]; use [`decode_sysmon_line`] to skip those). Never
+    /// panics.
+    pub fn parse(line: &'a [u8]) -> Result<SysmonRecord<'a>, SysmonError> {
+        let (line, base) = match line.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) => (rest, 3),
+            None => (line, 0),
+        };
+        match core::str::from_utf8(line) {
+            Ok(text) => Self::parse_text(text, base),
+            Err(e) => Err(SysmonError {
+                column: Some(base + e.valid_up_to() + 1),
+                kind: SysmonErrorKind::InvalidUtf8,
+            }),
+        }
+    }
+
+    /// [`SysmonRecord::parse`] for a line already known to be UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// As [`SysmonRecord::parse`].
+    pub fn parse_str(line: &'a str) -> Result<SysmonRecord<'a>, SysmonError> {
+        match line.strip_prefix('\u{feff}') {
+            Some(rest) => Self::parse_text(rest, 3),
+            None => Self::parse_text(line, 0),
+        }
+    }
+
+    fn parse_text(text: &'a str, base: usize) -> Result<SysmonRecord<'a>, SysmonError> {
+        if is_blank(text.as_bytes()) {
+            return Err(SysmonErrorKind::Blank.into());
+        }
+        let mut builder = Builder::default();
+        let mut de = serde_json::Deserializer::from_str(text);
+        let result = BranchSeed {
+            b: &mut builder,
+            nodes: ROOT,
+            root: true,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        if let Err(e) = result {
+            let kind = match builder.error.take() {
+                Some(kind) => kind,
+                None => SysmonErrorKind::NotJson {
+                    message: json_message(&e),
+                },
+            };
+            return Err(SysmonError {
+                column: json_column(&e, text).map(|c| c + base),
+                kind,
+            });
+        }
+        builder.finish().map_err(SysmonError::from)
+    }
+
+    /// The Windows event id (`EventID`, `winlog.event_id`, `Event.System.EventID`).
+    pub fn event_id(&self) -> u32 {
+        self.event_id
+    }
+
+    /// What the record is to the rule: [`SysmonKind::Other`] for event ids that make
+    /// no event and for records of another channel or provider.
+    pub fn kind(&self) -> SysmonKind {
+        self.kind
+    }
+
+    /// Whether the record is from Sysmon: its channel or provider names Sysmon, or it
+    /// names neither (a Sysmon-only export).
+    pub fn is_sysmon(&self) -> bool {
+        is_sysmon(self.channel.as_deref(), self.provider.as_deref())
+    }
+
+    /// The event time: `UtcTime`, else `@timestamp`, else `System.TimeCreated`'s
+    /// `SystemTime`. Always present on records that make events; on the others, `None`
+    /// when missing or invalid.
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        self.timestamp
+    }
+
+    /// The record number (`winlog.record_id`, `RecordNumber`, `EventRecordID`,
+    /// `RecordID`, `System.EventRecordID`), as text: the events' [`Origin::id`].
+    pub fn record_id(&self) -> Option<&str> {
+        self.record_id.as_deref()
+    }
+
+    /// The computer name as logged (`Computer`, `winlog.computer_name`,
+    /// `System.Computer`; else the collector's `Hostname` / `host.name`).
+    pub fn host_name(&self) -> Option<&str> {
+        self.computer.as_deref()
+    }
+
+    /// `host.id` of the events: [`host_name`](Self::host_name) lower-cased (Sysmon has
+    /// no agent id; this is also what the reference converter writes).
+    pub fn host_id(&self) -> Option<&str> {
+        self.host_id.as_deref()
+    }
+
+    /// The channel (`Channel`, `winlog.channel`, `System.Channel`, `log_name`).
+    pub fn channel(&self) -> Option<&str> {
+        self.channel.as_deref()
+    }
+
+    /// The provider (`SourceName`, `ProviderName`, `winlog.provider_name`,
+    /// `System.Provider.#attributes.Name`, `source_name`).
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
+    }
+
+    /// `Image`: the new process (event 1) or the process that wrote or deleted the file
+    /// (the others). `System` for the System process.
+    pub fn image(&self) -> Option<&str> {
+        self.image.as_deref()
+    }
+
+    /// The file name of [`image`](Self::image) (after the last `\` or `/`), for
+    /// alerts: ECS `process.name`.
+    pub fn process_name(&self) -> Option<&str> {
+        self.image.as_deref().map(base_name)
+    }
+
+    /// `ProcessId` as logged (some exports drop it for the System process).
+    pub fn process_id(&self) -> Option<i64> {
+        self.process_id
+    }
+
+    /// The events' `process.pid`: 4 when [`image`](Self::image) is `System` (any ASCII
+    /// case), since only the System process has that image, whether or not the export
+    /// kept `ProcessId`; otherwise [`process_id`](Self::process_id).
+    pub fn pid(&self) -> Option<i64> {
+        match self.image.as_deref() {
+            Some(image) if image.eq_ignore_ascii_case("System") => Some(4),
+            _ => self.process_id,
+        }
+    }
+
+    /// Whether [`pid`](Self::pid) was inferred from `Image` rather than read from
+    /// `ProcessId` (which is missing or disagrees).
+    pub fn pid_inferred(&self) -> bool {
+        self.pid() != self.process_id
+    }
+
+    /// `TargetFilename`: the file created or deleted (`file.path`).
+    pub fn target_filename(&self) -> Option<&str> {
+        self.target_filename.as_deref()
+    }
+
+    /// `file.extension` as this adapter derives it (Sysmon has no such field): the
+    /// suffix after the last `.` of the last component of
+    /// [`target_filename`](Self::target_filename), `None` when there is no dot or
+    /// nothing after it. `C:\a.b\evil.EXE` gives `EXE`.
+    pub fn file_extension(&self) -> Option<&str> {
+        self.target_filename.as_deref().and_then(extension)
+    }
+
+    /// The `Hashes` field (`SHA256=…,MD5=…,IMPHASH=…`) as `sha256`/`sha1`/`md5`,
+    /// lower-cased as ECS writes them (`IMPHASH` and unknown algorithms are dropped).
+    /// Read on records that make events (Sysmon 1, 23, 26, 29; event 11 has none);
+    /// empty on the others.
+    pub fn hashes(&self) -> Hashes<'_> {
+        self.hashes.view()
+    }
+
+    /// Time and identity of the record, with the caller's `position` (the time is
+    /// the epoch when the record has none; records that make events always have one).
+    pub fn origin(&self, position: Position) -> Origin<'_> {
+        Origin {
+            timestamp: self.timestamp.unwrap_or_default(),
+            sequence: None,
+            id: self.record_id(),
+            position,
+        }
+    }
+
+    /// The record as a file event, for Sysmon 11 and 29 (type `creation`; 29 with
+    /// `file.Ext.header_bytes` `4d5a`) and 23 and 26 (type `deletion`).
+    pub fn file_event(&self, position: Position) -> Option<FileEvent<'_>> {
+        if !self.kind.is_file() {
+            return None;
+        }
+        Some(FileEvent {
+            origin: self.origin(position),
+            host_id: self.host_id(),
+            os_type: Some("windows"),
+            types: self.kind.event_types(),
+            pid: self.pid(),
+            path: self.target_filename(),
+            extension: self.file_extension(),
+            header_bytes: (self.kind == SysmonKind::FileExecutableDetected).then_some("4d5a"),
+            hash: self.hashes(),
+        })
+    }
+
+    /// The record as a process event, for Sysmon 1 (type `start`). Sysmon logs no code
+    /// signature on process creation, so every part of `code_signature` is missing
+    /// (which the rule's exclusions treat as not trusted).
+    pub fn process_event(&self, position: Position) -> Option<ProcessEvent<'_>> {
+        if !self.kind.is_process() {
+            return None;
+        }
+        Some(ProcessEvent {
+            origin: self.origin(position),
+            host_id: self.host_id(),
+            os_type: Some("windows"),
+            types: self.kind.event_types(),
+            executable: self.image(),
+            pid: self.pid(),
+            code_signature: CodeSignature::default(),
+            hash: self.hashes(),
+        })
+    }
+
+    /// The events to hand the detector, all with `position`: one for Sysmon 1, 11,
+    /// 23, 26 and 29, none for the others.
+    pub fn events(&self, position: Position) -> impl Iterator<Item = Event<'_>> {
+        self.process_event(position)
+            .map(Event::Process)
+            .into_iter()
+            .chain(self.file_event(position).map(Event::File))
+    }
+
+    /// A copy that owns all its strings, to keep past the line's buffer.
+    pub fn into_owned(self) -> SysmonRecord<'static> {
+        SysmonRecord {
+            event_id: self.event_id,
+            kind: self.kind,
+            timestamp: self.timestamp,
+            record_id: own(self.record_id),
+            computer: own(self.computer),
+            host_id: own(self.host_id),
+            channel: own(self.channel),
+            provider: own(self.provider),
+            image: own(self.image),
+            process_id: self.process_id,
+            target_filename: own(self.target_filename),
+            hashes: self.hashes.into_owned(),
+        }
+    }
+}
+
+fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+    s.map(|s| Cow::Owned(s.into_owned()))
+}
+
+fn is_sysmon(channel: Option<&str>, provider: Option<&str>) -> bool {
+    let names_sysmon = |s: &str| contains_ignore_ascii_case(s, "sysmon");
+    match (channel, provider) {
+        (None, None) => true,
+        (c, p) => c.is_some_and(names_sysmon) || p.is_some_and(names_sysmon),
+    }
+}
+
+fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// The last component of a Windows or POSIX path.
+fn base_name(path: &str) -> &str {
+    path.rsplit(['\\', '/']).next().unwrap_or(path)
+}
+
+fn extension(path: &str) -> Option<&str> {
+    let (_, ext) = base_name(path).rsplit_once('.')?;
+    (!ext.is_empty()).then_some(ext)
+}
+
+/// `serde_json`'s message without its " at line L column C" suffix.
+fn json_message(e: &serde_json::Error) -> String {
+    let mut message = e.to_string();
+    if e.line() != 0
+        && let Some(at) = message.rfind(" at line ")
+    {
+        message.truncate(at);
+    }
+    message
+}
+
+/// `serde_json`'s (line, column) as a 1-based byte position within `text`.
+fn json_column(e: &serde_json::Error, text: &str) -> Option<usize> {
+    let line = e.line();
+    if line == 0 {
+        return None;
+    }
+    let start = if line == 1 {
+        0
+    } else {
+        text.bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .nth(line - 2)
+            .map_or(0, |(i, _)| i + 1)
+    };
+    Some((start + e.column()).max(1))
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncated(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+/// Sysmon's `UtcTime`: `YYYY-MM-DD hh:mm:ss.fff`, UTC without a zone. A text that
+/// already ends in a zone (`Z`, `+hh:mm`, `-hh:mm`) is read as RFC 3339.
+fn parse_utc_time(text: &str) -> Result<Timestamp, TimestampError> {
+    const MAX: usize = 63;
+    let bytes = text.as_bytes();
+    let len = bytes.len();
+    let zoned = matches!(bytes.last(), Some(b'Z' | b'z'))
+        || (len >= 6 && matches!(bytes[len - 6], b'+' | b'-') && bytes[len - 3] == b':');
+    if !zoned && len <= MAX {
+        let mut buf = [0u8; MAX + 1];
+        buf[..len].copy_from_slice(bytes);
+        buf[len] = b'Z';
+        // A `str` followed by an ASCII byte is still UTF-8.
+        if let Ok(with_zone) = core::str::from_utf8(&buf[..=len]) {
+            return parse_rfc3339(with_zone);
+        }
+    }
+    parse_rfc3339(text)
+}
+
+// ---------------------------------------------------------------------------------------
+// The field tree
+// ---------------------------------------------------------------------------------------
+
+/// A value the decoder collects, before the event id says how to read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    EventId,
+    RecordId,
+    Computer,
+    HostName,
+    Channel,
+    Provider,
+    UtcTime,
+    AtTimestamp,
+    SystemTime,
+    Image,
+    ProcessId,
+    TargetFilename,
+    Hashes,
+    /// ECS `process.executable`, `process.pid`, `file.path`: what an Elasticsearch
+    /// ingest pipeline renames the `winlog.event_data` fields to.
+    EcsExecutable,
+    EcsPid,
+    EcsFilePath,
+}
+
+const FIELDS: usize = 16;
+
+impl Field {
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+struct Node {
+    name: &'static str,
+    kind: Kind,
+}
+
+enum Kind {
+    Branch(&'static [Node]),
+    /// A leaf, with the field's name as spelled in this shape (for errors).
+    Leaf(Field, &'static str),
+    /// `_source` of a search hit: the document itself.
+    Root,
+}
+
+macro_rules! leaf {
+    ($name:literal, $path:expr, $field:ident) => {
+        Node {
+            name: $name,
+            kind: Kind::Leaf(Field::$field, $path),
+        }
+    };
+}
+
+macro_rules! branch {
+    ($name:literal, $nodes:expr) => {
+        Node {
+            name: $name,
+            kind: Kind::Branch($nodes),
+        }
+    };
+}
+
+/// `EventData` / `winlog.event_data` / `event_data`.
+macro_rules! data_fields {
+    ($prefix:literal) => {
+        [
+            leaf!("UtcTime", concat!($prefix, "UtcTime"), UtcTime),
+            leaf!("Image", concat!($prefix, "Image"), Image),
+            leaf!("ProcessId", concat!($prefix, "ProcessId"), ProcessId),
+            leaf!(
+                "TargetFilename",
+                concat!($prefix, "TargetFilename"),
+                TargetFilename
+            ),
+            leaf!("Hashes", concat!($prefix, "Hashes"), Hashes),
+        ]
+    };
+}
+
+static WINLOG_DATA: &[Node] = &data_fields!("winlog.event_data.");
+static BEAT6_DATA: &[Node] = &data_fields!("event_data.");
+static EVENT_DATA: &[Node] = &data_fields!("EventData.");
+
+static WINLOG: &[Node] = &[
+    leaf!("event_id", "winlog.event_id", EventId),
+    leaf!("record_id", "winlog.record_id", RecordId),
+    leaf!("computer_name", "winlog.computer_name", Computer),
+    leaf!("channel", "winlog.channel", Channel),
+    leaf!("provider_name", "winlog.provider_name", Provider),
+    branch!("event_data", WINLOG_DATA),
+];
+
+static HOST: &[Node] = &[leaf!("name", "host.name", HostName)];
+
+static ECS_PROCESS: &[Node] = &[
+    leaf!("executable", "process.executable", EcsExecutable),
+    leaf!("pid", "process.pid", EcsPid),
+];
+
+static ECS_FILE: &[Node] = &[leaf!("path", "file.path", EcsFilePath)];
+
+static PROVIDER_ATTRIBUTES: &[Node] =
+    &[leaf!("Name", "System.Provider.#attributes.Name", Provider)];
+
+static TIME_ATTRIBUTES: &[Node] = &[leaf!(
+    "SystemTime",
+    "System.TimeCreated.#attributes.SystemTime",
+    SystemTime
+)];
+
+static SYSTEM: &[Node] = &[
+    leaf!("EventID", "System.EventID", EventId),
+    leaf!("EventRecordID", "System.EventRecordID", RecordId),
+    leaf!("Computer", "System.Computer", Computer),
+    leaf!("Channel", "System.Channel", Channel),
+    branch!("Provider", &[branch!("#attributes", PROVIDER_ATTRIBUTES)]),
+    branch!("TimeCreated", &[branch!("#attributes", TIME_ATTRIBUTES)]),
+    // `ParserSettings::separate_json_attributes(true)`.
+    branch!("Provider_attributes", PROVIDER_ATTRIBUTES),
+    branch!("TimeCreated_attributes", TIME_ATTRIBUTES),
+];
+
+static EVENT: &[Node] = &[branch!("System", SYSTEM), branch!("EventData", EVENT_DATA)];
+
+static ROOT: &[Node] = &[
+    // flat (OTRF / nxlog)
+    leaf!("UtcTime", "UtcTime", UtcTime),
+    leaf!("Image", "Image", Image),
+    leaf!("ProcessId", "ProcessId", ProcessId),
+    leaf!("TargetFilename", "TargetFilename", TargetFilename),
+    leaf!("Hashes", "Hashes", Hashes),
+    leaf!("EventID", "EventID", EventId),
+    leaf!("RecordNumber", "RecordNumber", RecordId),
+    leaf!("EventRecordID", "EventRecordID", RecordId),
+    leaf!("RecordID", "RecordID", RecordId),
+    leaf!("Computer", "Computer", Computer),
+    leaf!("Hostname", "Hostname", HostName),
+    leaf!("Channel", "Channel", Channel),
+    leaf!("SourceName", "SourceName", Provider),
+    leaf!("ProviderName", "ProviderName", Provider),
+    leaf!("@timestamp", "@timestamp", AtTimestamp),
+    // winlogbeat 7+, Elastic Agent
+    branch!("winlog", WINLOG),
+    branch!("host", HOST),
+    // the same after an Elasticsearch ingest pipeline (fallbacks)
+    branch!("process", ECS_PROCESS),
+    branch!("file", ECS_FILE),
+    // winlogbeat 6
+    leaf!("event_id", "event_id", EventId),
+    leaf!("record_number", "record_number", RecordId),
+    leaf!("computer_name", "computer_name", Computer),
+    leaf!("log_name", "log_name", Channel),
+    leaf!("source_name", "source_name", Provider),
+    branch!("event_data", BEAT6_DATA),
+    // evtx JSON, wrapped in `Event` or not
+    branch!("Event", EVENT),
+    branch!("System", SYSTEM),
+    branch!("EventData", EVENT_DATA),
+    // a search hit
+    Node {
+        name: "_source",
+        kind: Kind::Root,
+    },
+];
+
+/// Where a key (possibly dotted) leads from a given object.
+#[derive(Clone, Copy)]
+enum Route {
+    /// Not a field this decoder reads: skip the value.
+    Unknown,
+    /// An object of the tree.
+    Branch(&'static [Node]),
+    /// A leaf: its value is collected.
+    Leaf(Field, &'static str),
+}
+
+fn route(nodes: &'static [Node], key: &str) -> Route {
+    let mut nodes = nodes;
+    let mut found = Route::Unknown;
+    for segment in key.split('.') {
+        if let Route::Leaf(..) = found {
+            return Route::Unknown;
+        }
+        let Some(node) = nodes.iter().find(|n| n.name == segment) else {
+            return Route::Unknown;
+        };
+        found = match node.kind {
+            Kind::Branch(children) => {
+                nodes = children;
+                Route::Branch(children)
+            }
+            Kind::Root => {
+                nodes = ROOT;
+                Route::Branch(ROOT)
+            }
+            Kind::Leaf(field, path) => Route::Leaf(field, path),
+        };
+    }
+    found
+}
+
+// ---------------------------------------------------------------------------------------
+// Collecting
+// ---------------------------------------------------------------------------------------
+
+/// A leaf's JSON value, as found.
+#[derive(Clone, Debug)]
+enum Raw<'a> {
+    Str(Cow<'a, str>),
+    Int(i128),
+    Float,
+    Bool(bool),
+    /// A value no field can take: what it was, for the error.
+    Bad(&'static str),
+}
+
+impl Raw<'_> {
+    fn found(&self) -> &'static str {
+        match self {
+            Raw::Str(_) => "a string",
+            Raw::Int(_) => "an integer",
+            Raw::Float => "a fractional number",
+            Raw::Bool(_) => "a boolean",
+            Raw::Bad(found) => found,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Builder<'a> {
+    slots: [Option<(Raw<'a>, &'static str)>; FIELDS],
+    /// The typed reason a visitor gave up (serde errors are strings; this keeps the type).
+    error: Option<SysmonErrorKind>,
+}
+
+fn wrong(field: &'static str, expected: &'static str, found: &'static str) -> SysmonErrorKind {
+    SysmonErrorKind::WrongType {
+        field,
+        expected,
+        found,
+    }
+}
+
+impl<'a> Builder<'a> {
+    fn take(&mut self, field: Field) -> Option<(Raw<'a>, &'static str)> {
+        self.slots.get_mut(field.index()).and_then(Option::take)
+    }
+
+    /// A keyword: a string, or an integer or boolean taken as its text. With `strict`
+    /// off, a value of another type is missing instead of an error.
+    fn text(
+        &mut self,
+        field: Field,
+        strict: bool,
+    ) -> Result<Option<Cow<'a, str>>, SysmonErrorKind> {
+        match self.take(field) {
+            None => Ok(None),
+            Some((Raw::Str(s), _)) => Ok(Some(s)),
+            Some((Raw::Int(n), _)) => Ok(Some(Cow::Owned(n.to_string()))),
+            Some((Raw::Bool(b), _)) => Ok(Some(Cow::Borrowed(if b { "true" } else { "false" }))),
+            Some((raw, path)) if strict => Err(wrong(path, "a string", raw.found())),
+            Some(_) => Ok(None),
+        }
+    }
+
+    /// [`text`](Self::text) of `field`, else of `fallback`.
+    fn text_or(
+        &mut self,
+        field: Field,
+        fallback: Field,
+        strict: bool,
+    ) -> Result<Option<Cow<'a, str>>, SysmonErrorKind> {
+        match self.text(field, strict)? {
+            Some(value) => Ok(Some(value)),
+            None => self.text(fallback, strict),
+        }
+    }
+
+    fn event_id(&mut self) -> Result<u32, SysmonErrorKind> {
+        const EXPECTED: &str = "a non-negative integer";
+        let (raw, path) = self
+            .take(Field::EventId)
+            .ok_or(SysmonErrorKind::MissingEventId)?;
+        match raw {
+            Raw::Int(n) => {
+                u32::try_from(n).map_err(|_| wrong(path, EXPECTED, "a number out of range"))
+            }
+            Raw::Str(s) if s.trim().is_empty() => Err(SysmonErrorKind::MissingEventId),
+            Raw::Str(s) => s
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| wrong(path, EXPECTED, "a string that is not such a number")),
+            other => Err(wrong(path, EXPECTED, other.found())),
+        }
+    }
+
+    /// `ProcessId`: an integer or a decimal string; `""` and `"-"` are missing.
+    fn process_id(&mut self, field: Field, strict: bool) -> Result<Option<i64>, SysmonErrorKind> {
+        const EXPECTED: &str = "an integer";
+        let Some((raw, path)) = self.take(field) else {
+            return Ok(None);
+        };
+        let result = match raw {
+            Raw::Int(n) => i64::try_from(n)
+                .map(Some)
+                .map_err(|_| wrong(path, EXPECTED, "a number out of range")),
+            Raw::Str(s) => match s.trim() {
+                "" | "-" => Ok(None),
+                t => t
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| wrong(path, EXPECTED, "a string that is not an integer")),
+            },
+            other => Err(wrong(path, EXPECTED, other.found())),
+        };
+        match result {
+            Err(_) if !strict => Ok(None),
+            r => r,
+        }
+    }
+
+    /// `UtcTime`, else `@timestamp`, else `SystemTime`. An invalid time is an error
+    /// (not a reason to fall back) when `strict`; missing when not.
+    fn timestamp(&mut self, strict: bool) -> Result<Option<Timestamp>, SysmonErrorKind> {
+        let sources = [Field::UtcTime, Field::AtTimestamp, Field::SystemTime];
+        for field in sources {
+            let Some((raw, path)) = self.take(field) else {
+                continue;
+            };
+            let parsed = match &raw {
+                Raw::Str(s) if s.trim().is_empty() => continue,
+                Raw::Str(s) => {
+                    let result = if field == Field::UtcTime {
+                        parse_utc_time(s)
+                    } else {
+                        parse_rfc3339(s)
+                    };
+                    result.map_err(|reason| SysmonErrorKind::BadTimestamp {
+                        field: path,
+                        text: truncated(s, 64).to_owned(),
+                        reason,
+                    })
+                }
+                // `@timestamp`, as in Elasticsearch, may be epoch milliseconds.
+                Raw::Int(ms) if field == Field::AtTimestamp => i64::try_from(*ms)
+                    .ok()
+                    .and_then(|ms| ms.checked_mul(1_000_000))
+                    .map(Timestamp)
+                    .ok_or_else(|| SysmonErrorKind::BadTimestamp {
+                        field: path,
+                        text: ms.to_string(),
+                        reason: TimestampError::OutOfRange,
+                    }),
+                other => Err(wrong(
+                    path,
+                    if field == Field::AtTimestamp {
+                        "a date string or epoch milliseconds"
+                    } else {
+                        "a date string"
+                    },
+                    other.found(),
+                )),
+            };
+            match parsed {
+                Ok(ts) => return Ok(Some(ts)),
+                Err(e) if strict => return Err(e),
+                Err(_) => continue,
+            }
+        }
+        if strict {
+            Err(SysmonErrorKind::MissingTimestamp)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn finish(mut self) -> Result<SysmonRecord<'a>, SysmonErrorKind> {
+        let event_id = self.event_id()?;
+        let candidate = SysmonKind::from_event_id(event_id) != SysmonKind::Other;
+        let channel = self.text(Field::Channel, candidate)?;
+        let provider = self.text(Field::Provider, candidate)?;
+        let kind = if is_sysmon(channel.as_deref(), provider.as_deref()) {
+            SysmonKind::from_event_id(event_id)
+        } else {
+            SysmonKind::Other
+        };
+        let strict = kind != SysmonKind::Other;
+        let record_id = self.text(Field::RecordId, strict)?;
+        let computer = match self.text(Field::Computer, strict)? {
+            Some(c) => Some(c),
+            None => self.text(Field::HostName, strict)?,
+        };
+        let host_id = computer.as_ref().map(|c| lower(c));
+        let image = self.text_or(Field::Image, Field::EcsExecutable, strict)?;
+        let process_id = match self.process_id(Field::ProcessId, strict)? {
+            Some(pid) => Some(pid),
+            None => self.process_id(Field::EcsPid, strict)?,
+        };
+        let target_filename = self.text_or(Field::TargetFilename, Field::EcsFilePath, strict)?;
+        let hashes = self.text(Field::Hashes, strict)?;
+        let timestamp = self.timestamp(strict)?;
+        let hashes = match (kind, hashes) {
+            (
+                SysmonKind::ProcessCreate
+                | SysmonKind::FileDelete
+                | SysmonKind::FileDeleteDetected
+                | SysmonKind::FileExecutableDetected,
+                Some(h),
+            ) => parse_hashes(&h),
+            _ => HashSlots::default(),
+        };
+        Ok(SysmonRecord {
+            event_id,
+            kind,
+            timestamp,
+            record_id,
+            computer,
+            host_id,
+            channel,
+            provider,
+            image,
+            process_id,
+            target_filename,
+            hashes,
+        })
+    }
+}
+
+/// `s` lower-cased, borrowed when lower-casing changes nothing.
+fn lower<'a>(s: &Cow<'a, str>) -> Cow<'a, str> {
+    let unchanged = s.chars().all(|c| {
+        let mut l = c.to_lowercase();
+        l.next() == Some(c) && l.next().is_none()
+    });
+    if unchanged {
+        s.clone()
+    } else {
+        Cow::Owned(s.to_lowercase())
+    }
+}
+
+/// `SHA1=…,MD5=…,SHA256=…,IMPHASH=…` → lower-cased slots (borrowed from the line when
+/// already lower-case and the line's text had no escapes).
+fn parse_hashes<'a>(text: &Cow<'a, str>) -> HashSlots<'a> {
+    match text {
+        Cow::Borrowed(t) => hash_slots(t, Cow::Borrowed),
+        Cow::Owned(t) => hash_slots(t, |v| Cow::Owned(v.to_owned())),
+    }
+}
+
+fn hash_slots<'t, 'a>(text: &'t str, keep: impl Fn(&'t str) -> Cow<'a, str>) -> HashSlots<'a> {
+    let mut slots = HashSlots::default();
+    for part in text.split(',') {
+        let Some((algo, value)) = part.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let slot = match algo.trim() {
+            a if a.eq_ignore_ascii_case("SHA256") => &mut slots.sha256,
+            a if a.eq_ignore_ascii_case("SHA1") => &mut slots.sha1,
+            a if a.eq_ignore_ascii_case("MD5") => &mut slots.md5,
+            _ => continue,
+        };
+        *slot = Some(if value.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(value.to_ascii_lowercase())
+        } else {
+            keep(value)
+        });
+    }
+    slots
+}
+
+// ---------------------------------------------------------------------------------------
+// The visitors
+// ---------------------------------------------------------------------------------------
+
+/// An object of the tree (or the document itself, `root`).
+struct BranchSeed<'b, 'a> {
+    b: &'b mut Builder<'a>,
+    nodes: &'static [Node],
+    root: bool,
+}
+
+impl<'a> DeserializeSeed<'a> for BranchSeed<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl BranchSeed<'_, '_> {
+    /// The document must be an object; an inner branch that is not one (OTRF's `host`
+    /// is the collector's name, a string) holds none of the fields read.
+    fn not_object<E: de::Error>(self, found: &'static str) -> Result<(), E> {
+        if self.root {
+            self.b.error = Some(SysmonErrorKind::NotAnObject { found });
+            Err(E::custom("see SysmonErrorKind"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        let BranchSeed { b, nodes, .. } = self;
+        while let Some(route) = map.next_key_seed(KeySeed(nodes))? {
+            match route {
+                Route::Unknown => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Route::Branch(nodes) => map.next_value_seed(BranchSeed {
+                    b: &mut *b,
+                    nodes,
+                    root: false,
+                })?,
+                Route::Leaf(field, path) => {
+                    let value = map.next_value_seed(LeafSeed)?;
+                    if let Some(slot) = b.slots.get_mut(field.index()) {
+                        *slot = value.map(|v| (v, path));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not_object("null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.not_object("null")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.not_object("a boolean")
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.not_object("a number")
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.not_object("a number")
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.not_object("a number")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.not_object("a string")
+    }
+
+    fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        self.not_object("an array")
+    }
+}
+
+/// A key: routed through the tree while the parser still holds it.
+struct KeySeed(&'static [Node]);
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Route;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Route, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Route;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Route, E> {
+        Ok(route(self.0, key))
+    }
+}
+
+/// Whether a key is `#text` (an XML element's text in evtx JSON).
+struct TextKey;
+
+impl<'de> DeserializeSeed<'de> for TextKey {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for TextKey {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == "#text")
+    }
+}
+
+/// The value of a leaf field, collected as it is (`None` for `null`).
+struct LeafSeed;
+
+impl<'a> DeserializeSeed<'a> for LeafSeed {
+    type Value = Option<Raw<'a>>;
+
+    fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'a> Visitor<'a> for LeafSeed {
+    type Value = Option<Raw<'a>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Str(Cow::Borrowed(v))))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Str(Cow::Owned(v.to_owned()))))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Str(Cow::Owned(v))))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Int(i128::from(v))))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Int(i128::from(v))))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Float))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    /// A one-element array is its element, an empty one is missing, more is refused.
+    fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Some(first) = seq.next_element_seed(LeafSeed)? else {
+            return Ok(None);
+        };
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Some(Raw::Bad("an array of several values")));
+        }
+        Ok(first)
+    }
+
+    /// An XML element rendered with attributes (`{"#attributes": {…}, "#text": 4111}`)
+    /// is its `#text`; any other object is no value a field can take.
+    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut text = None;
+        let mut has_text = false;
+        while let Some(is_text) = map.next_key_seed(TextKey)? {
+            if is_text {
+                text = map.next_value_seed(LeafSeed)?;
+                has_text = true;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(if has_text {
+            text
+        } else {
+            Some(Raw::Bad("an object"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert!(matches!(
+            route(ROOT, "winlog.event_data.Image"),
+            Route::Leaf(Field::Image, "winlog.event_data.Image")
+        ));
+        assert!(matches!(
+            route(ROOT, "Event.System.TimeCreated.#attributes.SystemTime"),
+            Route::Leaf(Field::SystemTime, _)
+        ));
+        assert!(matches!(
+            route(ROOT, "_source.EventID"),
+            Route::Leaf(Field::EventId, "EventID")
+        ));
+        assert!(matches!(route(ROOT, "Image.x"), Route::Unknown));
+        assert!(matches!(route(ROOT, "image"), Route::Unknown));
+        assert!(matches!(route(ROOT, ""), Route::Unknown));
+    }
+
+    #[test]
+    fn field_indices_fit() {
+        assert_eq!(Field::EcsFilePath.index() + 1, FIELDS);
+    }
+
+    #[test]
+    fn utc_time() {
+        assert_eq!(
+            parse_utc_time("2020-08-27 11:40:56.396"),
+            parse_rfc3339("2020-08-27T11:40:56.396Z")
+        );
+        assert_eq!(
+            parse_utc_time("2020-08-27T11:40:56.396+00:00"),
+            parse_rfc3339("2020-08-27T11:40:56.396Z")
+        );
+        assert_eq!(
+            parse_utc_time("2020-08-27 11:40:56-01:30"),
+            parse_rfc3339("2020-08-27T13:10:56Z")
+        );
+        assert!(parse_utc_time("2020-08-27 11:40:56.396 junk").is_err());
+        assert!(parse_utc_time("2020-08-27 11:40:56.396+").is_err());
+        assert!(parse_utc_time("-1:00").is_err());
+        assert!(parse_utc_time("").is_err());
+        let long = "2020-08-27 11:40:56.3961111111111111111111111111111111111111111111111111111";
+        assert!(long.len() > 63);
+        assert!(parse_utc_time(long).is_err());
+    }
+
+    #[test]
+    fn hashes_borrow_when_lower_case() {
+        let text = Cow::Borrowed("SHA256=abc,MD5=DEF,IMPHASH=01,bogus,SHA1=");
+        let h = parse_hashes(&text);
+        assert!(matches!(h.sha256, Some(Cow::Borrowed("abc"))));
+        assert!(matches!(&h.md5, Some(Cow::Owned(s)) if s == "def"));
+        assert_eq!(h.sha1, None);
+    }
+
+    #[test]
+    fn extensions() {
+        assert_eq!(extension(r"C:\Windows\PSEXESVC.exe"), Some("exe"));
+        assert_eq!(extension(r"C:\a.b\noext"), None);
+        assert_eq!(extension(r"C:\a\trailing."), None);
+        assert_eq!(extension("/tmp/x.tar.gz"), Some("gz"));
+        assert_eq!(extension(".bashrc"), Some("bashrc"));
+        assert_eq!(base_name("System"), "System");
+    }
+}
