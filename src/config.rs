@@ -46,10 +46,10 @@ impl Default for Config {
             max_lateness: Span::ZERO,
             max_pending: 500_000,
             max_pending_per_host: 10_000,
-            max_pending_bytes: 64 << 20,
-            max_buffered: 200_000,
-            max_buffered_bytes: 64 << 20,
-            max_hosts: 200_000,
+            max_pending_bytes: 48 << 20,
+            max_buffered: 100_000,
+            max_buffered_bytes: 48 << 20,
+            max_hosts: 100_000,
             idle_host_timeout: Span::from_secs(600),
             sweep_interval: 1 << 16,
             hash_seed: None,
@@ -57,29 +57,51 @@ impl Default for Config {
     }
 }
 
-/// Approximate heap bytes of one pending write, not counting its strings.
+/// Heap bytes of one pending write at most, not counting its strings: the 72-byte
+/// entry, its hash-table slot with the table's growth slack, and a free-list slot.
 pub const PENDING_ENTRY_BYTES: usize = 96;
-/// Approximate heap bytes of one tracked host, not counting its id.
-pub const HOST_BYTES: usize = 128;
+/// Heap bytes of one tracked host at most, not counting its id: the record, its
+/// hash-table slot with slack, the id's reference-count header, and the smallest
+/// reorder heap (four 40-byte entries).
+pub const HOST_BYTES: usize = 128 + 4 * 40;
 /// Longest `host.id` that joins. Agent ids are UUIDs and host names at most 255
-/// bytes; a longer id is treated as a missing key (counted in `unkeyed`), so that
-/// hosts stay small whatever the input.
-pub const MAX_HOST_ID_BYTES: usize = 1024;
+/// bytes; a longer id is treated as a missing key (counted in `unkeyed`; where
+/// Elasticsearch would join it), so that hosts stay small whatever the input.
+pub const MAX_HOST_ID_BYTES: usize = 256;
+/// Bytes of one held event's copy record, before its strings.
+const HELD_COPY_BYTES: usize = 160;
+/// Bytes kept by the pool of recycled string buffers at most.
+const POOL_BYTES: usize = 4 << 20;
+/// Pending writes are stored in chunks of this many 72-byte entries.
+const ENTRY_CHUNK_BYTES: usize = 4096 * 72;
 
 impl Config {
-    /// An upper bound on the detector's heap use under this configuration, in bytes.
+    /// An upper bound on the detector's heap use under this configuration, in bytes,
+    /// not counting verdicts not yet taken (poll them).
     ///
-    /// Pending writes cost [`PENDING_ENTRY_BYTES`] each plus their strings (capped by
-    /// `max_pending_bytes`); the buffer is capped by `max_buffered_bytes`; each host
-    /// costs [`HOST_BYTES`] plus its id (counted at 64 bytes, a UUID with room; at
-    /// most [`MAX_HOST_ID_BYTES`]). Hash tables
-    /// are counted at twice their slots. The defaults give about 190 MiB.
+    /// - pending writes: [`PENDING_ENTRY_BYTES`] each (plus one partly used chunk of
+    ///   entries) and their strings, capped by `max_pending_bytes`;
+    /// - the reorder buffer: `max_buffered_bytes` (copies, strings, heap entries and
+    ///   heap slack are all charged to it), the store of copies at its peak (twice
+    ///   `max_buffered` records of 160 bytes), and 4 MiB of recycled string buffers;
+    /// - hosts: [`HOST_BYTES`] plus [`MAX_HOST_ID_BYTES`] each.
+    ///
+    /// The defaults give about 228 MiB, under 256 MiB.
     pub fn memory_bound(&self) -> usize {
-        let entries = self.max_pending.saturating_mul(PENDING_ENTRY_BYTES + 16);
-        let hosts = self.max_hosts.saturating_mul(HOST_BYTES + 16 + 64);
+        let entries = self
+            .max_pending
+            .saturating_mul(PENDING_ENTRY_BYTES)
+            .saturating_add(ENTRY_CHUNK_BYTES);
+        let buffer = self
+            .max_buffered_bytes
+            .saturating_add(self.max_buffered.saturating_mul(2 * HELD_COPY_BYTES))
+            .saturating_add(POOL_BYTES);
+        let hosts = self
+            .max_hosts
+            .saturating_mul(HOST_BYTES + MAX_HOST_ID_BYTES);
         entries
             .saturating_add(self.max_pending_bytes)
-            .saturating_add(self.max_buffered_bytes)
+            .saturating_add(buffer)
             .saturating_add(hosts)
     }
 }
@@ -95,6 +117,8 @@ impl Config {
             ("max_pending", self.max_pending),
             ("max_pending_per_host", self.max_pending_per_host),
             ("max_pending_bytes", self.max_pending_bytes),
+            ("max_buffered", self.max_buffered),
+            ("max_buffered_bytes", self.max_buffered_bytes),
             ("max_hosts", self.max_hosts),
         ] {
             if cap == 0 {

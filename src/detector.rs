@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use crate::config::{Config, MAX_HOST_ID_BYTES};
 use crate::error::ConfigError;
 use crate::event::{Event, Origin};
-use crate::hosts::{Held, Hosts, OrderKey};
+use crate::hosts::{HELD_OVERHEAD, Held, Hosts, OrderKey};
 use crate::keys::{KeyHasher, PathMatch};
 use crate::owned::{OwnedEvent, TextPool};
 use crate::rule::{Rule, Semantics};
@@ -62,6 +62,9 @@ pub struct Detector<P = SignerPolicy> {
     hosts: Hosts,
     window: Window,
     pool: TextPool,
+    /// Copies of held events; hosts' heaps point into it.
+    held: Vec<Option<OwnedEvent>>,
+    held_free: Vec<u32>,
     out: VecDeque<Verdict>,
     stats: Stats,
     arrival: u64,
@@ -92,6 +95,8 @@ impl<P: TrustPolicy> Detector<P> {
             hosts: Hosts::default(),
             window: Window::new(),
             pool: TextPool::default(),
+            held: Vec::new(),
+            held_free: Vec::new(),
             out: VecDeque::new(),
             stats: Stats::default(),
             arrival: 0,
@@ -301,38 +306,65 @@ impl<P: TrustPolicy> Detector<P> {
 
     /// Copies an event into its host's reorder buffer, within the buffer's caps.
     fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
-        let held = OwnedEvent::new(event, self.pool.take());
-        let bytes = held.bytes();
-        // Over the caps: release this host's earliest held events early (counted),
-        // and if that is not enough, process this one without reordering.
+        let copy = OwnedEvent::new(event, self.pool.take());
+        let bytes = copy.bytes() + HELD_OVERHEAD;
+        // Over the caps: process early (counted) whichever comes first of this host's
+        // earliest held event and this one, until this one fits or has gone.
         while self.buffered >= self.config.max_buffered
             || self.buffered_bytes.saturating_add(bytes) > self.config.max_buffered_bytes
         {
-            if !self.release_one(slot) {
-                self.stats.forced += 1;
-                self.process(slot, &held.event());
-                self.pool.give(held.into_text());
+            self.stats.forced += 1;
+            let earlier_held = self
+                .hosts
+                .get(slot)
+                .and_then(|h| h.buffer.peek())
+                .is_some_and(|top| top.key < key);
+            if !earlier_held || !self.release_one(slot) {
+                self.process(slot, &copy.event());
+                self.pool.give(copy.into_text());
                 return;
             }
-            self.stats.forced += 1;
         }
+        let index = match self.held_free.pop() {
+            Some(i) => {
+                if let Some(cell) = self.held.get_mut(i as usize) {
+                    *cell = Some(copy);
+                }
+                i
+            }
+            None => {
+                self.held.push(Some(copy));
+                (self.held.len() - 1) as u32
+            }
+        };
         let Some(host) = self.hosts.get_mut(slot) else {
             return;
         };
-        host.buffer.push(Held { key, event: held });
+        host.buffer.push(Held { key, copy: index });
         self.buffered += 1;
         self.buffered_bytes += bytes;
     }
 
     /// Processes the host's earliest held event; false if none.
     fn release_one(&mut self, slot: u32) -> bool {
-        let Some(held) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else {
+        let Some(top) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else {
             return false;
         };
+        let Some(copy) = self.held.get_mut(top.copy as usize).and_then(Option::take) else {
+            return false;
+        };
+        self.held_free.push(top.copy);
         self.buffered -= 1;
-        self.buffered_bytes -= held.event.bytes();
-        self.process(slot, &held.event.event());
-        self.pool.give(held.event.into_text());
+        self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
+        self.process(slot, &copy.event());
+        self.pool.give(copy.into_text());
+        // A burst must not pin its heap: keep capacity under 4x what is held.
+        if let Some(host) = self.hosts.get_mut(slot) {
+            let (len, cap) = (host.buffer.len(), host.buffer.capacity());
+            if cap > 4 && len < cap / 4 {
+                host.buffer.shrink_to(len * 2);
+            }
+        }
         true
     }
 
@@ -380,7 +412,11 @@ impl<P: TrustPolicy> Detector<P> {
                     {
                         return;
                     }
-                } else if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
+                    if let Some(host) = self.hosts.get_mut(slot) {
+                        self.window.remove(&self.keys, &mut host.list, existing);
+                    }
+                }
+                if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
                     self.stats.evicted += 1;
                     return;
                 }
@@ -389,7 +425,7 @@ impl<P: TrustPolicy> Detector<P> {
                 };
                 if self
                     .window
-                    .upsert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
+                    .insert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
                     .is_none()
                 {
                     self.stats.evicted += 1;
@@ -474,8 +510,8 @@ impl<P: TrustPolicy> Detector<P> {
         }
     }
 
-    /// Evicts pending writes until one of `bytes` fits: the host's own oldest first,
-    /// then the oldest of all. False if it can never fit.
+    /// Evicts pending writes until one of `bytes` fits (see the victim rule inside).
+    /// False if it can never fit.
     fn make_room(&mut self, slot: u32, bytes: usize) -> bool {
         if bytes > self.config.max_pending_bytes {
             return false;
@@ -491,7 +527,14 @@ impl<P: TrustPolicy> Detector<P> {
             if !over_host && !over_all {
                 return true;
             }
-            let victim = if own > 0 {
+            // Over its own quota, a host gives up its own oldest write. When only the
+            // global caps are hit, a host holding more than the average of the hosts
+            // with pending writes (a flood) also pays with its own; any other host
+            // takes the oldest write of all, so floods cannot make a quiet host evict
+            // the write it is about to run.
+            let above_average =
+                own > 0 && own.saturating_mul(self.window.hosts_with_entries()) > self.window.len();
+            let victim = if over_host || above_average {
                 self.window.host_head(&host.list)
             } else {
                 self.window.global_head()
@@ -522,11 +565,18 @@ impl<P: TrustPolicy> Detector<P> {
         let (seen_floor, _) = self.host_floor();
         let maxspan = self.rule.meta().maxspan;
         for slot in 0..self.hosts.slot_bound() {
+            // Everything up to the watermark has arrived: release it, even at the end
+            // of time where `seen - lateness` arithmetic saturates.
+            while self
+                .hosts
+                .get(slot)
+                .and_then(|h| h.buffer.peek())
+                .is_some_and(|top| top.key.timestamp <= watermark)
+            {
+                self.release_one(slot);
+            }
             if let Some(host) = self.hosts.get_mut(slot) {
                 host.seen = host.seen.max(seen_floor);
-            }
-            self.release(slot);
-            if let Some(host) = self.hosts.get_mut(slot) {
                 host.now = host.now.max(watermark);
                 self.stats.expired +=
                     self.window
@@ -540,18 +590,24 @@ impl<P: TrustPolicy> Detector<P> {
     ///
     /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     pub fn flush(&mut self) {
+        // Elasticsearch orders equal timestamps by arrival, so an event at the newest
+        // released timestamp may still follow; hardened may have sorted it earlier.
+        let margin = match self.rule.semantics() {
+            Semantics::Elasticsearch => Span::ZERO,
+            _ => Span(1),
+        };
         let lateness = self.config.max_lateness;
         for slot in 0..self.hosts.slot_bound() {
-            if let Some(host) = self.hosts.get_mut(slot) {
-                if let Some(newest) = host.buffer.iter().map(|h| h.key.timestamp).max() {
-                    host.seen = host
-                        .seen
-                        .max(newest)
-                        .saturating_add(lateness)
-                        .saturating_add(Span(1));
-                }
+            let newest = self
+                .hosts
+                .get(slot)
+                .and_then(|h| h.buffer.iter().map(|held| held.key.timestamp).max());
+            while self.release_one(slot) {}
+            if let (Some(newest), Some(host)) = (newest, self.hosts.get_mut(slot)) {
+                host.seen = host
+                    .seen
+                    .max(newest.saturating_add(lateness).saturating_add(margin));
             }
-            self.release(slot);
         }
     }
 
@@ -605,7 +661,14 @@ impl<P: TrustPolicy> Detector<P> {
             let (_, consensus, _) = clocks.select_nth_unstable(mid);
             let cutoff = consensus.saturating_sub(self.config.idle_host_timeout);
             for slot in 0..self.hosts.slot_bound() {
-                if self.hosts.get(slot).is_none_or(|h| h.seen >= cutoff) {
+                // Silent: behind the consensus by the timeout, and its clock has not
+                // moved since the last sweep (a host that is merely slow keeps moving).
+                let silent = self.hosts.get_mut(slot).is_some_and(|h| {
+                    let stalled = h.seen == h.seen_at_sweep;
+                    h.seen_at_sweep = h.seen;
+                    stalled && h.seen < cutoff
+                });
+                if !silent {
                     continue;
                 }
                 while self.release_one(slot) {}

@@ -27,6 +27,18 @@ const SPECIAL: &[(char, char)] = &[
     ('\u{1E9E}', '\u{00DF}'), // CAPITAL SHARP S -> SHARP S
     ('\u{1FBE}', '\u{03B9}'), // GREEK PROSGEGRAMMENI -> IOTA
     ('\u{0130}', '\u{0130}'), // CAPITAL I WITH DOT ABOVE: no simple folding (full folding expands)
+    ('\u{1C80}', '\u{0432}'), // CYRILLIC SMALL LETTER ROUNDED VE -> VE
+    ('\u{1C81}', '\u{0434}'), // LONG-LEGGED DE -> DE
+    ('\u{1C82}', '\u{043E}'), // NARROW O -> O
+    ('\u{1C83}', '\u{0441}'), // WIDE ES -> ES
+    ('\u{1C84}', '\u{0442}'), // TALL TE -> TE
+    ('\u{1C85}', '\u{0442}'), // THREE-LEGGED TE -> TE
+    ('\u{1C86}', '\u{044A}'), // TALL HARD SIGN -> HARD SIGN
+    ('\u{1C87}', '\u{0463}'), // TALL YAT -> YAT
+    ('\u{1C88}', '\u{A64B}'), // UNBLENDED UK -> MONOGRAPH UK
+    ('\u{1FD3}', '\u{0390}'), // GREEK SMALL IOTA WITH DIALYTIKA AND OXIA (status S)
+    ('\u{1FE3}', '\u{03B0}'), // GREEK SMALL UPSILON WITH DIALYTIKA AND OXIA (status S)
+    ('\u{FB05}', '\u{FB06}'), // LATIN SMALL LIGATURE LONG S T -> ST (status S)
 ];
 
 /// The simple case folding of `c`.

@@ -13,11 +13,18 @@ use crate::owned::OwnedEvent;
 use crate::time::Timestamp;
 use crate::window::HostList;
 
-/// An event held for reordering, with its sort key.
+/// Bytes a held event costs beyond its owned copy: its heap entry with the heap's
+/// slack (a heap is shrunk to twice its length when it falls to a quarter of its
+/// capacity, so capacity stays under four times the length) and its store slot.
+pub(crate) const HELD_OVERHEAD: usize =
+    4 * core::mem::size_of::<Held>() + core::mem::size_of::<Option<OwnedEvent>>() + 4;
+
+/// An event held for reordering: its sort key and where its copy is stored (the
+/// copies live in one store, so a host's heap holds 40-byte entries).
 #[derive(Debug)]
 pub(crate) struct Held {
     pub(crate) key: OrderKey,
-    pub(crate) event: OwnedEvent,
+    pub(crate) copy: u32,
 }
 
 /// Where an event falls in the time-sorted stream: timestamp, then the semantics'
@@ -60,6 +67,9 @@ pub(crate) struct Host {
     pub(crate) now: Timestamp,
     pub(crate) list: HostList,
     pub(crate) buffer: BinaryHeap<Held>,
+    /// `seen` at the previous idle-host sweep: a host whose clock has not moved
+    /// since is silent, however slow its clock.
+    pub(crate) seen_at_sweep: Timestamp,
 }
 
 impl Host {
@@ -119,6 +129,7 @@ impl Hosts {
             now,
             list: HostList::default(),
             buffer: BinaryHeap::new(),
+            seen_at_sweep: Timestamp::MIN,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -169,5 +180,21 @@ impl Hosts {
             .enumerate()
             .filter(|(_, h)| h.is_some())
             .map(|(i, _)| i as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_fit_the_memory_bound() {
+        // `Config::memory_bound` counts these; a change here must update it.
+        assert_eq!(core::mem::size_of::<Held>(), 40);
+        assert!(
+            core::mem::size_of::<Option<Host>>() + 16 + 16 <= 128,
+            "{}",
+            core::mem::size_of::<Option<Host>>()
+        );
     }
 }

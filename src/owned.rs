@@ -180,7 +180,8 @@ pub(crate) struct TextPool {
 }
 
 impl TextPool {
-    const KEEP: usize = 4096;
+    // At most 1 024 buffers of 4 KiB: the 4 MiB that `Config::memory_bound` counts.
+    const KEEP: usize = 1024;
     const MAX_CAPACITY: usize = 4096;
 
     pub(crate) fn take(&mut self) -> String {
@@ -197,6 +198,11 @@ impl TextPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_record_fits_the_memory_bound() {
+        assert!(core::mem::size_of::<Option<OwnedEvent>>() <= 160);
+    }
 
     #[test]
     fn round_trips_missing_and_empty() {

@@ -9,7 +9,7 @@ use crate::event::{EventTypes, FileEvent, ProcessEvent};
 use crate::fold::eq_folded;
 use crate::time::Span;
 use crate::trust::{SignerPolicy, TrustPolicy, TrustReason};
-use crate::wildcard::{Wildcard, WildcardSet};
+use crate::wildcard::{CaseMode, Wildcard, WildcardSet};
 
 /// How faithfully to follow Elasticsearch, where it can be evaded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -155,10 +155,15 @@ impl Default for Rule<SignerPolicy> {
 impl<P: TrustPolicy> Rule<P> {
     /// `semantics` with a policy of the caller's choosing.
     pub fn with_policy(semantics: Semantics, policy: P) -> Self {
+        // `:` folds ASCII only in Elasticsearch; hardened folds as NTFS compares names.
+        let case = match semantics {
+            Semantics::Elasticsearch => CaseMode::Ascii,
+            _ => CaseMode::Unicode,
+        };
         Rule {
             semantics,
-            extensions: WildcardSet::new(EXECUTABLE_EXTENSIONS.iter().copied()),
-            header: Wildcard::new(MZ_HEADER),
+            extensions: WildcardSet::with_case(EXECUTABLE_EXTENSIONS.iter().copied(), case),
+            header: Wildcard::with_case(MZ_HEADER, case),
             policy,
         }
     }

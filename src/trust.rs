@@ -155,6 +155,10 @@ struct PathExclusion {
 
 /// The rule's three exclusions, with an adjustable vendor list and path exclusions.
 ///
+/// Patterns compare ignoring the case of ASCII letters only, as Elasticsearch's `:`
+/// does, in both semantics: Unicode folding would let a look-alike signer or path
+/// (a KELVIN SIGN for a `K`) be trusted.
+///
 /// An execution is trusted when its `process.code_signature.trusted` is `true` and
 /// - its `subject_name` matches a trusted vendor (`:`: whole string, case-insensitive,
 ///   `*`/`?` wildcards), or
@@ -248,10 +252,10 @@ impl TrustPolicy for SignerPolicy {
         if sig.trusted != Some(true) {
             return None;
         }
-        if let Some(subject) = sig.subject_name {
-            if let Some(v) = self.vendors.iter().find(|v| v.pattern.matches(subject)) {
-                return Some(v.reason.clone());
-            }
+        if let Some(subject) = sig.subject_name
+            && let Some(v) = self.vendors.iter().find(|v| v.pattern.matches(subject))
+        {
+            return Some(v.reason.clone());
         }
         let exe = process.executable?;
         self.paths

@@ -1,8 +1,17 @@
 //! The EQL `:` operator: case-insensitive wildcard matching over whole strings.
 //!
 //! `*` matches any run of characters (also none), `?` exactly one character; every
-//! other character matches itself after simple case folding ([`crate::fold`]). The
-//! whole string must match: `"Sophos Ltd"` does not match `"Sophos Ltd."`.
+//! other character matches itself ignoring case. The whole string must match:
+//! `"Sophos Ltd"` does not match `"Sophos Ltd."`.
+//!
+//! **Which case is ignored** is a [`CaseMode`]. Elasticsearch's case-insensitive
+//! wildcard adds the other case of ASCII letters only (`AutomatonQueries`:
+//! "for now we only work with ASCII characters"), so [`CaseMode::Ascii`] is what `:`
+//! means there, and what trust exclusions always use: a look-alike such as the
+//! KELVIN SIGN in `CAInvo\u{212A}erService.exe` must never widen what is trusted.
+//! [`CaseMode::Unicode`] (simple case folding, [`crate::fold`]) is for the hardened
+//! stage predicates, where it can only add detections: NTFS compares names through
+//! an upper-case table, so `payload.ſcr` *is* `payload.scr`.
 //! Elasticsearch compiles `:` into a `case_insensitive` wildcard query, which treats
 //! `?` as a wildcard; the stock Python `eql` engine does not (SEMANTICS.md).
 
@@ -10,6 +19,27 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::fold::fold_char;
+
+/// Which characters compare ignoring case.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CaseMode {
+    /// ASCII letters only, as Elasticsearch's `:`.
+    #[default]
+    Ascii,
+    /// Unicode simple case folding.
+    Unicode,
+}
+
+impl CaseMode {
+    #[inline]
+    fn fold(self, c: char) -> char {
+        match self {
+            CaseMode::Ascii => c.to_ascii_lowercase(),
+            CaseMode::Unicode => fold_char(c),
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Token {
@@ -23,17 +53,24 @@ enum Token {
 pub struct Wildcard {
     text: Box<str>,
     tokens: Box<[Token]>,
+    case: CaseMode,
 }
 
 impl Wildcard {
-    /// Compiles `pattern` (`*` and `?` are wildcards; there is no escape, as in EQL `:`).
+    /// Compiles `pattern` (`*` and `?` are wildcards; there is no escape, as in EQL
+    /// `:`), ignoring the case of ASCII letters as Elasticsearch does.
     pub fn new(pattern: &str) -> Wildcard {
+        Wildcard::with_case(pattern, CaseMode::Ascii)
+    }
+
+    /// Compiles `pattern` with the given case sensitivity.
+    pub fn with_case(pattern: &str, case: CaseMode) -> Wildcard {
         let mut tokens: Vec<Token> = Vec::with_capacity(pattern.len());
         for c in pattern.chars() {
             let t = match c {
                 '*' => Token::AnyRun,
                 '?' => Token::AnyOne,
-                c => Token::Char(fold_char(c)),
+                c => Token::Char(case.fold(c)),
             };
             // `**` is `*`: collapsing keeps matching linear in practice.
             if t == Token::AnyRun && tokens.last() == Some(&Token::AnyRun) {
@@ -44,6 +81,7 @@ impl Wildcard {
         Wildcard {
             text: pattern.into(),
             tokens: tokens.into(),
+            case,
         }
     }
 
@@ -80,7 +118,7 @@ impl Wildcard {
                     ti += c.len_utf8();
                     continue;
                 }
-                Some(Token::Char(pc)) if *pc == fold_char(c) => {
+                Some(Token::Char(pc)) if *pc == self.case.fold(c) => {
                     pi += 1;
                     ti += c.len_utf8();
                     continue;
@@ -111,10 +149,18 @@ pub struct WildcardSet {
 }
 
 impl WildcardSet {
-    /// Compiles each pattern.
+    /// Compiles each pattern, ignoring the case of ASCII letters.
     pub fn new<'s>(patterns: impl IntoIterator<Item = &'s str>) -> Self {
+        WildcardSet::with_case(patterns, CaseMode::Ascii)
+    }
+
+    /// Compiles each pattern with the given case sensitivity.
+    pub fn with_case<'s>(patterns: impl IntoIterator<Item = &'s str>, case: CaseMode) -> Self {
         WildcardSet {
-            patterns: patterns.into_iter().map(Wildcard::new).collect(),
+            patterns: patterns
+                .into_iter()
+                .map(|p| Wildcard::with_case(p, case))
+                .collect(),
         }
     }
 
@@ -205,12 +251,27 @@ mod tests {
         assert!(!Wildcard::new("a*b*c").matches("aXbYbZ"));
     }
 
+    #[test]
+    fn ascii_mode_is_elasticsearch() {
+        // Elasticsearch folds ASCII only: a KELVIN SIGN is not a `k`.
+        let pat = "?:\\Windows\\CAInvokerService.exe";
+        let lookalike = "C:\\Windows\\CAInvo\u{212A}erService.exe";
+        assert!(!Wildcard::new(pat).matches(lookalike));
+        assert!(Wildcard::with_case(pat, CaseMode::Unicode).matches(lookalike));
+        assert!(Wildcard::new(pat).matches("c:\\WINDOWS\\cainvokerservice.EXE"));
+        assert!(!Wildcard::new("scr").matches("\u{17F}cr"));
+        assert!(
+            !Wildcard::new("σ").matches("Σ"),
+            "non-ASCII letters are compared exactly"
+        );
+    }
+
     proptest! {
         #[test]
         fn agrees_with_naive(p in "[ab?*Σσς]{0,8}", t in "[abABΣσς]{0,10}") {
             let pc: Vec<char> = p.chars().collect();
             let tc: Vec<char> = t.chars().collect();
-            prop_assert_eq!(Wildcard::new(&p).matches(&t), naive(&pc, &tc));
+            prop_assert_eq!(Wildcard::with_case(&p, CaseMode::Unicode).matches(&t), naive(&pc, &tc));
         }
     }
 }

@@ -238,6 +238,7 @@ pub(crate) struct Window {
     all_tail: u32,
     len: usize,
     string_bytes: usize,
+    hosts_with_entries: usize,
 }
 
 impl Window {
@@ -255,6 +256,11 @@ impl Window {
 
     pub(crate) fn string_bytes(&self) -> usize {
         self.string_bytes
+    }
+
+    /// How many hosts have at least one pending write.
+    pub(crate) fn hosts_with_entries(&self) -> usize {
+        self.hosts_with_entries
     }
 
     pub(crate) fn get(&self, slot: u32) -> Option<&Entry> {
@@ -281,10 +287,10 @@ impl Window {
             .copied()
     }
 
-    /// Makes the write at `origin` the pending one for `(host, path)`: the latest
-    /// write wins, so an older pending write for the key is replaced. Returns the slot,
-    /// or `None` when the entry alone exceeds `max_bytes`.
-    pub(crate) fn upsert(
+    /// Adds a pending write for `(host, path)`, which must have none (the caller
+    /// removes the one it replaces: the latest write wins). Returns the slot, or
+    /// `None` when the path is too long to store (over 2 GiB) or the slab is full.
+    pub(crate) fn insert(
         &mut self,
         keys: &KeyHasher,
         list: &mut HostList,
@@ -296,14 +302,6 @@ impl Window {
         let entry = Entry::new(host, path, origin, hash)?;
         let bytes = entry.string_bytes();
         let key_hash = keys.path(host, path);
-        if let Some(slot) = self.find_hashed(keys, key_hash, host, path) {
-            self.unlink(list, slot);
-            let old = self.entry_mut(slot).map(|e| core::mem::replace(e, entry));
-            self.string_bytes -= old.map_or(0, |o| o.string_bytes());
-            self.string_bytes += bytes;
-            self.link_tail(list, slot);
-            return Some(slot);
-        }
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slab.put(s, entry);
@@ -318,7 +316,7 @@ impl Window {
         });
         self.len += 1;
         self.string_bytes += bytes;
-        self.link_tail(list, slot);
+        self.link(list, slot);
         Some(slot)
     }
 
@@ -352,7 +350,7 @@ impl Window {
     }
 
     /// Removes the host's writes that `now` has put out of reach: `now - ts > maxspan`.
-    /// The list is in processing order, so this stops at the first live entry.
+    /// The list is in time order, so this stops at the first live entry.
     pub(crate) fn expire(
         &mut self,
         keys: &KeyHasher,
@@ -383,19 +381,42 @@ impl Window {
         n
     }
 
-    fn link_tail(&mut self, list: &mut HostList, slot: u32) {
-        let (host_tail, all_tail) = (list.tail, self.all_tail);
+    /// Links a new entry: at the end of the global list (insertion order), and in
+    /// its host's list at its place in time order. Writes arrive in time order, so
+    /// the walk back from the tail stops at once except for late or forced writes.
+    fn link(&mut self, list: &mut HostList, slot: u32) {
+        let Some(ts) = self.get(slot).map(|e| e.timestamp) else {
+            return;
+        };
+        let mut after = list.tail;
+        while let Some(e) = self.get(after) {
+            if e.timestamp <= ts {
+                break;
+            }
+            after = e.host_prev;
+        }
+        let before = match self.get(after) {
+            Some(e) => e.host_next,
+            None => list.head,
+        };
+        let all_tail = self.all_tail;
         if let Some(e) = self.entry_mut(slot) {
-            e.host_prev = host_tail;
-            e.host_next = NIL;
+            e.host_prev = after;
+            e.host_next = before;
             e.all_prev = all_tail;
             e.all_next = NIL;
         }
-        match self.entry_mut(host_tail) {
-            Some(t) => t.host_next = slot,
+        match self.entry_mut(after) {
+            Some(p) => p.host_next = slot,
             None => list.head = slot,
         }
-        list.tail = slot;
+        match self.entry_mut(before) {
+            Some(n) => n.host_prev = slot,
+            None => list.tail = slot,
+        }
+        if list.len == 0 {
+            self.hosts_with_entries += 1;
+        }
         list.len += 1;
         match self.entry_mut(all_tail) {
             Some(t) => t.all_next = slot,
@@ -416,6 +437,9 @@ impl Window {
             None => list.tail = hp,
         }
         list.len = list.len.saturating_sub(1);
+        if list.len == 0 {
+            self.hosts_with_entries = self.hosts_with_entries.saturating_sub(1);
+        }
         match self.entry_mut(ap) {
             Some(p) => p.all_next = an,
             None => self.all_head = an,
@@ -424,5 +448,16 @@ impl Window {
             Some(n) => n.all_prev = ap,
             None => self.all_tail = ap,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_is_72_bytes() {
+        // `Config::memory_bound` and the bytes-per-entry test rely on it.
+        assert_eq!(core::mem::size_of::<Option<Entry>>(), 72);
     }
 }

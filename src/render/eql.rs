@@ -153,10 +153,10 @@ fn exclusions(policy: &SignerPolicy) -> Vec<String> {
     }
     let mut signers: Vec<&str> = Vec::new();
     for (_, signer) in policy.paths() {
-        if let Some(s) = signer {
-            if !signers.contains(&s) {
-                signers.push(s);
-            }
+        if let Some(s) = signer
+            && !signers.contains(&s)
+        {
+            signers.push(s);
         }
     }
     for signer in signers {

@@ -354,10 +354,10 @@ fn start_rule(policy: &SignerPolicy, names: &Names, hardened: bool) -> (&'static
     }
     let mut signers: Vec<&str> = Vec::new();
     for (_, signer) in policy.paths() {
-        if let Some(s) = signer {
-            if !signers.contains(&s) {
-                signers.push(s);
-            }
+        if let Some(s) = signer
+            && !signers.contains(&s)
+        {
+            signers.push(s);
         }
     }
     let numbered = signers.len() > 1;

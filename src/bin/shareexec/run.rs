@@ -187,10 +187,10 @@ fn read_input(
             }
         }
         run.emit()?;
-        if let Some(p) = progress {
-            if run.line % 4096 == 0 {
-                p.set_position(lines.consumed);
-            }
+        if let Some(p) = progress
+            && run.line.is_multiple_of(4096)
+        {
+            p.set_position(lines.consumed);
         }
     }
     Ok(true)
