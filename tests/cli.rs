@@ -372,3 +372,19 @@ fn readme_sysmon_lines_alert() {
         );
     }
 }
+
+/// `--output-format text` (the default on a terminal): one line per verdict for a person.
+#[test]
+fn text_output_for_people() {
+    let out = shareexec(&["--output-format", "text", "--explain", "data/sample.ndjson"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let alerts = text.lines().filter(|l| l.starts_with("ALERT ")).count();
+    let json = shareexec(&["data/sample.ndjson"]);
+    assert_eq!(alerts, alert_lines(&json).len());
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("suppressed ") && l.contains("[trusted signer")),
+        "{text}"
+    );
+    assert!(text.contains("written data/sample.ndjson:"));
+}

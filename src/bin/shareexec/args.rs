@@ -106,6 +106,16 @@ pub enum InputFormat {
     Sysmon,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `text` on a terminal, `json` otherwise.
+    Auto,
+    /// One ECS-shaped JSON object per line (the stable format).
+    Json,
+    /// One line per verdict, for a person.
+    Text,
+}
+
 #[derive(Debug, Args)]
 pub struct DetectArgs {
     /// Input files (NDJSON, optionally gzip-compressed; `.evtx` with the `evtx`
@@ -147,6 +157,10 @@ pub struct DetectArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Output: `json` (one ECS object per line), `text` (one line per verdict for a
+    /// person), or `auto`: text when standard output is a terminal, JSON otherwise.
+    #[arg(long = "output-format", value_enum, default_value_t = OutputFormat::Auto)]
+    pub output_format: OutputFormat,
 }
 
 /// `10s`, `500ms`, `250us`, `100ns`, `2m`, `1h`, or `0`.

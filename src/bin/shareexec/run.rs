@@ -5,11 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use shareexec::input::format_rfc3339;
 use shareexec::input::{decode_line, decode_sysmon_line, looks_like_sysmon};
 use shareexec::output::{Location, verdict_json};
 use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
-use crate::args::{DetectArgs, InputFormat};
+use crate::args::{DetectArgs, InputFormat, OutputFormat};
 use crate::lines::{Line, Lines};
 
 /// The bundled sample dataset (see `data/README.md`).
@@ -31,6 +32,8 @@ struct Run {
     detector: Detector,
     semantics: Semantics,
     explain: bool,
+    /// Human-readable lines instead of JSON.
+    text: bool,
     /// (first global line number, name) of each input, in order.
     sources: Vec<(u64, String)>,
     out: io::BufWriter<io::StdoutLock<'static>>,
@@ -54,8 +57,12 @@ impl Run {
             if !self.explain && !matches!(v, Verdict::Alert(_)) {
                 continue;
             }
-            let json = verdict_json(&v, self.semantics, &|line| self.locate(line));
-            self.out.write_all(json.as_bytes())?;
+            let text = if self.text {
+                verdict_text(&v, &|line| self.locate(line))
+            } else {
+                verdict_json(&v, self.semantics, &|line| self.locate(line))
+            };
+            self.out.write_all(text.as_bytes())?;
             self.out.write_all(b"\n")?;
         }
         Ok(())
@@ -81,6 +88,11 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         detector,
         semantics,
         explain: args.explain,
+        text: match args.output_format {
+            OutputFormat::Auto => io::stdout().is_terminal(),
+            OutputFormat::Json => false,
+            OutputFormat::Text => true,
+        },
         sources: Vec::new(),
         out: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
         line: 0,
@@ -288,5 +300,45 @@ fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
             "detector": st,
         });
         eprintln!("{summary}");
+    }
+}
+
+/// One verdict as one line for a person reading a terminal.
+fn verdict_text<'a>(verdict: &Verdict, locate: &dyn Fn(u64) -> Location<'a>) -> String {
+    let at = |position| {
+        let l = locate(position);
+        format!("{}:{}", l.source, l.line)
+    };
+    let sequence = |s: &shareexec::Sequence| {
+        let signer = match (&s.code_signature.subject_name, s.code_signature.trusted) {
+            (Some(name), Some(true)) => format!("signed by {name} (trusted)"),
+            (Some(name), _) => format!("signed by {name} (not trusted)"),
+            (None, _) => "no signature".to_string(),
+        };
+        format!(
+            "{}  host {}  {}  written {} -> started {} ({:.3} s later, {signer})",
+            format_rfc3339(s.execution.timestamp),
+            s.host_id,
+            s.path,
+            at(s.write.position),
+            at(s.execution.position),
+            s.span.as_nanos() as f64 / 1e9,
+        )
+    };
+    match verdict {
+        Verdict::Alert(s) => format!("ALERT       {}", sequence(s)),
+        Verdict::Suppressed(s) => format!("suppressed  {}  [{}]", sequence(&s.sequence), s.reason),
+        Verdict::Late(l) => format!(
+            "late        {}  host {}  {} arrived {:.3} s behind its host's clock",
+            at(l.event.position),
+            l.host_id,
+            if l.stage == shareexec::Stage::Write {
+                "write"
+            } else {
+                "execution"
+            },
+            l.behind.as_nanos() as f64 / 1e9
+        ),
+        other => format!("{other:?}"),
     }
 }
