@@ -8,7 +8,8 @@
 //! - every late verdict is more than `max_lateness` behind;
 //! - counters only grow, `events` counts the `handle` calls, and `alerts`,
 //!   `suppressed` and `late` equal the verdicts of each kind seen so far;
-//! - `flush` leaves nothing buffered;
+//! - `flush` leaves nothing buffered, and after `advance(w)` nothing waits for a
+//!   deadline at or before `w`;
 //! - the verdicts do not depend on the hash seed (two seeds, same output).
 #![no_main]
 
@@ -28,9 +29,18 @@ const MAX_PENDING_PER_HOST: usize = 4;
 const MAX_HOSTS: usize = 4;
 const MAX_BUFFERED: usize = 8;
 
+/// Compiled once: building a rule's trust policy allocates.
+static RULES: LazyLock<[Arc<Rule>; 2]> = LazyLock::new(|| {
+    [
+        Arc::new(Rule::new(Semantics::Elasticsearch)),
+        Arc::new(Rule::new(Semantics::Hardened)),
+    ]
+});
 static LONG_HOST: LazyLock<String> = LazyLock::new(|| "x".repeat(MAX_HOST_ID_BYTES + 1));
 static LONG_PATH: LazyLock<String> = LazyLock::new(|| format!("C:\\{}.exe", "p".repeat(300)));
 static LONG_ID: LazyLock<String> = LazyLock::new(|| "i".repeat(100));
+/// Longer than any id or hash a pending write carries (`u16::MAX - 1` bytes).
+static HUGE: LazyLock<String> = LazyLock::new(|| "f".repeat(u16::MAX as usize));
 
 fn host(n: u8) -> Option<&'static str> {
     match n % 10 {
@@ -48,7 +58,15 @@ fn host(n: u8) -> Option<&'static str> {
 }
 
 fn os(n: u8) -> Option<&'static str> {
-    [Some("windows"), Some("Windows"), Some("WINDOWS"), Some("linux"), None, Some(""), Some("windows")][n as usize % 7]
+    [
+        Some("windows"),
+        Some("Windows"),
+        Some("WINDOWS"),
+        Some("linux"),
+        None,
+        Some(""),
+        Some("windows"),
+    ][n as usize % 7]
 }
 
 fn types(n: u8) -> EventTypes {
@@ -60,7 +78,10 @@ fn types(n: u8) -> EventTypes {
         EventTypes::DELETION,
         EventTypes::INFO,
     ];
-    all.iter().enumerate().filter(|(i, _)| n & (1 << i) != 0).fold(EventTypes::NONE, |s, (_, t)| s | *t)
+    all.iter()
+        .enumerate()
+        .filter(|(i, _)| n & (1 << i) != 0)
+        .fold(EventTypes::NONE, |s, (_, t)| s | *t)
 }
 
 fn pid(n: u8) -> Option<i64> {
@@ -88,7 +109,16 @@ fn path(n: u8) -> Option<&'static str> {
 }
 
 fn ext(n: u8) -> Option<&'static str> {
-    [Some("exe"), Some("EXE"), Some("dll"), Some(""), None, Some("scr"), Some("com"), Some("pif")][n as usize % 8]
+    [
+        Some("exe"),
+        Some("EXE"),
+        Some("dll"),
+        Some(""),
+        None,
+        Some("scr"),
+        Some("com"),
+        Some("pif"),
+    ][n as usize % 8]
 }
 
 fn header(n: u8) -> Option<&'static str> {
@@ -96,20 +126,40 @@ fn header(n: u8) -> Option<&'static str> {
 }
 
 fn id(n: u8) -> &'static str {
-    match n % 5 {
-        0 => "e1",
-        1 => "e2",
-        2 => "",
-        3 => "ΣΣ",
-        _ => LONG_ID.as_str(),
+    match n {
+        // Rarely: longer than a pending write carries (copying it is slow).
+        255 => HUGE.as_str(),
+        n => ["e1", "e2", "", "ΣΣ", LONG_ID.as_str()][n as usize % 5],
+    }
+}
+
+fn hashes(n: u8) -> Hashes<'static> {
+    let h = |sha256, sha1, md5| Hashes { sha256, sha1, md5 };
+    match n {
+        255 => h(Some(HUGE.as_str()), Some("cd34"), None),
+        n => match n % 5 {
+            0 => Hashes::default(),
+            1 => h(Some("ab12"), None, None),
+            2 => h(Some(""), Some("cd34"), Some("ef56")),
+            3 => h(None, None, Some("ef56")),
+            _ => h(Some("AB12"), Some(LONG_ID.as_str()), Some("")),
+        },
     }
 }
 
 fn signature(n: u8) -> CodeSignature<'static> {
-    let sig = |trusted, subject_name| CodeSignature { exists: Some(true), trusted, subject_name, status: None };
+    let sig = |trusted, subject_name| CodeSignature {
+        exists: Some(true),
+        trusted,
+        subject_name,
+        status: None,
+    };
     match n % 8 {
         0 => CodeSignature::default(),
-        1 => sig(Some(true), Some("Microsoft Windows Hardware Compatibility Publisher")),
+        1 => sig(
+            Some(true),
+            Some("Microsoft Windows Hardware Compatibility Publisher"),
+        ),
         2 => sig(Some(false), Some("Evil")),
         3 => sig(None, Some("Sophos Ltd")),
         4 => sig(Some(true), Some("Microsoft Corporation")),
@@ -158,12 +208,22 @@ struct Common {
     pid: u8,
     seq: Option<u8>,
     id: Option<u8>,
+    hash: u8,
 }
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    File { c: Common, path: u8, ext: u8, header: u8 },
-    Process { c: Common, exe: u8, sig: u8 },
+    File {
+        c: Common,
+        path: u8,
+        ext: u8,
+        header: u8,
+    },
+    Process {
+        c: Common,
+        exe: u8,
+        sig: u8,
+    },
     Advance(Dt),
     Flush,
 }
@@ -179,9 +239,18 @@ struct Input {
 
 impl Input {
     fn config(&self) -> Config {
-        let lateness = [0, 1, 1_000_000, 1_000_000_000, 30_000_000_000, 60_000_000_000, 61_000_000_000, 300_000_000_000]
-            [self.lateness as usize % 8];
-        let idle_extra = [1, 1_000_000_000, 60_000_000_000, 600_000_000_000][self.idle as usize % 4];
+        let lateness = [
+            0,
+            1,
+            1_000_000,
+            1_000_000_000,
+            30_000_000_000,
+            60_000_000_000,
+            61_000_000_000,
+            300_000_000_000,
+        ][self.lateness as usize % 8];
+        let idle_extra =
+            [1, 1_000_000_000, 60_000_000_000, 600_000_000_000][self.idle as usize % 4];
         let sweep = match self.sweep % 17 {
             0 => 1 << 16,
             n => n as u64,
@@ -222,7 +291,12 @@ fn steps(ops: &[Op]) -> Vec<Step> {
             }
         };
         out.push(match op {
-            Op::File { c, path: p, ext: e, header: h } => Step::Event(Event::File(FileEvent {
+            Op::File {
+                c,
+                path: p,
+                ext: e,
+                header: h,
+            } => Step::Event(Event::File(FileEvent {
                 origin: origin(c),
                 host_id: host(c.host),
                 os_type: os(c.os),
@@ -231,6 +305,7 @@ fn steps(ops: &[Op]) -> Vec<Step> {
                 path: path(*p),
                 extension: ext(*e),
                 header_bytes: header(*h),
+                hash: hashes(c.hash),
             })),
             Op::Process { c, exe, sig } => Step::Event(Event::Process(ProcessEvent {
                 origin: origin(c),
@@ -240,6 +315,7 @@ fn steps(ops: &[Op]) -> Vec<Step> {
                 executable: path(*exe),
                 pid: pid(c.pid),
                 code_signature: signature(*sig),
+                hash: hashes(c.hash),
             })),
             Op::Advance(dt) => Step::Advance(dt.apply(clock)),
             Op::Flush => Step::Flush,
@@ -261,10 +337,22 @@ struct Run {
 
 impl Run {
     fn new(semantics: Semantics, config: Config, seed: u64) -> Run {
-        let d = Detector::new(Arc::new(Rule::new(semantics)), config.with_hash_seed(Some(seed)))
-            .expect("the fuzz configurations are valid");
+        let d = Detector::new(
+            RULES[(semantics == Semantics::Hardened) as usize].clone(),
+            config.with_hash_seed(Some(seed)),
+        )
+        .expect("the fuzz configurations are valid");
         let prev = d.stats();
-        Run { d, semantics, prev, handled: 0, alerts: 0, suppressed: 0, late: 0, log: Vec::new() }
+        Run {
+            d,
+            semantics,
+            prev,
+            handled: 0,
+            alerts: 0,
+            suppressed: 0,
+            late: 0,
+            log: Vec::new(),
+        }
     }
 
     fn step(&mut self, step: &Step) {
@@ -276,21 +364,39 @@ impl Run {
             Step::Advance(w) => self.d.advance(*w),
             Step::Flush => self.d.flush(),
         }
-        let _ = self.d.next_deadline();
+        let deadline = self.d.next_deadline();
         while let Some(v) = self.d.poll_verdict() {
             self.check_verdict(&v);
             self.log.push(v);
         }
         self.check_stats();
-        if matches!(step, Step::Flush) {
-            assert_eq!(self.d.stats().buffered, 0, "flush leaves nothing buffered");
+        match step {
+            Step::Flush => assert_eq!(self.d.stats().buffered, 0, "flush leaves nothing buffered"),
+            // Everything up to the watermark is processed or expired: what waits is
+            // later (at the end of time, MAX, nothing can be later).
+            Step::Advance(w) if *w < Timestamp::MAX => {
+                if let Some(d) = deadline {
+                    assert!(d > *w, "next_deadline {d:?} not after advance({w:?})");
+                }
+            }
+            _ => {}
         }
     }
 
     fn check_sequence(&self, s: &Sequence) {
-        assert!(s.span >= Span::ZERO && s.span <= MAXSPAN, "span out of range: {s:?}");
-        assert!(s.write.timestamp <= s.execution.timestamp, "write after execution: {s:?}");
-        assert_eq!(s.span, s.execution.timestamp.since(s.write.timestamp), "{s:?}");
+        assert!(
+            s.span >= Span::ZERO && s.span <= MAXSPAN,
+            "span out of range: {s:?}"
+        );
+        assert!(
+            s.write.timestamp <= s.execution.timestamp,
+            "write after execution: {s:?}"
+        );
+        assert_eq!(
+            s.span,
+            s.execution.timestamp.since(s.write.timestamp),
+            "{s:?}"
+        );
         assert!(s.host_id.len() <= MAX_HOST_ID_BYTES, "{s:?}");
         match self.semantics {
             Semantics::Elasticsearch => assert_eq!(s.path, s.executable, "exact join: {s:?}"),
@@ -309,7 +415,10 @@ impl Run {
                 self.suppressed += 1;
             }
             Verdict::Late(l) => {
-                assert!(l.behind > self.d.config().max_lateness, "late but within lateness: {l:?}");
+                assert!(
+                    l.behind > self.d.config().max_lateness,
+                    "late but within lateness: {l:?}"
+                );
                 self.late += 1;
             }
             other => panic!("unknown verdict {other:?}"),
@@ -322,7 +431,11 @@ impl Run {
         assert!(st.pending <= cfg.max_pending as u64, "{st:?}");
         assert!(st.buffered <= cfg.max_buffered as u64, "{st:?}");
         assert!(st.hosts <= cfg.max_hosts as u64, "{st:?}");
-        assert!(self.d.pending_string_bytes() <= cfg.max_pending_bytes, "{} bytes", self.d.pending_string_bytes());
+        assert!(
+            self.d.pending_string_bytes() <= cfg.max_pending_bytes,
+            "{} bytes",
+            self.d.pending_string_bytes()
+        );
         let p = self.prev;
         let grows = [
             ("events", p.events, st.events),
@@ -342,7 +455,10 @@ impl Run {
         }
         assert_eq!(st.events, self.handled, "events counts handle calls");
         assert_eq!(st.alerts, self.alerts, "alerts counter vs alert verdicts");
-        assert_eq!(st.suppressed, self.suppressed, "suppressed counter vs suppression verdicts");
+        assert_eq!(
+            st.suppressed, self.suppressed,
+            "suppressed counter vs suppression verdicts"
+        );
         assert_eq!(st.late, self.late, "late counter vs late verdicts");
         self.prev = st;
     }
@@ -358,7 +474,14 @@ fuzz_target!(|input: Input| {
             a.step(step);
             b.step(step);
         }
-        assert_eq!(a.log, b.log, "{semantics:?}: verdicts depend on the hash seed");
-        assert_eq!(a.d.stats(), b.d.stats(), "{semantics:?}: stats depend on the hash seed");
+        assert_eq!(
+            a.log, b.log,
+            "{semantics:?}: verdicts depend on the hash seed"
+        );
+        assert_eq!(
+            a.d.stats(),
+            b.d.stats(),
+            "{semantics:?}: stats depend on the hash seed"
+        );
     }
 });

@@ -12,8 +12,8 @@ use shareexec::wildcard::Wildcard;
 /// Characters whose folding is interesting (final sigma, Kelvin sign, sharp s,
 /// dotted capital I, Cherokee, micro sign, long s), plus the wildcards.
 const ALPHABET: &[char] = &[
-    'a', 'b', 'A', 'B', '*', '?', 'Σ', 'σ', 'ς', 'k', 'K', '\u{212A}', 'ß', '\u{1E9E}', 'İ', 'i', '\u{13A0}',
-    '\u{AB70}', 'µ', 'μ', 's', 'ſ', '\\', '.',
+    'a', 'b', 'A', 'B', '*', '?', 'Σ', 'σ', 'ς', 'k', 'K', '\u{212A}', 'ß', '\u{1E9E}', 'İ', 'i',
+    '\u{13A0}', '\u{AB70}', 'µ', 'μ', 's', 'ſ', '\\', '.',
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -25,7 +25,11 @@ struct Input<'a> {
 }
 
 fn chars(bytes: &[u8], max: usize) -> String {
-    bytes.iter().take(max).map(|b| ALPHABET[*b as usize % ALPHABET.len()]).collect()
+    bytes
+        .iter()
+        .take(max)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()])
+        .collect()
 }
 
 /// Recursive, obviously correct, exponential: only for short inputs.
@@ -34,7 +38,9 @@ fn reference(p: &[char], t: &[char]) -> bool {
         None => t.is_empty(),
         Some(('*', rest)) => (0..=t.len()).any(|i| reference(rest, &t[i..])),
         Some(('?', rest)) => !t.is_empty() && reference(rest, &t[1..]),
-        Some((c, rest)) => t.first().is_some_and(|x| fold_char(*x) == fold_char(*c)) && reference(rest, &t[1..]),
+        Some((c, rest)) => {
+            t.first().is_some_and(|x| fold_char(*x) == fold_char(*c)) && reference(rest, &t[1..])
+        }
     }
 }
 
@@ -45,10 +51,18 @@ fn folded_eq_reference(a: &str, b: &str) -> bool {
 fn check_fold(a: &str, b: &str) {
     let ab = eq_folded(a, b);
     assert_eq!(ab, eq_folded(b, a), "eq_folded not symmetric: {a:?} {b:?}");
-    assert_eq!(ab, folded_eq_reference(a, b), "eq_folded vs folded chars: {a:?} {b:?}");
+    assert_eq!(
+        ab,
+        folded_eq_reference(a, b),
+        "eq_folded vs folded chars: {a:?} {b:?}"
+    );
     assert!(eq_folded(a, a), "eq_folded not reflexive: {a:?}");
     if !a.contains(['*', '?']) {
-        assert_eq!(Wildcard::new(a).matches(b), ab, "literal pattern vs eq_folded: {a:?} {b:?}");
+        assert_eq!(
+            Wildcard::new(a).matches(b),
+            ab,
+            "literal pattern vs eq_folded: {a:?} {b:?}"
+        );
     }
 }
 
@@ -57,16 +71,29 @@ fuzz_target!(|input: Input<'_>| {
     let text = chars(&input.text, 10);
     let (pc, tc): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let w = Wildcard::new(&pattern);
-    assert_eq!(w.matches(&text), reference(&pc, &tc), "pattern {pattern:?} text {text:?}");
+    assert_eq!(
+        w.matches(&text),
+        reference(&pc, &tc),
+        "pattern {pattern:?} text {text:?}"
+    );
     assert_eq!(w.as_str(), pattern);
     check_fold(&pattern, &text);
 
     // Arbitrary strings: no panic; the reference where it stays cheap.
     let w = Wildcard::new(input.raw_pattern);
     let got = w.matches(input.raw_text);
-    let (rp, rt): (Vec<char>, Vec<char>) = (input.raw_pattern.chars().collect(), input.raw_text.chars().collect());
+    let (rp, rt): (Vec<char>, Vec<char>) = (
+        input.raw_pattern.chars().collect(),
+        input.raw_text.chars().collect(),
+    );
     if rp.len() <= 8 && rt.len() <= 12 {
-        assert_eq!(got, reference(&rp, &rt), "pattern {:?} text {:?}", input.raw_pattern, input.raw_text);
+        assert_eq!(
+            got,
+            reference(&rp, &rt),
+            "pattern {:?} text {:?}",
+            input.raw_pattern,
+            input.raw_text
+        );
     }
     check_fold(input.raw_pattern, input.raw_text);
     check_fold(input.raw_text, &text);
