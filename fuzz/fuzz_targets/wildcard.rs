@@ -1,13 +1,14 @@
-//! `Wildcard::matches` against a recursive reference on short inputs over a small,
+//! `Wildcard::matches` in both case modes (ASCII, as Elasticsearch's `:`; Unicode
+//! simple case folding) against a recursive reference on short inputs over a small,
 //! case-folding-heavy alphabet; no panic on arbitrary strings; `eq_folded` symmetric,
-//! reflexive, equal to the char-by-char folded comparison, and to matching a pattern
-//! without wildcards.
+//! reflexive, equal to the char-by-char folded comparison, and to matching a
+//! Unicode-mode pattern without wildcards.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use shareexec::fold::{eq_folded, fold_char};
-use shareexec::wildcard::Wildcard;
+use shareexec::wildcard::{CaseMode, Wildcard};
 
 /// Characters whose folding is interesting (final sigma, Kelvin sign, sharp s,
 /// dotted capital I, Cherokee, micro sign, long s), plus the wildcards.
@@ -32,17 +33,27 @@ fn chars(bytes: &[u8], max: usize) -> String {
         .collect()
 }
 
+fn fold(case: CaseMode, c: char) -> char {
+    match case {
+        CaseMode::Ascii => c.to_ascii_lowercase(),
+        _ => fold_char(c),
+    }
+}
+
 /// Recursive, obviously correct, exponential: only for short inputs.
-fn reference(p: &[char], t: &[char]) -> bool {
+fn reference(case: CaseMode, p: &[char], t: &[char]) -> bool {
     match p.split_first() {
         None => t.is_empty(),
-        Some(('*', rest)) => (0..=t.len()).any(|i| reference(rest, &t[i..])),
-        Some(('?', rest)) => !t.is_empty() && reference(rest, &t[1..]),
+        Some(('*', rest)) => (0..=t.len()).any(|i| reference(case, rest, &t[i..])),
+        Some(('?', rest)) => !t.is_empty() && reference(case, rest, &t[1..]),
         Some((c, rest)) => {
-            t.first().is_some_and(|x| fold_char(*x) == fold_char(*c)) && reference(rest, &t[1..])
+            t.first().is_some_and(|x| fold(case, *x) == fold(case, *c))
+                && reference(case, rest, &t[1..])
         }
     }
 }
+
+const MODES: [CaseMode; 2] = [CaseMode::Ascii, CaseMode::Unicode];
 
 fn folded_eq_reference(a: &str, b: &str) -> bool {
     a.chars().map(fold_char).eq(b.chars().map(fold_char))
@@ -59,7 +70,7 @@ fn check_fold(a: &str, b: &str) {
     assert!(eq_folded(a, a), "eq_folded not reflexive: {a:?}");
     if !a.contains(['*', '?']) {
         assert_eq!(
-            Wildcard::new(a).matches(b),
+            Wildcard::with_case(a, CaseMode::Unicode).matches(b),
             ab,
             "literal pattern vs eq_folded: {a:?} {b:?}"
         );
@@ -70,30 +81,33 @@ fuzz_target!(|input: Input<'_>| {
     let pattern = chars(&input.pattern, 8);
     let text = chars(&input.text, 10);
     let (pc, tc): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let w = Wildcard::new(&pattern);
-    assert_eq!(
-        w.matches(&text),
-        reference(&pc, &tc),
-        "pattern {pattern:?} text {text:?}"
-    );
-    assert_eq!(w.as_str(), pattern);
+    for case in MODES {
+        let w = Wildcard::with_case(&pattern, case);
+        assert_eq!(
+            w.matches(&text),
+            reference(case, &pc, &tc),
+            "{case:?}: pattern {pattern:?} text {text:?}"
+        );
+        assert_eq!(w.as_str(), pattern);
+    }
     check_fold(&pattern, &text);
 
     // Arbitrary strings: no panic; the reference where it stays cheap.
-    let w = Wildcard::new(input.raw_pattern);
-    let got = w.matches(input.raw_text);
     let (rp, rt): (Vec<char>, Vec<char>) = (
         input.raw_pattern.chars().collect(),
         input.raw_text.chars().collect(),
     );
-    if rp.len() <= 8 && rt.len() <= 12 {
-        assert_eq!(
-            got,
-            reference(&rp, &rt),
-            "pattern {:?} text {:?}",
-            input.raw_pattern,
-            input.raw_text
-        );
+    for case in MODES {
+        let got = Wildcard::with_case(input.raw_pattern, case).matches(input.raw_text);
+        if rp.len() <= 8 && rt.len() <= 12 {
+            assert_eq!(
+                got,
+                reference(case, &rp, &rt),
+                "{case:?}: pattern {:?} text {:?}",
+                input.raw_pattern,
+                input.raw_text
+            );
+        }
     }
     check_fold(input.raw_pattern, input.raw_text);
     check_fold(input.raw_text, &text);
