@@ -54,26 +54,40 @@ use crate::window::{Entry, Window, entry_string_bytes};
 /// let alert = detector.poll_verdict().unwrap();
 /// assert_eq!(alert.as_alert().unwrap().path.as_ref(), "C:\\Windows\\evil.exe");
 /// ```
-#[derive(Debug)]
 pub struct Detector<P = SignerPolicy> {
-    rule: Arc<Rule<P>>,
-    config: Config,
-    keys: KeyHasher,
-    hosts: Hosts,
-    window: Window,
-    pool: TextPool,
+    pub(crate) rule: Arc<Rule<P>>,
+    pub(crate) config: Config,
+    pub(crate) keys: KeyHasher,
+    pub(crate) hosts: Hosts,
+    pub(crate) window: Window,
+    pub(crate) pool: TextPool,
     /// Copies of held events; hosts' heaps point into it.
-    held: Vec<Option<OwnedEvent>>,
-    held_free: Vec<u32>,
-    out: VecDeque<Verdict>,
-    stats: Stats,
-    arrival: u64,
-    buffered: usize,
-    buffered_bytes: usize,
-    watermark: Option<Timestamp>,
-    next_sweep: u64,
-    next_host_scan: u64,
-    scratch: Vec<Timestamp>,
+    pub(crate) held: Vec<Option<OwnedEvent>>,
+    pub(crate) held_free: Vec<u32>,
+    pub(crate) out: VecDeque<Verdict>,
+    pub(crate) stats: Stats,
+    pub(crate) arrival: u64,
+    pub(crate) buffered: usize,
+    pub(crate) buffered_bytes: usize,
+    pub(crate) watermark: Option<Timestamp>,
+    pub(crate) next_sweep: u64,
+    pub(crate) next_host_scan: u64,
+    pub(crate) scratch: Vec<Timestamp>,
+}
+
+/// A summary (the state itself can be millions of entries).
+impl<P: TrustPolicy> core::fmt::Debug for Detector<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Detector")
+            .field("semantics", &self.rule.semantics())
+            .field("config", &self.config)
+            .field("pending", &self.window.len())
+            .field("buffered", &self.buffered)
+            .field("hosts", &self.hosts.len())
+            .field("verdicts_waiting", &self.out.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<P: TrustPolicy> Detector<P> {
@@ -325,6 +339,11 @@ impl<P: TrustPolicy> Detector<P> {
                 return;
             }
         }
+        self.store_held(slot, key, copy, bytes);
+    }
+
+    /// Puts a copy in the store and its key in the host's heap.
+    pub(crate) fn store_held(&mut self, slot: u32, key: OrderKey, copy: OwnedEvent, bytes: usize) {
         let index = match self.held_free.pop() {
             Some(i) => {
                 if let Some(cell) = self.held.get_mut(i as usize) {

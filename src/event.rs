@@ -110,6 +110,21 @@ impl EventTypes {
         self.0 & other.0 != 0
     }
 
+    /// The set as bits (for checkpoints and foreign interfaces; stable: the bit of
+    /// each type never changes).
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// The set with these bits, if every bit names an ECS type.
+    pub const fn from_bits(bits: u32) -> Option<EventTypes> {
+        if bits >> EventTypes::NAMES.len() == 0 {
+            Some(EventTypes(bits))
+        } else {
+            None
+        }
+    }
+
     /// Whether the set is empty.
     pub const fn is_empty(self) -> bool {
         self.0 == 0

@@ -96,6 +96,7 @@ mod error;
 mod hosts;
 mod keys;
 mod owned;
+pub mod snapshot;
 pub mod stable_hash;
 mod stats;
 mod verdict;
@@ -110,6 +111,7 @@ pub mod output;
 pub use config::{Config, HOST_BYTES, MAX_HOST_ID_BYTES, PENDING_ENTRY_BYTES};
 pub use detector::Detector;
 pub use error::ConfigError;
+pub use snapshot::SnapshotError;
 pub use event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
 };

@@ -339,6 +339,16 @@ impl Window {
         Some(entry)
     }
 
+    /// Every pending write in insertion order (oldest first).
+    pub(crate) fn in_insertion_order(&self) -> impl Iterator<Item = &Entry> + '_ {
+        let mut at = self.all_head;
+        core::iter::from_fn(move || {
+            let e = self.get(at)?;
+            at = e.all_next;
+            Some(e)
+        })
+    }
+
     /// The host's oldest pending write.
     pub(crate) fn host_head(&self, list: &HostList) -> Option<u32> {
         (list.head != NIL).then_some(list.head)

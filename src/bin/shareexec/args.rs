@@ -157,6 +157,13 @@ pub struct DetectArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Continue from (and save to) this checkpoint: open sequences (pending writes),
+    /// host clocks, counters and line numbering carry over between runs, e.g. across
+    /// rotated log files. Loaded if it exists; saved atomically at the end, after
+    /// everything held for reordering has been decided (so an event of the next run
+    /// older than the end of this one by more than the lateness counts as late).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
     /// Output: `json` (one ECS object per line), `text` (one line per verdict for a
     /// person), or `auto`: text when standard output is a terminal, JSON otherwise.
     #[arg(long = "output-format", value_enum, default_value_t = OutputFormat::Auto)]

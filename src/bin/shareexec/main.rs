@@ -7,6 +7,7 @@
 mod args;
 mod lines;
 mod run;
+mod state;
 
 use std::process::ExitCode;
 

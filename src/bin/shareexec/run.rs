@@ -12,6 +12,7 @@ use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
 use crate::args::{DetectArgs, InputFormat, OutputFormat};
 use crate::lines::{Line, Lines};
+use crate::state;
 
 /// The bundled sample dataset (see `data/README.md`).
 const SAMPLE: &[u8] = include_bytes!("../../../data/sample.ndjson");
@@ -82,8 +83,18 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         config = config.with_max_hosts(n);
     }
     let semantics = rule.semantics();
-    let detector =
-        Detector::new(rule, config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let resumed = match &args.state {
+        Some(path) => state::load(path, rule.clone(), config.clone())?,
+        None => None,
+    };
+    let (detector, line, sources) = match resumed {
+        Some(r) => (r.detector, r.lines, r.sources),
+        None => (
+            Detector::new(rule, config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            0,
+            Vec::new(),
+        ),
+    };
     let mut run = Run {
         detector,
         semantics,
@@ -93,9 +104,9 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
             OutputFormat::Json => false,
             OutputFormat::Text => true,
         },
-        sources: Vec::new(),
+        sources,
         out: io::BufWriter::with_capacity(1 << 16, io::stdout().lock()),
-        line: 0,
+        line,
         bad_lines: 0,
         bytes: 0,
     };
@@ -160,8 +171,13 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
             p.finish_and_clear();
         }
     }
+    // Every run reports all it can; with --state the pending writes (open
+    // sequences), clocks and counters carry over to the next run.
     run.detector.flush();
     run.emit()?;
+    if let Some(path) = &args.state {
+        state::save(path, &run.detector, run.line, &run.sources)?;
+    }
     run.out.flush()?;
     summarize(&run, args, started);
     Ok(outcome)

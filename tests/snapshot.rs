@@ -1,0 +1,222 @@
+//! Checkpoints: splitting any stream at any point with a snapshot and a restore gives
+//! the verdicts of the uninterrupted run; bad snapshots are typed errors.
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use shareexec::*;
+
+const SEC: i64 = 1_000_000_000;
+
+#[derive(Clone, Debug)]
+struct Ev {
+    write: bool,
+    host: &'static str,
+    path: &'static str,
+    ts: i64,
+    seq: Option<u64>,
+    trusted: bool,
+}
+
+impl Ev {
+    fn event(&self, position: u64) -> Event<'static> {
+        let origin = Origin {
+            timestamp: Timestamp(self.ts),
+            sequence: self.seq,
+            id: Some("e"),
+            position,
+        };
+        if self.write {
+            Event::File(FileEvent {
+                origin,
+                host_id: Some(self.host),
+                os_type: Some("windows"),
+                types: EventTypes::CREATION,
+                pid: Some(4),
+                path: Some(self.path),
+                extension: Some("exe"),
+                hash: Hashes {
+                    sha256: Some("ab"),
+                    ..Hashes::default()
+                },
+                ..FileEvent::default()
+            })
+        } else {
+            Event::Process(ProcessEvent {
+                origin,
+                host_id: Some(self.host),
+                os_type: Some("windows"),
+                types: EventTypes::START,
+                executable: Some(self.path),
+                code_signature: CodeSignature {
+                    trusted: Some(true),
+                    subject_name: Some(if self.trusted { "Sophos Ltd" } else { "Evil" }),
+                    ..CodeSignature::default()
+                },
+                ..ProcessEvent::default()
+            })
+        }
+    }
+}
+
+fn ev() -> impl Strategy<Value = Ev> {
+    (
+        any::<bool>(),
+        prop::sample::select(vec!["h1", "h2", "h3"]),
+        prop::sample::select(vec!["C:\\a.exe", "C:\\A.EXE", "C:\\b.exe"]),
+        0i64..60,
+        prop::option::of(0u64..50),
+        any::<bool>(),
+    )
+        .prop_map(|(write, host, path, t, seq, trusted)| Ev {
+            write,
+            host,
+            path,
+            ts: t * 3 * SEC,
+            seq,
+            trusted,
+        })
+}
+
+fn detector(sem: Semantics, lateness: i64) -> Detector {
+    let config = Config::default()
+        .with_max_lateness(Span::from_secs(lateness))
+        .with_sweep_interval(7);
+    Detector::new(Arc::new(Rule::new(sem)), config).unwrap()
+}
+
+fn run(d: &mut Detector, events: &[Ev], from: usize, out: &mut Vec<Verdict>) {
+    for (i, e) in events.iter().enumerate() {
+        d.handle(e.event((from + i) as u64));
+        out.extend(d.drain_verdicts());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn split_anywhere_gives_identical_verdicts(
+        events in prop::collection::vec(ev(), 0..50),
+        split in any::<prop::sample::Index>(),
+        sem in prop::sample::select(vec![Semantics::Elasticsearch, Semantics::Hardened]),
+        lateness in prop::sample::select(vec![0i64, 20]),
+        watermark in prop::option::of(0i64..200),
+    ) {
+        let cut = split.index(events.len() + 1);
+        let mut whole = detector(sem, lateness);
+        let mut expected = Vec::new();
+        run(&mut whole, &events, 0, &mut expected);
+        if let Some(w) = watermark { whole.advance(Timestamp(w * SEC)); expected.extend(whole.drain_verdicts()); }
+        whole.flush();
+        expected.extend(whole.drain_verdicts());
+
+        let mut first = detector(sem, lateness);
+        let mut got = Vec::new();
+        run(&mut first, &events[..cut], 0, &mut got);
+        let bytes = first.snapshot().unwrap();
+        let config = Config::default().with_max_lateness(Span::from_secs(lateness)).with_sweep_interval(7);
+        let mut second = Detector::restore(Arc::new(Rule::new(sem)), config, &bytes).unwrap();
+        prop_assert_eq!(second.stats(), first.stats());
+        prop_assert_eq!(second.snapshot().unwrap(), bytes, "a restored detector snapshots to the same bytes");
+        run(&mut second, &events[cut..], cut, &mut got);
+        if let Some(w) = watermark { second.advance(Timestamp(w * SEC)); got.extend(second.drain_verdicts()); }
+        second.flush();
+        got.extend(second.drain_verdicts());
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(second.stats(), whole.stats());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let _ = Detector::restore(Arc::new(Rule::hardened()), Config::default(), &bytes);
+        let mut with_magic = shareexec::snapshot::MAGIC.to_vec();
+        with_magic.extend(&bytes);
+        let _ = Detector::restore(Arc::new(Rule::hardened()), Config::default(), &with_magic);
+    }
+}
+
+fn busy_snapshot() -> Vec<u8> {
+    let mut d = detector(Semantics::Hardened, 20);
+    let events: Vec<Ev> = (0..40)
+        .map(|i| Ev {
+            write: i % 3 != 2,
+            host: ["h1", "h2"][i % 2],
+            path: "C:\\a.exe",
+            ts: i as i64 * SEC,
+            seq: Some(i as u64),
+            trusted: false,
+        })
+        .collect();
+    run(&mut d, &events, 0, &mut Vec::new());
+    assert!(d.stats().buffered > 0 && d.stats().pending > 0);
+    d.snapshot().unwrap()
+}
+
+/// Every truncation and every single-byte corruption is a typed error.
+#[test]
+fn corrupted_or_truncated_snapshots_are_errors() {
+    let bytes = busy_snapshot();
+    let rule = Arc::new(Rule::hardened());
+    for len in 0..bytes.len() {
+        assert!(
+            Detector::restore(rule.clone(), Config::default(), &bytes[..len]).is_err(),
+            "truncated at {len}"
+        );
+    }
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x5a;
+        assert!(
+            Detector::restore(rule.clone(), Config::default(), &bad).is_err(),
+            "byte {i} flipped"
+        );
+    }
+    let mut wrong = bytes.clone();
+    wrong[4] = 9;
+    assert_eq!(
+        Detector::restore(rule.clone(), Config::default(), &wrong).unwrap_err(),
+        SnapshotError::UnsupportedVersion { found: 9 }
+    );
+    assert_eq!(
+        Detector::restore(rule.clone(), Config::default(), b"NOPE0000000000").unwrap_err(),
+        SnapshotError::BadMagic
+    );
+    assert!(matches!(
+        Detector::restore(Arc::new(Rule::elasticsearch()), Config::default(), &bytes),
+        Err(SnapshotError::SemanticsMismatch {
+            found: "hardened",
+            expected: "elasticsearch"
+        })
+    ));
+    assert_eq!(
+        Detector::restore(rule, Config::default().with_max_hosts(1), &bytes).unwrap_err(),
+        SnapshotError::OverCaps { what: "max_hosts" }
+    );
+}
+
+/// Verdicts not taken are not part of the state: a snapshot refuses rather than lose them.
+#[test]
+fn snapshot_refuses_untaken_verdicts() {
+    let mut d = detector(Semantics::Elasticsearch, 0);
+    let w = Ev {
+        write: true,
+        host: "h1",
+        path: "C:\\a.exe",
+        ts: 0,
+        seq: None,
+        trusted: false,
+    };
+    let p = Ev {
+        write: false,
+        ..w.clone()
+    };
+    d.handle(w.event(1));
+    d.handle(p.event(2));
+    assert_eq!(
+        d.snapshot().unwrap_err(),
+        SnapshotError::VerdictsNotTaken(1)
+    );
+    d.poll_verdict().unwrap();
+    assert!(d.snapshot().is_ok());
+}
