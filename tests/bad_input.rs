@@ -1,0 +1,145 @@
+//! Every row of docs/bad-input.md: the bad line sits between a pending write (line 1)
+//! and its execution (line 3); the alert survives, the line is reported (or, for the
+//! accepted rows, decoded as documented), and the exit code is 0.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shareexec");
+
+const WRITE: &str = r#"{"@timestamp":"2024-01-03T14:00:00Z","id":"w","event":{"category":"file","type":"creation"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4},"file":{"path":"C:\\x.exe","extension":"exe"}}"#;
+const EXEC: &str = r#"{"@timestamp":"2024-01-03T14:00:05Z","id":"p","event":{"category":"process","type":"start"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":9,"executable":"C:\\x.exe"}}"#;
+
+struct Run {
+    code: Option<i32>,
+    alerts: Vec<(u64, u64)>,
+    stderr: String,
+}
+
+fn run(middle: &[u8], extra: &[&str]) -> Run {
+    let mut input = Vec::new();
+    input.extend_from_slice(WRITE.as_bytes());
+    input.push(b'\n');
+    input.extend_from_slice(middle);
+    input.push(b'\n');
+    input.extend_from_slice(EXEC.as_bytes());
+    input.push(b'\n');
+    let mut child = Command::new(BIN)
+        .args(["--semantics", "elasticsearch", "--output-format", "json"])
+        .args(extra)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let alerts = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["events"][0]["line"].as_u64().unwrap(), v["events"][1]["line"].as_u64().unwrap())
+        })
+        .collect();
+    Run { code: out.status.code(), alerts, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+/// A rejected line: reported at line 2 with `message`, skipped, the alert survives.
+fn rejected(middle: &[u8], message: &str) {
+    let r = run(middle, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.alerts, [(1, 3)], "{}", r.stderr);
+    assert!(r.stderr.contains("-:2 (line 2): ") && r.stderr.contains(message), "want {message:?} in {}", r.stderr);
+    assert!(r.stderr.contains("1 bad lines"), "{}", r.stderr);
+    let strict = run(middle, &["--strict"]);
+    assert_eq!(strict.code, Some(2));
+}
+
+/// An accepted line: no error, and it decodes to `alerts` together with the others.
+fn accepted(middle: &[u8], alerts: &[(u64, u64)]) {
+    let r = run(middle, &[]);
+    assert_eq!(r.code, Some(0));
+    assert_eq!(r.alerts, alerts, "{}", r.stderr);
+    assert!(r.stderr.contains(" 0 bad lines"), "{}", r.stderr);
+}
+
+#[test]
+fn not_json() {
+    rejected(b"not json", "not valid JSON");
+}
+
+#[test]
+fn not_an_object() {
+    rejected(b"[1,2]", "is an array, not a JSON object");
+    rejected(b"\"x\"", "not a JSON object");
+}
+
+#[test]
+fn missing_timestamp() {
+    rejected(br#"{"event":{"category":"file"}}"#, "`@timestamp` is missing");
+}
+
+#[test]
+fn invalid_timestamp() {
+    rejected(br#"{"@timestamp":"yesterday"}"#, "is not a valid RFC 3339 timestamp");
+    rejected(br#"{"@timestamp":"2300-01-01T00:00:00Z"}"#, "`@timestamp`");
+}
+
+#[test]
+fn wrong_field_types() {
+    rejected(br#"{"@timestamp":"2024-01-03T14:00:01Z","process":{"pid":{}}}"#, "`process.pid` must be an integer");
+    rejected(br#"{"@timestamp":"2024-01-03T14:00:01Z","process":{"pid":"four"}}"#, "`process.pid`");
+}
+
+#[test]
+fn invalid_utf8() {
+    rejected(b"{\"@timestamp\":\"2024-01-03T14:00:01Z\",\"a\":\"\xff\"}", "not valid UTF-8");
+}
+
+#[test]
+fn nul_byte() {
+    rejected(b"{\"@timestamp\":\"2024-01-03T14:00:01Z\",\"a\":\"\x00\"}", "control character");
+}
+
+#[test]
+fn huge_line() {
+    let mut huge = br#"{"@timestamp":"2024-01-03T14:00:01Z","a":""#.to_vec();
+    huge.resize(17_000_000, b'x');
+    rejected(&huge, "longer than --max-line-bytes 16777216");
+}
+
+#[test]
+fn deep_nesting() {
+    let deep = format!(r#"{{"@timestamp":"2024-01-03T14:00:01Z","a":{}}}"#, "[".repeat(100_000));
+    rejected(deep.as_bytes(), "not valid JSON");
+}
+
+/// Mixed dotted and nested keys are merged: this line is the execution itself.
+#[test]
+fn mixed_dotted_and_nested_keys() {
+    let mixed = br#"{"@timestamp":"2024-01-03T14:00:04Z","event.category":"process","event":{"type":"start"},"host.id":"h1","host":{"os.type":"windows"},"process.executable":"C:\\x.exe","process":{"pid":7}}"#;
+    accepted(mixed, &[(1, 2)]);
+}
+
+/// Duplicate keys: the last value wins (here the duplicate makes it an execution of
+/// the written path).
+#[test]
+fn duplicate_keys() {
+    let dup = br#"{"@timestamp":"2024-01-03T14:00:04Z","event":{"category":"process","type":"start"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\other.exe","executable":"C:\\x.exe"}}"#;
+    accepted(dup, &[(1, 2)]);
+}
+
+/// Strings for numbers and booleans are coerced as Elasticsearch does at index time.
+#[test]
+fn coerced_strings() {
+    let w = br#"{"@timestamp":"2024-01-03T14:00:01Z","id":"w2","event":{"category":"file","type":"change"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":"4"},"file":{"path":"C:\\x.exe","extension":"exe"}}"#;
+    accepted(w, &[(2, 3)]);
+}
+
+#[test]
+fn blank_line_and_other_categories() {
+    accepted(b"", &[(1, 3)]);
+    accepted(br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"network","type":"start"}}"#, &[(1, 3)]);
+}
