@@ -23,9 +23,22 @@ pub enum Line<'a> {
 }
 
 impl Lines {
-    pub fn new(read: Box<dyn Read>, max: usize) -> io::Result<Lines> {
-        let mut raw = BufReader::with_capacity(1 << 16, read);
-        let gz = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    pub fn new(mut read: Box<dyn Read>, max: usize) -> io::Result<Lines> {
+        // Sniff the gzip magic on the first two bytes, however the source delivers
+        // them (a pipe may hand over one byte at a time).
+        let mut magic = [0u8; 2];
+        let mut have = 0;
+        while have < magic.len() {
+            match read.read(&mut magic[have..]) {
+                Ok(0) => break,
+                Ok(n) => have += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let gz = magic[..have] == [0x1f, 0x8b];
+        let read: Box<dyn Read> = Box::new(io::Cursor::new(magic[..have].to_vec()).chain(read));
+        let raw = BufReader::with_capacity(1 << 16, read);
         let reader: Box<dyn BufRead> = if gz {
             Box::new(BufReader::with_capacity(
                 1 << 16,

@@ -9,6 +9,7 @@ mod lines;
 mod run;
 mod state;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,16 +23,34 @@ fn main() -> ExitCode {
                 args::RuleFormat::Eql => shareexec::render::eql(&compiled),
                 args::RuleFormat::Sigma => shareexec::render::sigma(&compiled),
             };
-            print!("{text}");
-            if !text.ends_with('\n') {
-                println!();
+            let mut out = std::io::stdout().lock();
+            let written = out
+                .write_all(text.as_bytes())
+                .and_then(|()| {
+                    if text.ends_with('\n') {
+                        Ok(())
+                    } else {
+                        out.write_all(b"\n")
+                    }
+                })
+                .and_then(|()| out.flush());
+            match written {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("shareexec: {e}");
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::SUCCESS,
             }
-            ExitCode::SUCCESS
         }
         None => match run::run(&cli.detect) {
             Ok(run::Outcome::Done) => ExitCode::SUCCESS,
             Ok(run::Outcome::BadLine) => ExitCode::from(2),
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            // An inconsistent configuration is a usage error.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                eprintln!("shareexec: {e}");
+                ExitCode::from(2)
+            }
             Err(e) => {
                 eprintln!("shareexec: {e}");
                 ExitCode::from(1)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shareexec::input::format_rfc3339;
-use shareexec::input::{decode_line, decode_sysmon_line, looks_like_sysmon};
+use shareexec::input::{SysmonErrorKind, decode_line, decode_sysmon_line, looks_like_sysmon};
 use shareexec::output::{Location, verdict_json};
 use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
@@ -90,7 +90,8 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
     let (detector, line, sources) = match resumed {
         Some(r) => (r.detector, r.lines, r.sources),
         None => (
-            Detector::new(rule, config).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            Detector::new(rule, config)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             0,
             Vec::new(),
         ),
@@ -117,8 +118,39 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
     } else {
         args.files.iter().map(|p| p.as_path()).collect()
     };
-    let mut outcome = Outcome::Done;
-    for path in inputs {
+    let read = read_inputs(&mut run, args, &inputs, sample);
+    // Every run reports all it can, even when an input failed: what earlier inputs
+    // left held for reordering is decided and printed before the error is.
+    run.detector.flush();
+    run.emit()?;
+    let outcome = match read {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            run.out.flush()?;
+            summarize(&run, args, started);
+            return Err(e);
+        }
+    };
+    // With --state the pending writes (open sequences), clocks and counters carry
+    // over to the next run (not after a failed input or a --strict stop: that run is
+    // to be repeated).
+    if let (Some(path), Outcome::Done) = (&args.state, &outcome) {
+        state::save(path, &run.detector, run.line, &run.sources)?;
+    }
+    run.out.flush()?;
+    summarize(&run, args, started);
+    Ok(outcome)
+}
+
+/// Reads every input in order; stops at the first I/O error or, with `--strict`, at
+/// the first bad line.
+fn read_inputs(
+    run: &mut Run,
+    args: &DetectArgs,
+    inputs: &[&Path],
+    sample: bool,
+) -> io::Result<Outcome> {
+    for &path in inputs {
         let (name, mut lines, size) = if sample {
             eprintln!(
                 "shareexec: no input given and standard input is a terminal: analysing the bundled sample \
@@ -139,9 +171,8 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
             {
                 let name = path.display().to_string();
                 run.sources.push((run.line + 1, name.clone()));
-                if !read_evtx(&mut run, args, &name, path)? {
-                    outcome = Outcome::BadLine;
-                    break;
+                if !read_evtx(run, args, &name, path)? {
+                    return Ok(Outcome::BadLine);
                 }
             }
             continue;
@@ -162,25 +193,15 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         };
         run.sources.push((run.line + 1, name.clone()));
         let progress = progress_bar(args, size);
-        if !read_input(&mut run, args, &name, &mut lines, progress.as_ref())? {
-            outcome = Outcome::BadLine;
-            break;
+        if !read_input(run, args, &name, &mut lines, progress.as_ref())? {
+            return Ok(Outcome::BadLine);
         }
         run.bytes += lines.consumed;
         if let Some(p) = progress {
             p.finish_and_clear();
         }
     }
-    // Every run reports all it can; with --state the pending writes (open
-    // sequences), clocks and counters carry over to the next run.
-    run.detector.flush();
-    run.emit()?;
-    if let Some(path) = &args.state {
-        state::save(path, &run.detector, run.line, &run.sources)?;
-    }
-    run.out.flush()?;
-    summarize(&run, args, started);
-    Ok(outcome)
+    Ok(Outcome::Done)
 }
 
 /// Reads one input to its end; false when `--strict` stopped at a bad line.
@@ -232,13 +253,22 @@ fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<
         InputFormat::Sysmon => true,
     };
     if sysmon {
-        let Some(record) = decode_sysmon_line(text).map_err(|e| e.to_string())? else {
-            return Ok(());
-        };
-        for event in record.events(position) {
-            run.detector.handle(event);
+        match decode_sysmon_line(text) {
+            Ok(Some(record)) => {
+                for event in record.events(position) {
+                    run.detector.handle(event);
+                }
+                return Ok(());
+            }
+            Ok(None) => return Ok(()),
+            // The sniff is a substring test, and attacker-chosen values (a command
+            // line holding `EventID`) can trip it: in `auto`, a line that has no
+            // event id is not Sysmon, so it is read as ECS.
+            Err(e) if format == InputFormat::Auto && e.kind == SysmonErrorKind::MissingEventId => {}
+            Err(e) => return Err(e.to_string()),
         }
-    } else {
+    }
+    {
         let Some(record) = decode_line(text).map_err(|e| e.to_string())? else {
             return Ok(());
         };
@@ -264,11 +294,13 @@ fn read_evtx(run: &mut Run, args: &DetectArgs, name: &str, path: &Path) -> io::R
             }
             Err(e) => {
                 run.bad_lines += 1;
-                eprintln!(
-                    "shareexec: {name}: record {} (line {}): {e}",
-                    n + 1,
-                    run.line
-                );
+                if run.bad_lines <= REPORTED_BAD_LINES || args.strict {
+                    eprintln!(
+                        "shareexec: {name}: record {} (line {}): {e}",
+                        n + 1,
+                        run.line
+                    );
+                }
                 if args.strict {
                     run.emit()?;
                     return Ok(false);
@@ -319,6 +351,23 @@ fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
     }
 }
 
+/// `text` with control characters escaped: host ids and paths come from telemetry,
+/// and must not drive the reader's terminal.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// One verdict as one line for a person reading a terminal.
 fn verdict_text<'a>(verdict: &Verdict, locate: &dyn Fn(u64) -> Location<'a>) -> String {
     let at = |position| {
@@ -327,15 +376,15 @@ fn verdict_text<'a>(verdict: &Verdict, locate: &dyn Fn(u64) -> Location<'a>) -> 
     };
     let sequence = |s: &shareexec::Sequence| {
         let signer = match (&s.code_signature.subject_name, s.code_signature.trusted) {
-            (Some(name), Some(true)) => format!("signed by {name} (trusted)"),
-            (Some(name), _) => format!("signed by {name} (not trusted)"),
+            (Some(name), Some(true)) => format!("signed by {} (trusted)", printable(name)),
+            (Some(name), _) => format!("signed by {} (not trusted)", printable(name)),
             (None, _) => "no signature".to_string(),
         };
         format!(
             "{}  host {}  {}  written {} -> started {} ({:.3} s later, {signer})",
             format_rfc3339(s.execution.timestamp),
-            s.host_id,
-            s.path,
+            printable(&s.host_id),
+            printable(&s.path),
             at(s.write.position),
             at(s.execution.position),
             s.span.as_nanos() as f64 / 1e9,
@@ -343,11 +392,15 @@ fn verdict_text<'a>(verdict: &Verdict, locate: &dyn Fn(u64) -> Location<'a>) -> 
     };
     match verdict {
         Verdict::Alert(s) => format!("ALERT       {}", sequence(s)),
-        Verdict::Suppressed(s) => format!("suppressed  {}  [{}]", sequence(&s.sequence), s.reason),
+        Verdict::Suppressed(s) => format!(
+            "suppressed  {}  [{}]",
+            sequence(&s.sequence),
+            printable(s.reason.as_str())
+        ),
         Verdict::Late(l) => format!(
             "late        {}  host {}  {} arrived {:.3} s behind its host's clock",
             at(l.event.position),
-            l.host_id,
+            printable(&l.host_id),
             if l.stage == shareexec::Stage::Write {
                 "write"
             } else {
