@@ -223,7 +223,10 @@ impl<P: TrustPolicy> Detector<P> {
         let Some(host) = self.hosts.get_mut(slot) else {
             return;
         };
-        if ts < host.seen.saturating_sub(lateness) {
+        // Late: more than the lateness behind the host's clock, or at or before a
+        // watermark (checked directly: `seen` saturates at the end of time).
+        let before_watermark = self.watermark.is_some_and(|w| ts <= w);
+        if ts < host.seen.saturating_sub(lateness) || before_watermark {
             let behind = host.seen.since(ts);
             let host_id = host.id.clone();
             self.stats.late += 1;

@@ -553,3 +553,131 @@ fn f9_default_memory_bound_is_about_228_mib_as_documented() {
     );
     assert!(mib < 256.0);
 }
+
+// ======================================================================
+// Found by fuzzing (fuzz/fuzz_targets/detector_ops.rs).
+
+fn fz_write<'a>(ts: Timestamp, path: &'a str, carried: Option<&'a str>) -> Event<'a> {
+    Event::File(FileEvent {
+        origin: Origin {
+            timestamp: ts,
+            id: carried,
+            ..Default::default()
+        },
+        host_id: Some("h1"),
+        os_type: Some("windows"),
+        types: EventTypes::CREATION,
+        pid: Some(4),
+        path: Some(path),
+        extension: Some("exe"),
+        hash: Hashes {
+            sha256: carried,
+            sha1: carried,
+            md5: carried,
+        },
+        ..Default::default()
+    })
+}
+
+fn fz_exec(ts: Timestamp, path: &str) -> Event<'_> {
+    Event::Process(ProcessEvent {
+        origin: Origin {
+            timestamp: ts,
+            ..Default::default()
+        },
+        host_id: Some("h1"),
+        os_type: Some("windows"),
+        types: EventTypes::START,
+        executable: Some(path),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn fuzz_flush_releases_events_at_the_end_of_time() {
+    for (semantics, lateness, at) in [
+        (Semantics::Hardened, Span::ZERO, Timestamp::MAX),
+        (
+            Semantics::Hardened,
+            Span::from_secs(30),
+            Timestamp::MAX.saturating_sub(Span::from_secs(20)),
+        ),
+        (Semantics::Elasticsearch, Span::from_secs(1), Timestamp::MAX),
+    ] {
+        let mut d = Detector::new(
+            Arc::new(Rule::new(semantics)),
+            Config::default().with_max_lateness(lateness),
+        )
+        .unwrap();
+        d.handle(fz_write(
+            at.saturating_sub(Span::from_secs(10)),
+            "C:\\a.exe",
+            None,
+        ));
+        d.handle(fz_exec(at, "C:\\a.exe"));
+        d.flush();
+        let alerts = d
+            .drain_verdicts()
+            .filter(|v| v.as_alert().is_some())
+            .count();
+        assert_eq!(d.stats().buffered, 0, "{semantics:?} {lateness}");
+        assert_eq!(alerts, 1, "{semantics:?} {lateness}");
+    }
+}
+
+#[test]
+fn fuzz_replacing_a_pending_write_respects_the_byte_cap() {
+    let cap = 1 << 20;
+    let mut d = Detector::new(
+        Arc::new(Rule::elasticsearch()),
+        Config::default().with_max_pending_bytes(cap),
+    )
+    .unwrap();
+    let fat = "f".repeat(65_534);
+    let paths: Vec<String> = (0..1_000).map(|n| format!("C:\\k{n}.exe")).collect();
+    for (round, carried) in [None, Some(fat.as_str())].into_iter().enumerate() {
+        for (n, path) in paths.iter().enumerate() {
+            d.handle(fz_write(
+                Timestamp::from_millis((round * 1_000 + n) as i64),
+                path,
+                carried,
+            ));
+            assert!(
+                d.pending_string_bytes() <= cap,
+                "{} > {cap}",
+                d.pending_string_bytes()
+            );
+        }
+    }
+}
+
+/// After `advance(w)`, an event at or before `w` is late, even at the end of time
+/// where the host clock saturates (it was held and never released by `advance`).
+#[test]
+fn fuzz_events_before_the_watermark_are_late_at_the_end_of_time() {
+    for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+        let config = Config::default().with_max_lateness(Span::from_millis(1));
+        let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
+        d.advance(Timestamp::MAX);
+        let at = Timestamp::MAX.saturating_sub(Span(123));
+        d.handle(fz_write(at, "C:\\a.exe", None));
+        let late = d
+            .drain_verdicts()
+            .filter(|v| matches!(v, Verdict::Late(_)))
+            .count();
+        assert_eq!(
+            late, 1,
+            "{semantics:?}: an event before the watermark is late"
+        );
+        assert_eq!(
+            d.stats().buffered,
+            0,
+            "{semantics:?}: a late event is not held"
+        );
+        assert!(
+            d.next_deadline().is_none_or(|t| t > at),
+            "{semantics:?}: {:?}",
+            d.next_deadline()
+        );
+    }
+}

@@ -5,7 +5,8 @@
 //! - the gauges stay within the caps (`pending`, `buffered`, `hosts`, string bytes);
 //! - every alert or suppression has `0 <= span <= maxspan`, `span` equal to the
 //!   execution time minus the write time, and keys that join under the semantics;
-//! - every late verdict is more than `max_lateness` behind;
+//! - every late verdict is more than `max_lateness` behind, or at or before the
+//!   watermark;
 //! - counters only grow, `events` counts the `handle` calls, and `alerts`,
 //!   `suppressed` and `late` equal the verdicts of each kind seen so far;
 //! - `flush` leaves nothing buffered, and after `advance(w)` nothing waits for a
@@ -333,6 +334,8 @@ struct Run {
     suppressed: u64,
     late: u64,
     log: Vec<Verdict>,
+    /// The newest watermark given.
+    watermark: Option<Timestamp>,
 }
 
 impl Run {
@@ -352,6 +355,7 @@ impl Run {
             suppressed: 0,
             late: 0,
             log: Vec::new(),
+            watermark: None,
         }
     }
 
@@ -361,7 +365,10 @@ impl Run {
                 self.d.handle(*e);
                 self.handled += 1;
             }
-            Step::Advance(w) => self.d.advance(*w),
+            Step::Advance(w) => {
+                self.d.advance(*w);
+                self.watermark = self.watermark.max(Some(*w));
+            }
             Step::Flush => self.d.flush(),
         }
         let deadline = self.d.next_deadline();
@@ -415,9 +422,12 @@ impl Run {
                 self.suppressed += 1;
             }
             Verdict::Late(l) => {
+                // More than the lateness behind, or at or before the watermark (where
+                // `watermark + lateness` saturates at `Timestamp::MAX`, only the latter).
                 assert!(
-                    l.behind > self.d.config().max_lateness,
-                    "late but within lateness: {l:?}"
+                    l.behind > self.d.config().max_lateness
+                        || self.watermark.is_some_and(|w| l.event.timestamp <= w),
+                    "late but within lateness and after the watermark: {l:?}"
                 );
                 self.late += 1;
             }
