@@ -284,16 +284,46 @@ fn pid_coercions() {
     assert_eq!(pid("[]"), Ok(None));
     assert_eq!(pid("-1"), Ok(Some(-1)));
     assert_eq!(pid("9223372036854775807"), Ok(Some(i64::MAX)));
+    // Strings are truncated exactly, by text, as Elasticsearch's BigDecimal coercion.
+    assert_eq!(pid(r#""3.99999999999999999999""#), Ok(Some(3)));
+    assert_eq!(pid(r#""4.99999999999999999999""#), Ok(Some(4)));
+    assert_eq!(pid(r#""4e0""#), Ok(Some(4)));
+    assert_eq!(pid(r#""40e-1""#), Ok(Some(4)));
+    assert_eq!(pid(r#""0.4e1""#), Ok(Some(4)));
+    assert_eq!(pid(r#""4.""#), Ok(Some(4)));
+    assert_eq!(pid(r#"".5""#), Ok(Some(0)));
+    assert_eq!(pid(r#""-0.5""#), Ok(Some(0)));
+    assert_eq!(pid(r#""00004""#), Ok(Some(4)));
+    assert_eq!(pid(r#""1e-2147483647""#), Ok(Some(0)));
+    assert_eq!(pid(r#""9223372036854775807.9""#), Ok(Some(i64::MAX)));
+    assert_eq!(pid(r#""-9.2233720368547758089999e18""#), Ok(Some(i64::MIN)));
+    // JSON numbers with a fraction go through a double, as Jackson reads them.
+    assert_eq!(pid("3.99999999999999999999"), Ok(Some(4)));
+    assert_eq!(pid("-0"), Ok(Some(0)));
+    assert_eq!(pid("-9223372036854775808.0"), Ok(Some(i64::MIN)));
     for bad in [
         r#""abc""#,
         r#""4 ""#,
+        r#"" 4""#,
         r#""NaN""#,
         r#""inf""#,
+        r#""0x4""#,
+        r#""4e""#,
+        r#""e4""#,
+        r#"".""#,
+        r#""-""#,
+        r#""4_0""#,
+        r#""1e-2147483648""#,
+        r#""9223372036854775808""#,
+        r#""9.223372036854775808e18""#,
+        r#""2e100""#,
+        r#""-2e100""#,
         "{}",
         r#"{"value":4}"#,
         "true",
-        "[4,5]",
+        "[4,{}]",
         "9223372036854775808",
+        "-9223372036854775809",
         "1e300",
     ] {
         match pid(bad) {
@@ -352,7 +382,7 @@ fn keyword_fields_take_integers_and_booleans_as_text() {
     assert_eq!(rec.file_extension(), Some(""), "empty string is a value");
     assert_eq!(rec.process_name(), Some("one"));
     assert_eq!(
-        wrong_field(&format!(r#"{{{TS},"file":{{"path":1.5}}}}"#)).0,
+        wrong_field(&format!(r#"{{{TS},"file":{{"path":{{}}}}}}"#)).0,
         "file.path"
     );
     assert_eq!(
@@ -485,9 +515,9 @@ fn sequence_number_or_string() {
 #[test]
 fn duplicates_last_wins_and_null_clears() {
     let rec = okf(&format!(
-        r#"{{{TS},"process":{{"pid":4}},"process.pid":5,"host":{{"id":"a"}},"host":{{"id":"b","name":"n"}}}}"#
+        r#"{{{TS},"process":{{"pid":6}},"process.pid":5,"host":{{"id":"a"}},"host":{{"id":"b","name":"n"}}}}"#
     ));
-    assert_eq!(rec.process_pid(), Some(5));
+    assert_eq!(rec.process_pid(), Some(6), "multi-valued pid: the first");
     assert_eq!(rec.host_id(), Some("b"));
     assert_eq!(rec.host_name(), Some("n"));
     let rec = okf(&format!(
@@ -501,8 +531,8 @@ fn duplicates_last_wins_and_null_clears() {
     assert_eq!(rec.file_path(), None);
     assert_eq!(
         rec.event_types(),
-        EventTypes::END,
-        "a later event.type replaces"
+        EventTypes::START | EventTypes::END,
+        "event.type values from every spelling are unioned"
     );
     let rec = ok(r#"{"@timestamp":"1970-01-01T00:00:00Z","@timestamp":"2024-01-03T14:00:00Z"}"#);
     assert_eq!(rec.timestamp(), Timestamp(T0));
@@ -515,6 +545,250 @@ fn unknown_fields_of_any_shape_are_skipped() {
     );
     assert_eq!(rec.process_pid(), None);
     assert_eq!(rec.file_header_bytes(), Some("4d5a"));
+}
+
+// ---------------------------------------------------------------------------------------
+// what Elasticsearch indexes: multi-valued fields, arrays of objects, dates, number
+// texts, unpaired surrogates
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn multi_valued_pid_keeps_4_if_any_value_is_4_else_the_first() {
+    let pid = |fields: &str| okf(&format!("{{{TS},{fields}}}")).process_pid();
+    assert_eq!(pid(r#""process":{"pid":[4,1234]}"#), Some(4));
+    assert_eq!(pid(r#""process":{"pid":[1234,4]}"#), Some(4));
+    assert_eq!(pid(r#""process":{"pid":[1234,5678]}"#), Some(1234));
+    assert_eq!(pid(r#""process":{"pid":[[1234],[null,"4.0"]]}"#), Some(4));
+    assert_eq!(pid(r#""process.pid":4,"process":{"pid":5}"#), Some(4));
+    assert_eq!(pid(r#""process":{"pid":5},"process.pid":4"#), Some(4));
+    assert_eq!(pid(r#""process":{"pid":5,"pid":4}"#), Some(4));
+    assert_eq!(pid(r#""process":{"pid":5,"pid":6}"#), Some(5));
+    assert_eq!(pid(r#""process":[{"pid":5},{"pid":4}]"#), Some(4));
+    assert_eq!(
+        pid(r#""process":{"pid":4},"process.pid":null"#),
+        Some(4),
+        "null adds nothing"
+    );
+    assert_eq!(pid(r#""process":{"pid":4},"process.pid":"""#), Some(4));
+    assert_eq!(pid(r#""process":{"pid":[null,"",[]]}"#), None);
+    // Every value must still be one Elasticsearch can index.
+    assert_eq!(
+        wrong_field(&format!(r#"{{{TS},"process":{{"pid":[4,"x"]}}}}"#)).0,
+        "process.pid"
+    );
+    // event.sequence stays single-valued.
+    assert_eq!(
+        wrong_field(&format!(r#"{{{TS},"event":{{"sequence":[1,2]}}}}"#)).0,
+        "event.sequence"
+    );
+}
+
+#[test]
+fn multi_valued_os_type_keeps_a_windows_value() {
+    let os = |v: &str| {
+        okf(&format!(r#"{{{TS},"host":{{"os":{{"type":{v}}}}}}}"#))
+            .os_type()
+            .map(str::to_owned)
+    };
+    assert_eq!(os(r#"["windows","x"]"#).as_deref(), Some("windows"));
+    assert_eq!(os(r#"["x","windows"]"#).as_deref(), Some("windows"));
+    assert_eq!(
+        os(r#"["x","Windows","windows"]"#).as_deref(),
+        Some("windows"),
+        "exact beats case-insensitive"
+    );
+    assert_eq!(
+        os(r#"["x","WINDOWS","Windows"]"#).as_deref(),
+        Some("WINDOWS"),
+        "case-insensitive beats other values, for hardened semantics"
+    );
+    assert_eq!(os(r#"["linux","macos"]"#).as_deref(), Some("linux"));
+    assert_eq!(os("[null,7,true]").as_deref(), Some("7"));
+    let rec = okf(&format!(
+        r#"{{{TS},"host.os.type":"linux","host":{{"os":{{"type":"windows"}}}},"host.os":{{"type":null}}}}"#
+    ));
+    assert_eq!(rec.os_type(), Some("windows"));
+    // Other keywords keep the last value and refuse several in an array.
+    assert_eq!(
+        wrong_field(&format!(r#"{{{TS},"host":{{"id":["a","b"]}}}}"#)).0,
+        "host.id"
+    );
+}
+
+#[test]
+fn category_and_type_values_from_every_spelling_are_unioned() {
+    let rec = okf(&format!(
+        r#"{{{TS},"event.type":"start","event":{{"category":"process","type":["info"]}},"event.category":["file"],"event":{{"type":null,"category":7}}}}"#
+    ));
+    assert_eq!(rec.event_types(), EventTypes::START | EventTypes::INFO);
+    assert_eq!(rec.category(), Category::FileAndProcess);
+    let rec = okf(&format!(
+        r#"{{{TS},"event":[{{"type":"start"}},{{"type":"end"}}],"event":{{"type":[]}}}}"#
+    ));
+    assert_eq!(rec.event_types(), EventTypes::START | EventTypes::END);
+}
+
+#[test]
+fn arrays_of_objects_are_flattened() {
+    let rec = okf(&format!(
+        r#"{{{TS},"process":{{"code_signature":[{{"exists":true,"trusted":false,"subject_name":"Evil"}}]}}}}"#
+    ));
+    assert_eq!(
+        rec.code_signature(),
+        CodeSignature {
+            exists: Some(true),
+            trusted: Some(false),
+            subject_name: Some("Evil"),
+            status: None,
+        }
+    );
+    let rec = okf(&format!(
+        r#"{{{TS},"process":[{{"pid":5,"code_signature":[[{{"trusted":true}}],null,{{"trusted":false,"status":"x"}}]}},{{"pid":4}}],"host":[{{"os":[{{"type":"linux"}},{{"type":"windows"}}]}}]}}"#
+    ));
+    assert_eq!(
+        rec.code_signature().trusted,
+        Some(false),
+        "later objects merge over earlier ones, like repeated keys"
+    );
+    assert_eq!(rec.code_signature().status, Some("x"));
+    assert_eq!(rec.process_pid(), Some(4));
+    assert_eq!(rec.os_type(), Some("windows"));
+    assert_eq!(ok(&format!(r#"{{{TS},"process":[]}}"#)).process_pid(), None);
+    assert_eq!(
+        wrong_field(&format!(r#"{{{TS},"process":[[true]]}}"#)),
+        ("process", "an object", "an array holding a boolean")
+    );
+}
+
+#[test]
+fn timestamps_as_elasticsearch_default_date_format_reads_them() {
+    let ts = |v: &str| {
+        EcsRecord::parse(format!(r#"{{"@timestamp":{v}}}"#).as_bytes())
+            .map(|r| r.timestamp().as_nanos())
+    };
+    assert_eq!(ts(r#""1704290400000""#), Ok(T0));
+    assert_eq!(ts("1704290400000.0"), Ok(T0));
+    assert_eq!(ts("1704290400000.5"), Ok(T0 + 500_000));
+    assert_eq!(ts(r#""1704290400000.123456""#), Ok(T0 + 123_456));
+    assert_eq!(
+        ts("1704290400000.123456"),
+        Ok(T0 + 123_456),
+        "by text, not through an f64"
+    );
+    assert_eq!(ts("1704290400000.99999"), Ok(T0 + 999_990));
+    assert_eq!(ts(r#""1704290400000.""#), Ok(T0));
+    assert_eq!(ts(r#""01704290400000""#), Ok(T0));
+    assert_eq!(ts(r#""\u0031704290400000""#), Ok(T0), "escaped");
+    assert_eq!(ts("-0"), Ok(0));
+    assert_eq!(ts("-0.0"), Ok(0));
+    assert_eq!(ts(r#""-0""#), Ok(0));
+    assert_eq!(ts(r#""-1.5""#), Ok(-1_500_000));
+    assert_eq!(ts("-1.5"), Ok(-1_500_000));
+    assert_eq!(ts("999"), Ok(999_000_000), "three digits are epoch millis");
+    let new_year = ts(r#""2024-01-01T00:00:00Z""#);
+    assert_eq!(ts(r#""2024""#), new_year, "four digits are a year");
+    assert_eq!(ts("2024"), new_year);
+    for bad in [
+        r#""1704290400000.1234567""#,
+        "1.7042904e12",
+        "17042904000000e-1",
+        r#""+1704290400000""#,
+        r#"" 1704290400000""#,
+        r#""1704290400000 ""#,
+        r#"".5""#,
+        r#""12345678901234567890""#,
+        r#""1e3""#,
+        r#""-""#,
+        r#""1704290400000.-5""#,
+    ] {
+        assert!(
+            matches!(
+                ts(bad),
+                Err(EcsError {
+                    kind: EcsErrorKind::BadTimestamp { .. },
+                    ..
+                })
+            ),
+            "{bad}: {:?}",
+            ts(bad)
+        );
+    }
+    // Outside the nanosecond range, or a year before 1678.
+    for v in [
+        r#""9223372036854775807""#,
+        r#""9223372036854775808""#,
+        "92233720368547758.07",
+        "1000",
+        r#""1677""#,
+        r#""-2024""#,
+        "-2024",
+    ] {
+        assert!(
+            matches!(
+                ts(v),
+                Err(EcsError {
+                    kind: EcsErrorKind::BadTimestamp {
+                        reason: TimestampError::OutOfRange,
+                        ..
+                    },
+                    ..
+                })
+            ),
+            "{v}: {:?}",
+            ts(v)
+        );
+    }
+}
+
+#[test]
+fn keyword_fields_take_numbers_as_their_json_text() {
+    let rec = okf(&format!(
+        r#"{{{TS},"host":{{"id":1.5,"name":1.50}},"file.path":-0,"file":{{"extension":1E+2}},"process":{{"name":18446744073709551616,"executable":[2.5e-3]}}}}"#
+    ));
+    assert_eq!(rec.host_id(), Some("1.5"));
+    assert_eq!(rec.host_name(), Some("1.50"));
+    assert_eq!(rec.file_path(), Some("-0"));
+    assert_eq!(rec.file_extension(), Some("1E+2"));
+    assert_eq!(rec.process_name(), Some("18446744073709551616"));
+    assert_eq!(rec.process_executable(), Some("2.5e-3"));
+    // Numbers anywhere else (skipped fields, sets, strings that look like numbers,
+    // keys) do not shift the texts.
+    let line = format!(
+        r#"{{"a":[1.25,{{"b":-2e5,"5":"6.5"}},"3.5"],{TS},"7.5":7,"host":{{"id":1.5,"z":[8,9.5],"name":"x\"1.0"}},"event":{{"category":[1.5,"file"],"type":2,"sequence":3.9}},"process":{{"pid":4.9,"pid.x":null}},"file":{{"path":0.1}},"id":-7e-1}}"#
+    );
+    let rec = ok(&line);
+    assert_eq!(rec.host_id(), Some("1.5"));
+    assert_eq!(rec.host_name(), Some("x\"1.0"));
+    assert_eq!(rec.process_pid(), Some(4));
+    assert_eq!(rec.sequence(), Some(3));
+    assert_eq!(rec.file_path(), Some("0.1"));
+    assert_eq!(rec.top_level_id(), Some("-7e-1"));
+    assert_eq!(rec.category(), Category::File);
+}
+
+#[test]
+fn unpaired_surrogate_escapes_are_replacement_characters() {
+    let rec = ok(
+        r#"{"@timestamp":"2024-01-03T14:00:00Z","file":{"path":"C:\\Windows\\\ud800evil.exe"},"process":{"executable":"a\udc00b\ud800\ud800\udc00c\ud83d"},"host.id":"h\ud83d\ude00","x\udfff":{"y":"\ud800"},"u":"\udbff"}"#,
+    );
+    assert_eq!(rec.file_path(), Some("C:\\Windows\\\u{fffd}evil.exe"));
+    assert_eq!(
+        rec.process_executable(),
+        Some("a\u{fffd}b\u{fffd}\u{10000}c\u{fffd}")
+    );
+    assert_eq!(rec.host_id(), Some("h\u{1f600}"));
+    // An escaped backslash followed by `u` is no escape.
+    let rec = ok(r#"{"@timestamp":"2024-01-03T14:00:00Z","file":{"path":"C:\\ud800"}}"#);
+    assert_eq!(rec.file_path(), Some(r"C:\ud800"));
+    // Another error on the line is still reported, at its own column.
+    let bad = r#"{"@timestamp":"2024-01-03T14:00:00Z","file":{"path":"\ud800"},"x":tru}"#;
+    let e = err(bad.as_bytes());
+    assert!(matches!(e.kind, EcsErrorKind::NotJson { .. }), "{e:?}");
+    assert_eq!(e.column, err(bad.replace("d800", "fffd").as_bytes()).column);
+    // Unpaired surrogates in skipped strings with a JSON float in a kept field.
+    let rec = ok(r#"{"@timestamp":1704290400000.5,"note":"\ud800","host":{"id":2.5}}"#);
+    assert_eq!(rec.host_id(), Some("2.5"));
+    assert_eq!(rec.timestamp(), Timestamp(T0 + 500_000));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -568,8 +842,8 @@ fn bad_timestamps() {
         panic!()
     };
     assert_eq!(text.len(), 64);
-    // Non-string, non-integer timestamps are the wrong type.
-    for v in ["true", "{}", "1.5", "[1,2]"] {
+    // Non-string, non-number timestamps are the wrong type.
+    for v in ["true", "{}", "[1,2]"] {
         let line = format!(r#"{{"@timestamp":{v}}}"#);
         assert_eq!(wrong_field(&line).0, "@timestamp", "{v}");
     }
@@ -591,10 +865,16 @@ fn wrong_types_name_the_field() {
         (r#""process":4"#, "process", "an object", "a number"),
         (r#""process":"x""#, "process", "an object", "a string"),
         (
-            r#""process":[{"pid":4}]"#,
+            r#""process":[4]"#,
             "process",
             "an object",
-            "an array",
+            "an array holding a number",
+        ),
+        (
+            r#""process":[{"pid":4},"x"]"#,
+            "process",
+            "an object",
+            "an array holding a string",
         ),
         (
             r#""process":{"pid":{}}"#,

@@ -1088,6 +1088,97 @@ fn sniffing() {
 }
 
 #[test]
+fn at_timestamp_as_elasticsearch_default_date_format_reads_it() {
+    let at = |v: &str| {
+        SysmonRecord::parse(format!(r#"{{"EventID":11,"@timestamp":{v}}}"#).as_bytes())
+            .map(|r| r.timestamp())
+    };
+    let t0 = ts("2024-01-03T14:00:00Z");
+    assert_eq!(at(r#""1704290400000""#), Ok(Some(t0)));
+    assert_eq!(at("1704290400000.0"), Ok(Some(t0)));
+    assert_eq!(
+        at(r#""1704290400000.000001""#),
+        Ok(Some(Timestamp(t0.as_nanos() + 1)))
+    );
+    assert_eq!(
+        at("1704290400000.000001"),
+        Ok(Some(Timestamp(t0.as_nanos() + 1))),
+        "by text"
+    );
+    assert_eq!(at("-0"), Ok(Some(Timestamp(0))));
+    assert_eq!(at(r#""2024""#), Ok(Some(ts("2024-01-01T00:00:00Z"))));
+    for bad in [r#""1.7e12""#, "1.7e12", r#""1704290400000.1234567""#] {
+        assert!(
+            matches!(
+                at(bad).map_err(|e| e.kind),
+                Err(SysmonErrorKind::BadTimestamp {
+                    field: "@timestamp",
+                    ..
+                })
+            ),
+            "{bad}: {:?}",
+            at(bad)
+        );
+    }
+    // Not needed by a record that makes no event, and no error there.
+    let r = ok(r#"{"EventID":3,"@timestamp":1.7e12}"#);
+    assert_eq!(r.timestamp(), None);
+}
+
+#[test]
+fn keywords_take_numbers_as_their_json_text() {
+    let r = okf(flat(
+        11,
+        json!({"TargetFilename": 1.5, "RecordNumber": 1e2, "Image": "System"}),
+    ));
+    assert_eq!(r.target_filename(), Some("1.5"));
+    assert_eq!(r.record_id(), Some("100.0"), "serde_json writes 1e2 so");
+    // The JSON text, not a float's: `1.50`, `-0`.
+    let r = ok(
+        r#"{"x":[0.5,{"y":-1e3}],"EventID":11,"UtcTime":"2024-01-03 14:00:00","host":7.5,"Computer":-0,"TargetFilename":1.50}"#,
+    );
+    assert_eq!(r.host_name(), Some("-0"));
+    assert_eq!(r.target_filename(), Some("1.50"));
+    // Numbers stay wrong where a number is not taken.
+    assert_eq!(
+        wrong_field(&flat(11, json!({"ProcessId": 4.5}))),
+        ("ProcessId", "an integer", "a fractional number")
+    );
+}
+
+#[test]
+fn unpaired_surrogate_escapes_and_arrays_of_objects() {
+    let r = ok(
+        r#"{"EventID":11,"UtcTime":"2024-01-03 14:00:00","Image":"System","TargetFilename":"C:\\Windows\\\ud800x.exe","note\udc00":"\ud800"}"#,
+    );
+    assert_eq!(r.target_filename(), Some("C:\\Windows\\\u{fffd}x.exe"));
+    assert_eq!(r.file_extension(), Some("exe"));
+    // Arrays of objects merge into the branch; other elements are skipped.
+    let r = ok(
+        r#"{"winlog":[{"event_id":11,"event_data":[{"UtcTime":"2024-01-03 14:00:00"},"x",7,null,[{"TargetFilename":"C:\\a.exe"}]]},{"computer_name":"WS1"}]}"#,
+    );
+    assert_eq!(r.kind(), SysmonKind::FileCreate);
+    assert_eq!(r.target_filename(), Some(r"C:\a.exe"));
+    assert_eq!(r.host_id(), Some("ws1"));
+    assert!(matches!(
+        err(b"[1]").kind,
+        SysmonErrorKind::NotAnObject { .. }
+    ));
+}
+
+#[test]
+fn sniffing_dotted_winlogbeat_keys() {
+    assert!(looks_like_sysmon(br#"{"winlog.event_id":"11"}"#));
+    assert!(looks_like_sysmon(
+        br#"{"_source.winlog.event_id":11,"winlog.channel":"x"}"#
+    ));
+    assert!(!looks_like_sysmon(br#"{"sysmon_event_id":"11"}"#));
+    assert!(!looks_like_sysmon(
+        br#"{"process":{"args":["x.event_id\"",".event_id x"]}}"#
+    ));
+}
+
+#[test]
 fn borrowed_and_owned() {
     let line = flat(1, json!({"Image": "plain"}));
     let r = ok(&line);

@@ -6,18 +6,28 @@
 //! `Cow<str>` that borrow from the line unless the JSON string had escapes (every
 //! Windows path has: `C:\\Windows`), in which case only that string is allocated.
 //!
+//! Two rare cases take a second, slower pass over the line (see `decode_slow`): a
+//! kept field whose value is a JSON number with a fraction or an exponent (whose
+//! original text matters: `@timestamp` epoch milliseconds, keywords), and a line that
+//! `serde_json` refuses, which may hold an unpaired UTF-16 surrogate escape.
+//!
+//! The Elasticsearch coercions both decoders share are at the end of this file.
+//!
 //! See the [module docs](super) for the decoding rules.
 
 use alloc::borrow::{Cow, ToOwned};
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
 
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::rfc3339::{TimestampError, parse_rfc3339};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
 };
+use crate::fold::eq_folded;
 use crate::time::Timestamp;
 
 // ---------------------------------------------------------------------------------------
@@ -141,7 +151,9 @@ pub enum EcsErrorKind {
     /// document, so it is an error rather than an event without a time.
     #[error("`@timestamp` is missing")]
     MissingTimestamp,
-    /// `@timestamp` is a string but not an RFC 3339 timestamp this crate accepts.
+    /// `@timestamp` is not a date this crate accepts (an RFC 3339 timestamp, a
+    /// four-digit year, or epoch milliseconds: see the [module docs](super)), or one
+    /// outside the nanosecond range.
     #[error("`@timestamp` {text:?} is not a valid RFC 3339 timestamp: {reason}")]
     BadTimestamp {
         /// The offending text (its first 64 bytes at most).
@@ -312,34 +324,19 @@ impl<'a> EcsRecord<'a> {
                 kind: EcsErrorKind::Blank,
             });
         }
-        let mut builder = Builder::default();
-        let mut de = serde_json::Deserializer::from_str(text);
-        let result = BranchSeed {
-            b: &mut builder,
-            nodes: ROOT,
-            path: "",
+        let mut needs_texts = false;
+        let result = decode(text, base, false, &mut needs_texts);
+        let json_error = matches!(
+            result,
+            Err(EcsError {
+                kind: EcsErrorKind::NotJson { .. },
+                ..
+            })
+        );
+        if !needs_texts && !json_error {
+            return result;
         }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-        if let Err(e) = result {
-            let kind = match builder.error.take() {
-                Some(kind) => kind,
-                None => EcsErrorKind::NotJson {
-                    message: json_message(&e),
-                },
-            };
-            return Err(EcsError {
-                column: json_column(&e, text).map(|c| c + base),
-                kind,
-            });
-        }
-        if !builder.has_timestamp {
-            return Err(EcsError {
-                column: None,
-                kind: EcsErrorKind::MissingTimestamp,
-            });
-        }
-        Ok(builder.rec)
+        decode_slow(text, base, needs_texts).unwrap_or(result)
     }
 
     /// `@timestamp`.
@@ -357,7 +354,8 @@ impl<'a> EcsRecord<'a> {
         }
     }
 
-    /// `event.type`, as a set (values outside ECS's list are dropped).
+    /// `event.type`, as a set: every value given, in any spelling (values outside ECS's
+    /// list are dropped).
     pub fn event_types(&self) -> EventTypes {
         self.types
     }
@@ -401,12 +399,16 @@ impl<'a> EcsRecord<'a> {
         self.host_name.as_deref()
     }
 
-    /// `host.os.type`.
+    /// `host.os.type`. When the document gives several values, the first equal to
+    /// `windows`, else the first equal to it ignoring case, else the first (see the
+    /// [module docs](super)).
     pub fn os_type(&self) -> Option<&str> {
         self.os_type.as_deref()
     }
 
     /// `process.pid`: the writer for a file event, the new process for a process event.
+    /// When the document gives several values, 4 if any is 4, else the first (see the
+    /// [module docs](super)).
     pub fn process_pid(&self) -> Option<i64> {
         self.pid
     }
@@ -546,6 +548,76 @@ fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
     s.map(|s| Cow::Owned(s.into_owned()))
 }
 
+/// One pass of the decoder over `text` (the line without its byte-order mark, `base`
+/// bytes into it). `counting` is the slow pass, which hands each JSON number its
+/// original text. `needs_texts` says whether the pass met a kept number it could not
+/// read without that text (only the fast pass can).
+fn decode<'t>(
+    text: &'t str,
+    base: usize,
+    counting: bool,
+    needs_texts: &mut bool,
+) -> Result<EcsRecord<'t>, EcsError> {
+    let mut builder = Builder {
+        numbers: counting.then(|| NumberTokens::new(text)),
+        ..Builder::default()
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = BranchSeed {
+        b: &mut builder,
+        nodes: ROOT,
+        path: "",
+        in_array: false,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    *needs_texts = builder.needs_texts;
+    if let Err(e) = result {
+        let kind = match builder.error.take() {
+            Some(kind) => kind,
+            None => EcsErrorKind::NotJson {
+                message: json_message(&e),
+            },
+        };
+        let error = EcsError {
+            column: json_column(&e, text).map(|c| c + base),
+            kind,
+        };
+        return Err(error);
+    }
+    if !builder.has_timestamp {
+        let error = EcsError {
+            column: None,
+            kind: EcsErrorKind::MissingTimestamp,
+        };
+        return Err(error);
+    }
+    Ok(builder.rec)
+}
+
+/// The slow pass, for the rare lines the fast one could not finish: a kept JSON number
+/// whose text matters (`needs_texts`), or a JSON error, which may be an unpaired
+/// surrogate escape. Such escapes (`"\ud800"`; NTFS names are unvalidated UTF-16) are
+/// valid JSON to Elasticsearch's parser, and Lucene indexes each as U+FFFD; `serde_json`
+/// refuses them in the strings it decodes, so they are first rewritten as `\ufffd`,
+/// which has the same length (error columns stay right). `None`: the fast pass's error
+/// stands (a JSON error without such escapes).
+///
+/// The slow pass walks skipped values to count their numbers, so unlike the fast one
+/// it is subject to `serde_json`'s nesting limit (128) there too: such a line that also
+/// nests a skipped value deeper is refused (it was refused before there was a slow pass).
+fn decode_slow(
+    text: &str,
+    base: usize,
+    needs_texts: bool,
+) -> Option<Result<EcsRecord<'_>, EcsError>> {
+    match without_lone_surrogates(text) {
+        Some(fixed) => Some(decode(&fixed, base, true, &mut false).map(EcsRecord::into_owned)),
+        None if needs_texts => Some(decode(text, base, true, &mut false)),
+        None => None,
+    }
+}
+
 /// `serde_json`'s message without its " at line L column C" suffix.
 fn json_message(e: &serde_json::Error) -> String {
     let mut message = e.to_string();
@@ -630,6 +702,19 @@ enum Shape {
 }
 
 impl Field {
+    /// Multi-valued fields: every value given (arrays, dotted and nested spellings,
+    /// repeated keys, arrays of objects) counts, as in the multi-valued field
+    /// Elasticsearch indexes, and `null` adds nothing. `event.category` and `event.type`
+    /// are sets (the union); `process.pid` and `host.os.type`, single values in the typed
+    /// event, keep the value the rule's `==` would match if any does (see
+    /// [`Builder::add_pid`], [`Builder::add_os_type`]).
+    fn is_multi(self) -> bool {
+        matches!(
+            self,
+            Field::Category | Field::Type | Field::Pid | Field::OsType
+        )
+    }
+
     fn shape(self) -> Shape {
         match self {
             Field::Timestamp => Shape::Time,
@@ -812,12 +897,21 @@ fn route(nodes: &'static [Node], key: &str) -> Route {
 // The visitors
 // ---------------------------------------------------------------------------------------
 
+/// `process.pid` of the System process, the only value of the field the rule tests.
+const SYSTEM_PID: i64 = 4;
+
 #[derive(Default)]
 struct Builder<'a> {
     rec: EcsRecord<'a>,
     has_timestamp: bool,
+    /// How `rec.os_type` compares with `windows`: 2 exactly, 1 case-insensitively, 0 not.
+    os_rank: u8,
     /// The typed reason a visitor gave up (serde errors are strings; this keeps the type).
     error: Option<EcsErrorKind>,
+    /// The slow pass: the line's number tokens, in document order.
+    numbers: Option<NumberTokens<'a>>,
+    /// The fast pass met a kept number it cannot read without its JSON text.
+    needs_texts: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -837,6 +931,18 @@ impl<'a> Builder<'a> {
             expected,
             found,
         })
+    }
+
+    /// The original text of the JSON number being read, in the slow pass (every number
+    /// of the document, kept or skipped, takes its token here, in order); `None` in the
+    /// fast pass.
+    fn number_text(&mut self) -> Option<&'a str> {
+        self.numbers.as_mut().and_then(NumberTokens::next)
+    }
+
+    /// A skipper for a value of no interest, counting its numbers in the slow pass.
+    fn skip(&mut self) -> Skip<'_, 'a> {
+        Skip(self.numbers.as_mut())
     }
 
     fn str_slot(&mut self, field: Field) -> Option<&mut Option<Cow<'a, str>>> {
@@ -871,9 +977,41 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn set_str(&mut self, field: Field, value: Option<Cow<'a, str>>) {
-        if let Some(slot) = self.str_slot(field) {
-            *slot = value;
+    /// One value of a keyword field: `host.os.type` collects it, the others keep the last.
+    #[inline]
+    fn keyword(&mut self, field: Field, value: Cow<'a, str>) {
+        if field == Field::OsType {
+            self.add_os_type(value);
+        } else if let Some(slot) = self.str_slot(field) {
+            *slot = Some(value);
+        }
+    }
+
+    /// One value of `host.os.type`, which the typed event holds once: the rule tests
+    /// `host.os.type == "windows"` (exact in Elasticsearch semantics, case-insensitive in
+    /// hardened), true for a multi-valued field when any value matches. So the value kept
+    /// is the first equal to `windows`, else the first equal to it ignoring case (as
+    /// [`eq_folded`] compares), else the first value.
+    fn add_os_type(&mut self, value: Cow<'a, str>) {
+        let rank = if value == "windows" {
+            2
+        } else if eq_folded(&value, "windows") {
+            1
+        } else {
+            0
+        };
+        if self.rec.os_type.is_none() || rank > self.os_rank {
+            self.rec.os_type = Some(value);
+            self.os_rank = rank;
+        }
+    }
+
+    /// One value of `process.pid`, which the typed event holds once: the rule's only use
+    /// of it is `process.pid == 4`, true for a multi-valued field when any value is 4.
+    /// So the value kept is 4 if any value is, else the first value.
+    fn add_pid(&mut self, pid: i64) {
+        if self.rec.pid.is_none() || pid == SYSTEM_PID {
+            self.rec.pid = Some(pid);
         }
     }
 
@@ -885,16 +1023,25 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Clears a leaf (JSON `null`, an empty array, or an empty numeric string).
+    /// A `null` (or a value Elasticsearch indexes as none: `""` for an integer): adds
+    /// nothing to a multi-valued field, clears a single-valued one (it is the last value).
+    fn null(&mut self, field: Field) {
+        if !field.is_multi() {
+            self.clear(field);
+        }
+    }
+
+    /// Clears a single-valued leaf.
     fn clear(&mut self, field: Field) {
         match field {
             Field::Timestamp => self.has_timestamp = false,
-            Field::Category => self.rec.categories = 0,
-            Field::Type => self.rec.types = EventTypes::NONE,
             Field::Sequence => self.rec.sequence = None,
-            Field::Pid => self.rec.pid = None,
             Field::SigExists | Field::SigTrusted => self.set_bool(field, None),
-            _ => self.set_str(field, None),
+            _ => {
+                if let Some(slot) = self.str_slot(field) {
+                    *slot = None;
+                }
+            }
         }
     }
 
@@ -914,7 +1061,7 @@ impl<'a> Builder<'a> {
     }
 
     /// An integer for `process.pid` / `event.sequence`, after Elasticsearch's coercion
-    /// (fractions truncated, range checked).
+    /// (range checked here).
     fn set_int<E: de::Error>(
         &mut self,
         field: Field,
@@ -924,7 +1071,7 @@ impl<'a> Builder<'a> {
         let shape = field.shape();
         match field {
             Field::Pid => match i64::try_from(value) {
-                Ok(v) => self.rec.pid = Some(v),
+                Ok(v) => self.add_pid(v),
                 Err(_) => return Err(self.wrong(path, shape.expected(), "a number out of range")),
             },
             Field::Sequence => match u64::try_from(value) {
@@ -950,6 +1097,8 @@ struct BranchSeed<'b, 'a> {
     b: &'b mut Builder<'a>,
     nodes: &'static [Node],
     path: &'static str,
+    /// An element of an array given for the object.
+    in_array: bool,
 }
 
 impl<'a> DeserializeSeed<'a> for BranchSeed<'_, 'a> {
@@ -965,7 +1114,14 @@ impl BranchSeed<'_, '_> {
         if self.path.is_empty() {
             Err(self.b.fail(EcsErrorKind::NotAnObject { found }))
         } else if found == "null" {
-            Ok(()) // `"process": null` is no process fields at all
+            Ok(()) // `"process": null` (or `[null]`) is no process fields at all
+        } else if self.in_array {
+            let found = match found {
+                "a boolean" => "an array holding a boolean",
+                "a number" => "an array holding a number",
+                _ => "an array holding a string",
+            };
+            Err(self.b.wrong(self.path, "an object", found))
         } else {
             Err(self.b.wrong(self.path, "an object", found))
         }
@@ -983,13 +1139,12 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
         let BranchSeed { b, nodes, .. } = self;
         while let Some(route) = map.next_key_seed(KeySeed(nodes))? {
             match route {
-                Route::Unknown => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                Route::Unknown => map.next_value_seed(b.skip())?,
                 Route::Branch(path, nodes) => map.next_value_seed(BranchSeed {
                     b: &mut *b,
                     nodes,
                     path,
+                    in_array: false,
                 })?,
                 Route::Leaf(field, path) => map.next_value_seed(LeafSeed {
                     b: &mut *b,
@@ -997,7 +1152,7 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
                     path,
                 })?,
                 Route::PastLeaf(field, path) => {
-                    if map.next_value::<Option<IgnoredAny>>()?.is_some() {
+                    if map.next_value_seed(SkipNonNull(b.numbers.as_mut()))? {
                         return Err(b.wrong(path, field.shape().expected(), "an object"));
                     }
                 }
@@ -1034,8 +1189,24 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
         self.not_object("a string")
     }
 
-    fn visit_seq<A: SeqAccess<'a>>(self, _: A) -> Result<(), A::Error> {
-        self.not_object("an array")
+    /// An array of objects is flattened, as Elasticsearch does: each object merges into
+    /// the branch like a repeated key (`"code_signature": [{…}]` is the object; nested
+    /// arrays flatten; `null` elements are nothing). Any other element is an error.
+    fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.path.is_empty() {
+            return self.not_object("an array");
+        }
+        let BranchSeed { b, nodes, path, .. } = self;
+        while seq
+            .next_element_seed(BranchSeed {
+                b: &mut *b,
+                nodes,
+                path,
+                in_array: true,
+            })?
+            .is_some()
+        {}
+        Ok(())
     }
 }
 
@@ -1088,40 +1259,35 @@ impl<'a> LeafSeed<'_, 'a> {
     /// field reads it in place.
     fn string<E: de::Error>(self, value: Cow<'a, str>) -> Result<(), E> {
         if self.field.shape() == Shape::Str {
-            self.b.set_str(self.field, Some(value));
+            self.b.keyword(self.field, value);
             Ok(())
         } else {
             text(self.b, self.field, self.path, &value)
         }
     }
 
-    fn integer<E: de::Error>(self, n: i128) -> Result<(), E> {
+    /// A JSON integer (`token`, its text, in the slow pass).
+    fn integer<E: de::Error>(self, n: i128, token: Option<&'a str>) -> Result<(), E> {
         let field = self.field;
         match field.shape() {
             Shape::Int | Shape::Unsigned => self.b.set_int(field, self.path, n),
             // A keyword field indexes a JSON integer as its text.
             Shape::Str => {
-                self.b.set_str(field, Some(Cow::Owned(n.to_string())));
+                let text = token.map_or_else(|| Cow::Owned(n.to_string()), Cow::Borrowed);
+                self.b.keyword(field, text);
                 Ok(())
             }
-            // No ECS category or type is a number: the set holds nothing.
-            Shape::Set => {
-                self.b.clear(field);
-                Ok(())
-            }
+            // No ECS category or type is a number: the set gains nothing.
+            Shape::Set => Ok(()),
             Shape::Bool => Err(self.wrong("a number")),
-            // `date` fields also take epoch milliseconds.
-            Shape::Time => match i64::try_from(n)
-                .ok()
-                .and_then(|ms| ms.checked_mul(1_000_000))
-            {
-                Some(ns) => {
-                    self.b.set_timestamp(Timestamp(ns));
+            Shape::Time => match es_date_from_int(n) {
+                Ok(ts) => {
+                    self.b.set_timestamp(ts);
                     Ok(())
                 }
-                None => Err(self.b.fail(EcsErrorKind::BadTimestamp {
+                Err(reason) => Err(self.b.fail(EcsErrorKind::BadTimestamp {
                     text: n.to_string(),
-                    reason: TimestampError::OutOfRange,
+                    reason,
                 })),
             },
         }
@@ -1156,41 +1322,51 @@ impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
                 Ok(())
             }
             Shape::Str => self.string(Cow::Borrowed(if v { "true" } else { "false" })),
-            Shape::Set => {
-                self.b.clear(field);
-                Ok(())
-            }
+            Shape::Set => Ok(()),
             Shape::Int | Shape::Unsigned | Shape::Time => Err(self.wrong("a boolean")),
         }
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.integer(i128::from(v))
+        let token = self.b.number_text();
+        self.integer(i128::from(v), token)
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.integer(i128::from(v))
+        let token = self.b.number_text();
+        self.integer(i128::from(v), token)
     }
 
+    /// A JSON number with a fraction or an exponent (or `-0`, or an integer beyond
+    /// 64 bits): `serde_json` hands over an `f64`. Integer fields take it as Jackson
+    /// does; the others need the number's original text, which only the slow pass has.
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        let token = self.b.number_text();
         let field = self.field;
         match field.shape() {
-            // Elasticsearch truncates fractions into integer fields.
-            Shape::Int | Shape::Unsigned => match int_from_f64(v) {
-                Some(n) => self.b.set_int(field, self.path, n),
-                None => Err(self.wrong("a number out of range")),
+            Shape::Int | Shape::Unsigned => match long_from_f64(v, token) {
+                FromFloat::Long(n) => self.b.set_int(field, self.path, i128::from(n)),
+                FromFloat::OutOfRange => Err(self.wrong("a number out of range")),
+                FromFloat::NeedsText => {
+                    self.b.needs_texts = true;
+                    Ok(())
+                }
             },
-            Shape::Set => {
-                self.b.clear(field);
-                Ok(())
-            }
-            // A keyword would keep the number's original text, which is lost here.
-            Shape::Str | Shape::Bool | Shape::Time => Err(self.wrong("a fractional number")),
+            Shape::Set => Ok(()),
+            Shape::Bool => Err(self.wrong("a number")),
+            // A keyword indexes the number's text; a date parses it (epoch millis).
+            Shape::Str | Shape::Time => match token {
+                Some(token) => self.string(Cow::Borrowed(token)),
+                None => {
+                    self.b.needs_texts = true;
+                    Ok(())
+                }
+            },
         }
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.b.clear(self.field);
+        self.b.null(self.field);
         Ok(())
     }
 
@@ -1201,9 +1377,20 @@ impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
     fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<(), A::Error> {
         let LeafSeed { b, field, path } = self;
         if field.shape() == Shape::Set {
-            b.clear(field);
             while seq
                 .next_element_seed(SetElementSeed {
+                    b: &mut *b,
+                    field,
+                    path,
+                })?
+                .is_some()
+            {}
+            return Ok(());
+        }
+        if field.is_multi() {
+            // Every element is a value (nested arrays flatten, `null`s add nothing).
+            while seq
+                .next_element_seed(LeafSeed {
                     b: &mut *b,
                     field,
                     path,
@@ -1222,7 +1409,7 @@ impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
                 path,
             })?
             .is_some()
-            && seq.next_element::<IgnoredAny>()?.is_some()
+            && seq.next_element_seed(b.skip())?.is_some()
         {
             return Err(b.wrong(path, field.shape().expected(), "an array of several values"));
         }
@@ -1245,11 +1432,10 @@ fn text<E: de::Error>(
     let shape = field.shape();
     match shape {
         Shape::Str => {
-            b.set_str(field, Some(Cow::Owned(v.to_owned())));
+            b.keyword(field, Cow::Owned(v.to_owned()));
             Ok(())
         }
         Shape::Set => {
-            b.clear(field);
             b.add_to_set(field, v);
             Ok(())
         }
@@ -1268,15 +1454,15 @@ fn text<E: de::Error>(
                 "a string other than \"true\" or \"false\"",
             )),
         },
-        Shape::Int | Shape::Unsigned => match int_from_str(v) {
-            Ok(Some(n)) => b.set_int(field, path, n),
+        Shape::Int | Shape::Unsigned => match es_long_from_str(v) {
+            Ok(Some(n)) => b.set_int(field, path, i128::from(n)),
             Ok(None) => {
-                b.clear(field);
+                b.null(field);
                 Ok(())
             }
             Err(found) => Err(b.wrong(path, shape.expected(), found)),
         },
-        Shape::Time => match parse_rfc3339(v) {
+        Shape::Time => match parse_es_date(v) {
             Ok(ts) => {
                 b.set_timestamp(ts);
                 Ok(())
@@ -1323,14 +1509,17 @@ impl<'a> Visitor<'a> for SetElementSeed<'_, 'a> {
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.b.number_text();
         Ok(())
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.b.number_text();
         Ok(())
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.b.number_text();
         Ok(())
     }
 
@@ -1364,27 +1553,447 @@ impl<'a> Visitor<'a> for SetElementSeed<'_, 'a> {
     }
 }
 
-/// Elasticsearch's string-to-long coercion: `""` is null, an integer literal is
-/// itself, a decimal literal is truncated; anything else is refused.
-fn int_from_str(s: &str) -> Result<Option<i128>, &'static str> {
-    if s.is_empty() {
-        return Ok(None);
+// ---------------------------------------------------------------------------------------
+// The slow pass, and Elasticsearch's coercions (shared with the Sysmon decoder)
+// ---------------------------------------------------------------------------------------
+
+/// The number tokens of a JSON text, handed out in document order: the slow pass's way
+/// to the original text of a number `serde_json` only gives as an `f64`. The pass must
+/// take exactly one token per number the parser reads, kept or skipped (see [`Skip`]).
+/// The text is valid JSON up to where the parser is, so a token is a maximal run of
+/// number characters outside strings.
+pub(super) struct NumberTokens<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> NumberTokens<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        NumberTokens { text, at: 0 }
     }
-    if let Ok(n) = s.parse::<i128>() {
-        return Ok(Some(n));
-    }
-    match s.parse::<f64>() {
-        Ok(f) => int_from_f64(f)
-            .map(Some)
-            .ok_or("a string that is not a finite number"),
-        Err(_) => Err("a string that is not a number"),
+
+    /// The next number token.
+    pub(super) fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        let mut i = self.at;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'"' => {
+                    i += 1;
+                    loop {
+                        match bytes.get(i) {
+                            None => break,
+                            Some(b'\\') => i += 2,
+                            Some(b'"') => {
+                                i += 1;
+                                break;
+                            }
+                            Some(_) => i += 1,
+                        }
+                    }
+                }
+                b'-' | b'0'..=b'9' => {
+                    let start = i;
+                    while matches!(
+                        bytes.get(i),
+                        Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    ) {
+                        i += 1;
+                    }
+                    self.at = i;
+                    return self.text.get(start..i);
+                }
+                _ => i += 1,
+            }
+        }
+        self.at = i;
+        None
     }
 }
 
-/// Truncation toward zero; `None` for NaN and infinities (range is checked later).
-fn int_from_f64(f: f64) -> Option<i128> {
-    // `as` saturates at i128's ends, far outside any target range.
-    f.is_finite().then_some(f as i128)
+/// Skips a value of no interest. The fast pass skips with [`IgnoredAny`] (`serde_json`
+/// then neither decodes strings nor parses numbers); the slow pass walks the value to
+/// take the token of each number in it.
+pub(super) struct Skip<'c, 'a>(pub(super) Option<&'c mut NumberTokens<'a>>);
+
+impl<'de> DeserializeSeed<'de> for Skip<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        match self.0 {
+            None => IgnoredAny::deserialize(deserializer).map(|_| ()),
+            Some(numbers) => deserializer.deserialize_any(Counting(numbers)).map(|_| ()),
+        }
+    }
+}
+
+/// [`Skip`], saying whether the value was anything but `null`.
+struct SkipNonNull<'c, 'a>(Option<&'c mut NumberTokens<'a>>);
+
+impl<'de> DeserializeSeed<'de> for SkipNonNull<'_, '_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        match self.0 {
+            None => Option::<IgnoredAny>::deserialize(deserializer).map(|v| v.is_some()),
+            Some(numbers) => deserializer.deserialize_any(Counting(numbers)),
+        }
+    }
+}
+
+struct Counting<'c, 'a>(&'c mut NumberTokens<'a>);
+
+impl<'de> Visitor<'de> for Counting<'_, '_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
+        self.0.next();
+        Ok(true)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
+        self.0.next();
+        Ok(true)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
+        self.0.next();
+        Ok(true)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
+        Ok(true)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element_seed(Skip(Some(&mut *self.0)))?.is_some() {}
+        Ok(true)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(Skip(Some(&mut *self.0)))?;
+        }
+        Ok(true)
+    }
+}
+
+/// `text` with every unpaired UTF-16 surrogate escape (`\ud800` not followed by a low
+/// surrogate escape, a lone `\udc00`) replaced by `\ufffd`, which is what Lucene
+/// indexes for it; `None` if there is none. Paired escapes (`\ud83d\ude00`) stay.
+/// The replacement has the same length, so positions in the text do not move.
+pub(super) fn without_lone_surrogates(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut fixed: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = hex_escape(bytes, i) else {
+            i += 2; // `\\`, `\"`, `\n`…: the escaped byte is not an escape itself
+            continue;
+        };
+        let paired = (0xD800..=0xDBFF).contains(&unit)
+            && hex_escape(bytes, i + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low));
+        if paired {
+            i += 12;
+            continue;
+        }
+        if (0xD800..=0xDFFF).contains(&unit)
+            && let Some(digits) = fixed
+                .get_or_insert_with(|| bytes.to_vec())
+                .get_mut(i + 2..i + 6)
+        {
+            digits.copy_from_slice(b"fffd");
+        }
+        i += 6;
+    }
+    // Only ASCII hex digits were replaced by ASCII: still UTF-8.
+    fixed.and_then(|f| String::from_utf8(f).ok())
+}
+
+/// The code unit of a `\uXXXX` escape at `at`.
+fn hex_escape(bytes: &[u8], at: usize) -> Option<u16> {
+    let escape = bytes.get(at..at + 6)?;
+    if !escape.starts_with(br"\u") {
+        return None;
+    }
+    escape.get(2..)?.iter().try_fold(0u16, |n, &h| {
+        let digit = char::from(h).to_digit(16)?;
+        Some(n * 16 + u16::try_from(digit).ok()?)
+    })
+}
+
+/// A date as Elasticsearch's default `date` format, `strict_date_optional_time||epoch_millis`,
+/// reads a text (a JSON string, or a JSON number's text: `DateFieldMapper` parses
+/// `textOrNull()`), within this crate's subset of the first format:
+///
+/// 1. an RFC 3339 timestamp ([`parse_rfc3339`]);
+/// 2. four digits, which `strict_date_optional_time` reads as a year (its month, day and
+///    time are optional, its zone defaults to UTC): `2024` is `2024-01-01T00:00:00Z`; a
+///    negative year is out of range;
+/// 3. epoch milliseconds as `EpochTime`'s `epoch_millis` parser takes them: an optional
+///    `-`, 1 to 19 digits (at most `i64::MAX`), an optional `.` followed by 0 to 6
+///    digits of fraction (nanoseconds of the millisecond); the sign applies to the
+///    fraction too (`-1.5` is 1.5 ms before the epoch). Converted exactly, by text.
+///
+/// Other dates `strict_date_optional_time` would take (`2024-01-03`, no zone, `+HHMM`
+/// offsets…) are refused with the RFC 3339 error, as before.
+pub(super) fn parse_es_date(text: &str) -> Result<Timestamp, TimestampError> {
+    let rfc3339 = match parse_rfc3339(text) {
+        Ok(ts) => return Ok(ts),
+        Err(e) => e,
+    };
+    let (negative, digits) = match text.strip_prefix("-") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if digits.len() == 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return if negative {
+            Err(TimestampError::OutOfRange)
+        } else {
+            year_start(digits)
+        };
+    }
+    epoch_millis(negative, digits).unwrap_or(Err(rfc3339))
+}
+
+/// A JSON integer for a date: its text read by [`parse_es_date`], without formatting it.
+pub(super) fn es_date_from_int(n: i128) -> Result<Timestamp, TimestampError> {
+    match n {
+        1000..=9999 => year_start(&n.to_string()),
+        -9999..=-1000 => Err(TimestampError::OutOfRange),
+        _ => {
+            // `epoch_millis` takes at most `i64::MAX` milliseconds either side.
+            if n.unsigned_abs() > i64::MAX.unsigned_abs().into() {
+                return Err(TimestampError::OutOfRange);
+            }
+            n.checked_mul(1_000_000)
+                .and_then(|ns| i64::try_from(ns).ok())
+                .map(Timestamp)
+                .ok_or(TimestampError::OutOfRange)
+        }
+    }
+}
+
+/// January 1st, 00:00 UTC, of a four-digit year.
+fn year_start(year: &str) -> Result<Timestamp, TimestampError> {
+    let mut text = [0u8; 20];
+    text[..4].copy_from_slice(year.as_bytes().get(..4).unwrap_or(b"0000"));
+    text[4..].copy_from_slice(b"-01-01T00:00:00Z");
+    core::str::from_utf8(&text)
+        .map_err(|_| TimestampError::OutOfRange)
+        .and_then(parse_rfc3339)
+}
+
+/// `Some` when `digits` (after the sign) has `epoch_millis`'s shape.
+fn epoch_millis(negative: bool, digits: &str) -> Option<Result<Timestamp, TimestampError>> {
+    // (Bytes, not `split_once('.')`: another caller of the `char` searcher can make the
+    // compiler stop inlining it into `route`, the decoder's hottest loop.)
+    let (int, fraction) = match digits.bytes().position(|b| b == b'.') {
+        Some(dot) => (
+            digits.get(..dot).unwrap_or_default(),
+            digits.get(dot + 1..).unwrap_or_default(),
+        ),
+        None => (digits, ""),
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !(1..=19).contains(&int.len())
+        || fraction.len() > 6
+        || !all_digits(int)
+        || !all_digits(fraction)
+    {
+        return None;
+    }
+    let millis: u64 = int.parse().ok()?;
+    if millis > i64::MAX.unsigned_abs() {
+        return Some(Err(TimestampError::OutOfRange));
+    }
+    let mut nanos_of_milli: u32 = 0;
+    for i in 0..6 {
+        let digit = fraction.as_bytes().get(i).map_or(0, |b| b - b'0');
+        nanos_of_milli = nanos_of_milli * 10 + u32::from(digit);
+    }
+    let nanos = i128::from(millis) * 1_000_000 + i128::from(nanos_of_milli);
+    let nanos = if negative { -nanos } else { nanos };
+    Some(
+        i64::try_from(nanos)
+            .map(Timestamp)
+            .map_err(|_| TimestampError::OutOfRange),
+    )
+}
+
+/// Elasticsearch's coercion of a JSON string into a `long` (`AbstractXContentParser.toLong`,
+/// `Numbers.toLong`: `Long.parseLong`, else `new BigDecimal(text)` truncated toward zero),
+/// exactly, by text, never through a float:
+///
+/// - `""` is null (`Ok(None)`);
+/// - otherwise the whole text must be an optional `+`/`-`, digits with an optional
+///   `.` and fraction (at least one digit in all: `4.`, `.5`), and an optional exponent
+///   (`e`/`E`, optional sign, digits): `"4"`, `"+4"`, `"4.0"`, `"4e0"`, `"4.9"` (4),
+///   `"-4.9"` (-4), `"3.99999999999999999999"` (3), `"4e-1"` (0). No whitespace
+///   (`" 4"` is refused, as `BigDecimal` refuses it), no `0x`, `NaN` or `Infinity`;
+/// - the truncated value must fit an `i64`.
+///
+/// Departures, all on text no sensor writes: only ASCII digits (Java also takes other
+/// Unicode decimal digits); no limit on the length; and the value is exact where recent
+/// Elasticsearch versions shortcut on `BigDecimal`'s scale (more than 19 fraction digits
+/// net of the exponent gives 0 there, a scale below -19 is out of range even for a zero
+/// such as `"0e20"`), as the earlier versions, which compared the value, did not.
+pub(super) fn es_long_from_str(s: &str) -> Result<Option<i64>, &'static str> {
+    const NOT_A_NUMBER: &str = "a string that is not a number";
+    const OUT_OF_RANGE: &str = "a number out of range";
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let bytes = s.as_bytes();
+    let digits = |at: &mut usize| {
+        let start = *at;
+        while bytes.get(*at).is_some_and(u8::is_ascii_digit) {
+            *at += 1;
+        }
+        bytes.get(start..*at).unwrap_or_default()
+    };
+    let mut at = 0;
+    let negative = match bytes.first() {
+        Some(b'-') => {
+            at = 1;
+            true
+        }
+        Some(b'+') => {
+            at = 1;
+            false
+        }
+        _ => false,
+    };
+    let int = digits(&mut at);
+    let fraction = if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        digits(&mut at)
+    } else {
+        &[]
+    };
+    if int.is_empty() && fraction.is_empty() {
+        return Err(NOT_A_NUMBER);
+    }
+    let mut exponent: i64 = 0;
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        let negative_exponent = match bytes.get(at) {
+            Some(b'-') => {
+                at += 1;
+                true
+            }
+            Some(b'+') => {
+                at += 1;
+                false
+            }
+            _ => false,
+        };
+        let e = digits(&mut at);
+        let significant = e.get(e.iter().take_while(|&&d| d == b'0').count()..);
+        // `BigDecimal` allows ten significant exponent digits.
+        match significant {
+            Some(sig) if !e.is_empty() && sig.len() <= 10 => {
+                exponent = sig.iter().fold(0, |n, &d| n * 10 + i64::from(d - b'0'));
+                if negative_exponent {
+                    exponent = -exponent;
+                }
+            }
+            _ => return Err(NOT_A_NUMBER),
+        }
+    }
+    if at != bytes.len() {
+        return Err(NOT_A_NUMBER);
+    }
+    // `BigDecimal`'s scale must fit an `int`.
+    let fraction_len = i64::try_from(fraction.len()).map_err(|_| NOT_A_NUMBER)?;
+    if i32::try_from(fraction_len - exponent).is_err() {
+        return Err(NOT_A_NUMBER);
+    }
+    // The value is `int ++ fraction` × 10^(exponent - fraction_len); its integer part
+    // has `int.len() + exponent` digits.
+    let int_len = i64::try_from(int.len()).map_err(|_| NOT_A_NUMBER)? + exponent;
+    let mut magnitude: u128 = 0;
+    let mut taken: i64 = 0;
+    for &d in int.iter().chain(fraction) {
+        if taken >= int_len {
+            break;
+        }
+        taken += 1;
+        magnitude = magnitude * 10 + u128::from(d - b'0');
+        if magnitude > 1 << 63 {
+            return Err(OUT_OF_RANGE);
+        }
+    }
+    if magnitude != 0 {
+        // Trailing zeros of a positive exponent (`4e2`).
+        while taken < int_len {
+            taken += 1;
+            magnitude *= 10;
+            if magnitude > 1 << 63 {
+                return Err(OUT_OF_RANGE);
+            }
+        }
+    }
+    let value = if negative {
+        -i128::try_from(magnitude).map_err(|_| OUT_OF_RANGE)?
+    } else {
+        i128::try_from(magnitude).map_err(|_| OUT_OF_RANGE)?
+    };
+    i64::try_from(value).map(Some).map_err(|_| OUT_OF_RANGE)
+}
+
+/// What a JSON number that `serde_json` read as an `f64` is as a `long`.
+#[derive(Debug, PartialEq, Eq)]
+enum FromFloat {
+    Long(i64),
+    OutOfRange,
+    /// Only the number's text can say (the fast pass does not have it).
+    NeedsText,
+}
+
+/// Jackson's `getLongValue()` on a JSON number with a fraction or an exponent, which is
+/// what Elasticsearch does with one in a `long` field (`NumberFieldMapper` calls
+/// `parser.longValue(coerce)`; a number token is not a string, so no `BigDecimal`): the
+/// number as a `double`, refused below -2^63 or above 2^63, then cast (`(long)`
+/// truncates toward zero and saturates, as Rust's `as` does). `4.9` is 4, `-0` is 0,
+/// `1e300` is out of range. Also reached by integer tokens beyond 64 bits, which
+/// Jackson reads exactly and refuses: they all round past ±2^63 except those just
+/// below `i64::MIN`, which round to -2^63 exactly, hence `token` for that one value.
+fn long_from_f64(v: f64, token: Option<&str>) -> FromFloat {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if !(-TWO_POW_63..=TWO_POW_63).contains(&v) {
+        return FromFloat::OutOfRange;
+    }
+    if v == -TWO_POW_63 {
+        match token {
+            None => return FromFloat::NeedsText,
+            Some(t) if !t.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) => {
+                return FromFloat::OutOfRange;
+            }
+            Some(_) => {}
+        }
+    }
+    FromFloat::Long(v as i64)
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
@@ -1429,6 +2038,72 @@ mod tests {
         ));
         assert!(matches!(route(ROOT, "process..pid"), Route::Unknown));
         assert!(matches!(route(ROOT, ""), Route::Unknown));
+    }
+
+    #[test]
+    fn slow_pass_agrees_with_the_fast_one() {
+        for line in [
+            r#"{"@timestamp":"2024-01-03T14:00:00Z","a":[1,-2.5e3,{"b":[3,"4",null]}],"event":{"category":["file",7],"type":"creation","sequence":"12"},"host":{"id":5,"os":{"type":["x","windows"]}},"process":{"pid":[1234,4],"name":true,"x":0},"file":[{"path":"C:\\a.exe"},{"extension":"exe"}],"id":-3}"#,
+            r#"{"process.pid.x":null,"@timestamp":1704290400000,"z":"\"5\\","k5":{"6":7}}"#,
+        ] {
+            let mut needs = false;
+            let fast = decode(line, 0, false, &mut needs);
+            assert!(!needs);
+            assert!(fast.is_ok(), "{fast:?}");
+            assert_eq!(decode(line, 0, true, &mut needs), fast);
+        }
+    }
+
+    #[test]
+    fn number_tokens_skip_strings() {
+        let mut t = NumberTokens::new(r#"{"1":-2.5e+3,"a\"3":[4,"5\\",6E0],"b":true}"#);
+        let tokens: alloc::vec::Vec<_> = core::iter::from_fn(|| t.next()).collect();
+        assert_eq!(tokens, ["-2.5e+3", "4", "6E0"]);
+    }
+
+    #[test]
+    fn lone_surrogates() {
+        let fixed = |s: &str| without_lone_surrogates(s);
+        assert_eq!(fixed(r#""\ud83d\ude00 \u0041 \\ud800""#), None);
+        assert_eq!(
+            fixed(r#""\ud800\ud800\udc00\uDC00x\uDBFF""#).as_deref(),
+            Some(r#""\ufffd\ud800\udc00\ufffdx\ufffd""#)
+        );
+        assert_eq!(fixed(r#""\ud800\u"#).as_deref(), Some(r#""\ufffd\u"#));
+        assert_eq!(fixed(r#"\ud80"#), None);
+    }
+
+    #[test]
+    fn long_coercion_by_text() {
+        assert_eq!(es_long_from_str("3.99999999999999999999"), Ok(Some(3)));
+        assert_eq!(es_long_from_str("-4.9e0"), Ok(Some(-4)));
+        assert_eq!(
+            es_long_from_str("1e18"),
+            Ok(Some(1_000_000_000_000_000_000))
+        );
+        assert_eq!(es_long_from_str("0e99999"), Ok(Some(0)));
+        assert_eq!(es_long_from_str("0.5e-0000000000001"), Ok(Some(0)));
+        assert!(es_long_from_str("1e19").is_err());
+        assert_eq!(es_long_from_str("1e00000000001"), Ok(Some(10)));
+        assert!(
+            es_long_from_str("0e12345678901").is_err(),
+            "eleven significant exponent digits"
+        );
+        assert!(es_long_from_str("+-4").is_err());
+        assert_eq!(long_from_f64(-0.0, None), FromFloat::Long(0));
+        assert_eq!(long_from_f64(9.3e18, None), FromFloat::OutOfRange);
+        assert_eq!(
+            long_from_f64(9_223_372_036_854_775_808.0, None),
+            FromFloat::Long(i64::MAX)
+        );
+        assert_eq!(
+            long_from_f64(-9_223_372_036_854_775_808.0, None),
+            FromFloat::NeedsText
+        );
+        assert_eq!(
+            long_from_f64(-9_223_372_036_854_775_808.0, Some("-9223372036854775809")),
+            FromFloat::OutOfRange
+        );
     }
 
     #[test]

@@ -29,30 +29,73 @@
 //!   `{"process":{"pid":4}}`, `{"process.pid":4}`, `{"process":{"code_signature.trusted":true}}`
 //!   and `{"file.Ext":{"header_bytes":"4d5a"}}` all work. Names are case-sensitive
 //!   (`file.Ext`, not `file.ext`). Unknown fields are skipped, whatever their value.
-//! - **Duplicates**: a field given twice (a repeated key, or the dotted and the nested
-//!   spelling of the same field) keeps the **last** value; objects given twice merge.
+//! - **Arrays of objects** are flattened, as Elasticsearch does: `"code_signature":
+//!   [{…}]` is the object, several objects merge like an object given twice (below),
+//!   nested arrays flatten and `null` elements are nothing. Any other element
+//!   (`"process": [4]`) is an error.
+//! - **Fields given several times**: a repeated key, the dotted and the nested spelling
+//!   of one field (`"process.pid":4` and `"process":{"pid":5}`), several objects of an
+//!   array are, to Elasticsearch, one multi-valued field holding every value (it would
+//!   index `process.pid` as `[4, 5]`, and `process.pid == 4` matches). The typed event
+//!   holds one value per field, so:
+//!   - `event.category` and `event.type` hold the **union** of every value given;
+//!   - `process.pid` is **4 if any value is 4** (the rule's only test of it is
+//!     `process.pid == 4`), else the first value given;
+//!   - `host.os.type` is the first value equal to `windows`, else the first equal to it
+//!     ignoring case (what hardened semantics compares), else the first value;
+//!   - for these four, arrays of several values are values too (`"pid": [4, 1234]` is
+//!     4, `"os": {"type": ["windows", "x"]}` is `windows`), and `null` (or, for the pid,
+//!     `""` or `[]`) adds nothing;
+//!   - every other field keeps the **last** value given; objects given twice merge.
+//!
 //!   (Elasticsearch itself refuses a document with a repeated key; this decoder keeps
 //!   the event rather than dropping it.)
-//! - **`null`** is the same as missing (and, being the last value, clears an earlier one).
-//!   A `null` object (`"process": null`) contributes nothing.
+//! - **`null`** is the same as missing: in a multi-valued field it adds nothing, in
+//!   the others, being the last value, it clears an earlier one. A `null` object
+//!   (`"process": null`) contributes nothing.
 //! - **`@timestamp`** is required: without it Elasticsearch fails the whole query, so a
 //!   document without one is an error ([`EcsErrorKind::MissingTimestamp`]), not an
-//!   event. It is an RFC 3339 string (see [`parse_rfc3339`]) or, as Elasticsearch's
-//!   `date` type also allows, a JSON integer of epoch milliseconds.
+//!   event. Its text (a JSON string's, or a JSON number's as written) is read as
+//!   Elasticsearch's default `date` format, `strict_date_optional_time||epoch_millis`,
+//!   reads it, within a subset of the first format: an RFC 3339 timestamp (see
+//!   [`parse_rfc3339`]); four digits, which `strict_date_optional_time` reads as a year
+//!   (`"2024"` or `2024` is `2024-01-01T00:00:00Z`); else **epoch milliseconds** as
+//!   `epoch_millis` takes them: an optional `-`, 1 to 19 digits, an optional `.` with up
+//!   to 6 digits of fraction (`"1704290400000"`, `1704290400000.5`, `"-1.5"`, `-0`),
+//!   converted exactly, by text. Exponents (`1.7e12`) and the other forms
+//!   `strict_date_optional_time` takes (a date alone, no zone) are refused.
 //! - **`event.category`** and **`event.type`** are a string or an array of strings
 //!   (nested arrays flatten); elements are compared exactly. Other scalars in them are
 //!   values that match nothing. A document whose categories include both `file` and
 //!   `process` is a candidate for both stages (see [`Category::FileAndProcess`]).
-//! - **Keyword fields** (`host.id`, paths, names…) are strings; a JSON integer or
-//!   boolean is taken as its text, as Elasticsearch indexes it. `""` is a value, not
-//!   missing.
-//! - **`process.pid`** and **`event.sequence`** are integers; as Elasticsearch coerces,
-//!   a numeric string (`"4"`) is its number, a fraction is truncated (`4.5` is 4),
-//!   and `""` is missing. `event.sequence` must not be negative.
+//! - **Keyword fields** (`host.id`, paths, names…) are strings; a JSON number or
+//!   boolean is taken as its text, as Elasticsearch indexes it: for a number, its JSON
+//!   text as written (`1.50` is `"1.50"`, `-0` is `"-0"`). `""` is a value, not missing.
+//! - **Strings** may hold unpaired UTF-16 surrogate escapes (`"\ud800"`: NTFS names are
+//!   unvalidated UTF-16), which Elasticsearch's JSON parser accepts and Lucene indexes
+//!   as U+FFFD: each is read as U+FFFD (`"\ud800\ude00"`, a pair, is one character).
+//! - **`process.pid`** and **`event.sequence`** are integers, coerced as Elasticsearch
+//!   does at index time:
+//!   - a JSON string is parsed exactly, by text, as `Long.parseLong` and then
+//!     `BigDecimal` read it, truncated toward zero: an optional `+` or `-`, digits with
+//!     an optional `.` and fraction, an optional exponent. `"4"`, `"+4"`, `"4.0"`,
+//!     `"4."`, `"4e0"` and `"40e-1"` are 4, `"4.9"` is 4, `"-4.9"` is -4, and
+//!     `"3.99999999999999999999"` is 3. Anything else is an error: whitespace
+//!     (`" 4"`, `"4 "`), `0x10`, `NaN`, `Infinity`, `4_0`. `""` is missing. (Only ASCII
+//!     digits: Java also takes other Unicode decimal digits. And recent Elasticsearch
+//!     versions shortcut on `BigDecimal`'s scale, reading a string with more than 19
+//!     fraction digits net of its exponent as 0, where this decoder, like the earlier
+//!     versions, truncates the value.)
+//!   - a JSON number with a fraction or an exponent is read as Elasticsearch's JSON
+//!     parser (Jackson) reads it for a `long`: as a double, truncated toward zero
+//!     (`4.7` is 4, `4e0` is 4; `3.99999999999999999999`, whose nearest double is 4.0,
+//!     is 4), an error beyond ±2^63.
+//!   - the value must fit an `i64` (`u64` for `event.sequence`, which must not be
+//!     negative).
 //! - **`process.code_signature.exists` / `.trusted`** are booleans, or the strings
 //!   `"true"`/`"false"`; `""` is false, as in Elasticsearch.
 //! - **Arrays** for a single-valued field: one element is that value, an empty array
-//!   is missing, more than one is an error.
+//!   is missing, more than one is an error (the multi-valued fields are above).
 //! - **Identity**: an event is named by `event.id` if present, else the top-level
 //!   `id`, else `_id` (see [`EcsRecord::id`]). A search hit `{"_id": …, "_source": {…}}`
 //!   is decoded as its `_source`.
@@ -112,7 +155,8 @@
 //!   A Security-log 4688 or a System-log 7045 in the same stream makes no event.
 //! - **Time**: Sysmon's own `UtcTime` (`2020-10-19 07:30:46.400`, UTC without a zone),
 //!   in preference to collector times, which may be skewed; if it is missing (or
-//!   `""`), `@timestamp` (RFC 3339 or epoch milliseconds), then
+//!   `""`), `@timestamp` (read as in the ECS decoder: RFC 3339, a year, or epoch
+//!   milliseconds as a number or a string such as `"1598528456396"`), then
 //!   `System.TimeCreated.#attributes.SystemTime`. A record that makes an event and has
 //!   none is [`SysmonErrorKind::MissingTimestamp`]; an invalid `UtcTime` is an error,
 //!   not a reason to fall back.
@@ -139,10 +183,13 @@
 //!   [`SysmonErrorKind::WrongType`] naming the field as spelled in the record; on other
 //!   records such fields are ignored. `null` is missing; a one-element array is its
 //!   element; an evtx element with attributes (`{"#attributes": …, "#text": 4111}`) is
-//!   its text; a branch that is not an object (OTRF's `host`, the collector's name) is
-//!   skipped. Repeated fields keep the last value. Decoding never panics.
-//! - **Detection** of the format: [`looks_like_sysmon`] is a cheap substring sniff; see
-//!   its limits.
+//!   its text; a number where a string is read is its JSON text; a branch that is not
+//!   an object (OTRF's `host`, the collector's name) is skipped, and the objects of an
+//!   array given for a branch merge into it. Repeated fields keep the last value.
+//!   Unpaired surrogate escapes are U+FFFD, as in the ECS decoder. Decoding never
+//!   panics.
+//! - **Detection** of the format: [`looks_like_sysmon`] is a cheap substring sniff (it
+//!   also knows dotted winlogbeat keys such as `"winlog.event_id"`); see its limits.
 //!
 //! With the `evtx` feature, `EvtxReader` reads `.evtx` files (the Windows event log
 //! format) through the `evtx` crate and decodes each record the same way.

@@ -17,17 +17,20 @@
 //!   TimeCreated.#attributes.SystemTime}` and `Event.EventData.{…}`.
 //!
 //! Like the ECS decoder, this is a serde visitor over `serde_json`'s streaming parser:
-//! no `serde_json::Value` tree, unknown fields skipped with [`IgnoredAny`], kept strings
-//! borrowed from the line unless they had JSON escapes. Values are first collected
-//! as they are, then interpreted once the event id is known, so that a record the rule
-//! never looks at cannot fail on a field it does not need.
+//! no `serde_json::Value` tree, unknown fields skipped with `IgnoredAny`, kept strings
+//! borrowed from the line unless they had JSON escapes, and the same slow pass for the
+//! rare lines with a kept JSON number whose text matters or an unpaired surrogate
+//! escape. Values are first collected as they are, then interpreted once the event id
+//! is known, so that a record the rule never looks at cannot fail on a field it does
+//! not need.
 
 use alloc::borrow::{Cow, ToOwned};
 use alloc::string::{String, ToString};
 use core::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::ecs::{NumberTokens, Skip, es_date_from_int, parse_es_date, without_lone_surrogates};
 use super::rfc3339::{TimestampError, parse_rfc3339};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
@@ -185,9 +188,9 @@ pub enum SysmonErrorKind {
     )]
     MissingTimestamp,
     /// The timestamp a record's event would get is not a valid time: `UtcTime` is
-    /// Sysmon's `YYYY-MM-DD hh:mm:ss.fff` in UTC (an explicit zone is also accepted), the
-    /// others are RFC 3339 (see [`parse_rfc3339`]; `@timestamp` may also be epoch
-    /// milliseconds).
+    /// Sysmon's `YYYY-MM-DD hh:mm:ss.fff` in UTC (an explicit zone is also accepted),
+    /// `@timestamp` is read as the ECS decoder reads it (RFC 3339, a year, or epoch
+    /// milliseconds), `SystemTime` is RFC 3339 (see [`parse_rfc3339`]).
     #[error("`{field}` {text:?} is not a valid timestamp: {reason}")]
     BadTimestamp {
         /// The field as spelled in the record's shape (`UtcTime`, `@timestamp`…).
@@ -300,21 +303,25 @@ pub fn decode_sysmon_line(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, Sysmo
 /// [`SysmonRecord`] reads, rather than an Elastic Defend (ECS) document: for
 /// auto-detecting an input's format from its first line.
 ///
-/// True when the bytes contain `"EventID"` or `"EventData"` (flat and evtx shapes), or
-/// `"event_id"` together with `"winlog"` or `"event_data"` (winlogbeat shapes).
+/// True when the bytes contain `"EventID"` or `"EventData"` (flat and evtx shapes),
+/// `"event_id"` together with `"winlog"` or `"event_data"` (nested winlogbeat shapes), or
+/// `.event_id"`, the end of a dotted key such as `"winlog.event_id"` or
+/// `"_source.winlog.event_id"` (flattened winlogbeat exports).
 ///
 /// **Soundness limits**: this is a substring search, not a parse. It does not check
 /// that the line is JSON, nor that the text is a key: a string *value* spelled exactly
-/// `"EventID"` gives a false positive, a key spelled with escapes (`"\u0045ventID"`)
-/// or a record whose only event id is under another name gives a false negative, and
-/// a true result says nothing about the channel (a Security-log 4688 record looks like
-/// Sysmon here; [`SysmonRecord::parse`] then makes no event of it). Decide on more
-/// than one line, and let the decoder's errors have the last word.
+/// `"EventID"` (or ending in `.event_id`) gives a false positive, a key spelled with
+/// escapes (`"\u0045ventID"`) or a record whose only event id is under another name
+/// gives a false negative, and a true result says nothing about the channel (a
+/// Security-log 4688 record looks like Sysmon here; [`SysmonRecord::parse`] then makes
+/// no event of it). Decide on more than one line, and let the decoder's errors have
+/// the last word.
 pub fn looks_like_sysmon(line: &[u8]) -> bool {
     contains(line, br#""EventID""#)
         || contains(line, br#""EventData""#)
         || (contains(line, br#""event_id""#)
             && (contains(line, br#""winlog""#) || contains(line, br#""event_data""#)))
+        || contains(line, br#".event_id""#)
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -392,28 +399,19 @@ impl<'a> SysmonRecord<'a> {
         if is_blank(text.as_bytes()) {
             return Err(SysmonErrorKind::Blank.into());
         }
-        let mut builder = Builder::default();
-        let mut de = serde_json::Deserializer::from_str(text);
-        let result = BranchSeed {
-            b: &mut builder,
-            nodes: ROOT,
-            root: true,
+        let mut needs_texts = false;
+        let result = decode(text, base, false, &mut needs_texts);
+        let json_error = matches!(
+            result,
+            Err(SysmonError {
+                kind: SysmonErrorKind::NotJson { .. },
+                ..
+            })
+        );
+        if !needs_texts && !json_error {
+            return result;
         }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-        if let Err(e) = result {
-            let kind = match builder.error.take() {
-                Some(kind) => kind,
-                None => SysmonErrorKind::NotJson {
-                    message: json_message(&e),
-                },
-            };
-            return Err(SysmonError {
-                column: json_column(&e, text).map(|c| c + base),
-                kind,
-            });
-        }
-        builder.finish().map_err(SysmonError::from)
+        decode_slow(text, base, needs_texts).unwrap_or(result)
     }
 
     /// The Windows event id (`EventID`, `winlog.event_id`, `Event.System.EventID`).
@@ -602,6 +600,59 @@ impl<'a> SysmonRecord<'a> {
 
 fn own(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
     s.map(|s| Cow::Owned(s.into_owned()))
+}
+
+/// One pass over `text` (see the ECS decoder's `decode`): `counting` is the slow pass,
+/// which has the original text of every JSON number. `needs_texts` says whether a kept
+/// field got a JSON float, whose text only the slow pass has.
+fn decode<'t>(
+    text: &'t str,
+    base: usize,
+    counting: bool,
+    needs_texts: &mut bool,
+) -> Result<SysmonRecord<'t>, SysmonError> {
+    let mut builder = Builder {
+        numbers: counting.then(|| NumberTokens::new(text)),
+        ..Builder::default()
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = BranchSeed {
+        b: &mut builder,
+        nodes: ROOT,
+        root: true,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    *needs_texts = builder.needs_texts;
+    if let Err(e) = result {
+        let kind = match builder.error.take() {
+            Some(kind) => kind,
+            None => SysmonErrorKind::NotJson {
+                message: json_message(&e),
+            },
+        };
+        let error = SysmonError {
+            column: json_column(&e, text).map(|c| c + base),
+            kind,
+        };
+        return Err(error);
+    }
+    builder.finish().map_err(SysmonError::from)
+}
+
+/// The slow pass (see the ECS decoder's `decode_slow`): unpaired surrogate escapes
+/// become `\ufffd` (as Lucene indexes them), JSON numbers get their text. `None`: the
+/// fast pass's error stands.
+fn decode_slow(
+    text: &str,
+    base: usize,
+    needs_texts: bool,
+) -> Option<Result<SysmonRecord<'_>, SysmonError>> {
+    match without_lone_surrogates(text) {
+        Some(fixed) => Some(decode(&fixed, base, true, &mut false).map(SysmonRecord::into_owned)),
+        None if needs_texts => Some(decode(text, base, true, &mut false)),
+        None => None,
+    }
 }
 
 fn is_sysmon(channel: Option<&str>, provider: Option<&str>) -> bool {
@@ -901,7 +952,9 @@ fn route(nodes: &'static [Node], key: &str) -> Route {
 enum Raw<'a> {
     Str(Cow<'a, str>),
     Int(i128),
-    Float,
+    /// A number with a fraction or an exponent (or `-0`, or an integer beyond 64 bits),
+    /// with its JSON text in the slow pass.
+    Float(Option<&'a str>),
     Bool(bool),
     /// A value no field can take: what it was, for the error.
     Bad(&'static str),
@@ -912,7 +965,7 @@ impl Raw<'_> {
         match self {
             Raw::Str(_) => "a string",
             Raw::Int(_) => "an integer",
-            Raw::Float => "a fractional number",
+            Raw::Float(_) => "a fractional number",
             Raw::Bool(_) => "a boolean",
             Raw::Bad(found) => found,
         }
@@ -924,6 +977,10 @@ struct Builder<'a> {
     slots: [Option<(Raw<'a>, &'static str)>; FIELDS],
     /// The typed reason a visitor gave up (serde errors are strings; this keeps the type).
     error: Option<SysmonErrorKind>,
+    /// The slow pass: the line's number tokens, in document order.
+    numbers: Option<NumberTokens<'a>>,
+    /// The fast pass collected a JSON float, whose text only the slow pass has.
+    needs_texts: bool,
 }
 
 fn wrong(field: &'static str, expected: &'static str, found: &'static str) -> SysmonErrorKind {
@@ -939,7 +996,7 @@ impl<'a> Builder<'a> {
         self.slots.get_mut(field.index()).and_then(Option::take)
     }
 
-    /// A keyword: a string, or an integer or boolean taken as its text. With `strict`
+    /// A keyword: a string, or a number or boolean taken as its text. With `strict`
     /// off, a value of another type is missing instead of an error.
     fn text(
         &mut self,
@@ -951,6 +1008,9 @@ impl<'a> Builder<'a> {
             Some((Raw::Str(s), _)) => Ok(Some(s)),
             Some((Raw::Int(n), _)) => Ok(Some(Cow::Owned(n.to_string()))),
             Some((Raw::Bool(b), _)) => Ok(Some(Cow::Borrowed(if b { "true" } else { "false" }))),
+            // A number with a fraction or an exponent: its JSON text, as Elasticsearch
+            // indexes a number in a keyword field.
+            Some((Raw::Float(Some(t)), _)) => Ok(Some(Cow::Borrowed(t))),
             Some((raw, path)) if strict => Err(wrong(path, "a string", raw.found())),
             Some(_) => Ok(None),
         }
@@ -1023,10 +1083,12 @@ impl<'a> Builder<'a> {
             let parsed = match &raw {
                 Raw::Str(s) if s.trim().is_empty() => continue,
                 Raw::Str(s) => {
-                    let result = if field == Field::UtcTime {
-                        parse_utc_time(s)
-                    } else {
-                        parse_rfc3339(s)
+                    let result = match field {
+                        Field::UtcTime => parse_utc_time(s),
+                        // Elasticsearch's default `date` format: RFC 3339, a year, or
+                        // epoch milliseconds (`"1598528456396"`).
+                        Field::AtTimestamp => parse_es_date(s),
+                        _ => parse_rfc3339(s),
                     };
                     result.map_err(|reason| SysmonErrorKind::BadTimestamp {
                         field: path,
@@ -1034,16 +1096,22 @@ impl<'a> Builder<'a> {
                         reason,
                     })
                 }
-                // `@timestamp`, as in Elasticsearch, may be epoch milliseconds.
-                Raw::Int(ms) if field == Field::AtTimestamp => i64::try_from(*ms)
-                    .ok()
-                    .and_then(|ms| ms.checked_mul(1_000_000))
-                    .map(Timestamp)
-                    .ok_or_else(|| SysmonErrorKind::BadTimestamp {
+                // `@timestamp`, as in Elasticsearch, may be a number: its text is read
+                // the same way (epoch milliseconds, possibly with a fraction).
+                Raw::Int(n) if field == Field::AtTimestamp => {
+                    es_date_from_int(*n).map_err(|reason| SysmonErrorKind::BadTimestamp {
                         field: path,
-                        text: ms.to_string(),
-                        reason: TimestampError::OutOfRange,
-                    }),
+                        text: n.to_string(),
+                        reason,
+                    })
+                }
+                Raw::Float(Some(t)) if field == Field::AtTimestamp => {
+                    parse_es_date(t).map_err(|reason| SysmonErrorKind::BadTimestamp {
+                        field: path,
+                        text: truncated(t, 64).to_owned(),
+                        reason,
+                    })
+                }
                 other => Err(wrong(
                     path,
                     if field == Field::AtTimestamp {
@@ -1196,6 +1264,14 @@ impl BranchSeed<'_, '_> {
             Ok(())
         }
     }
+
+    /// A number where a branch was expected (its token is taken in the slow pass).
+    fn number<E: de::Error>(self) -> Result<(), E> {
+        if let Some(numbers) = self.b.numbers.as_mut() {
+            numbers.next();
+        }
+        self.not_object("a number")
+    }
 }
 
 impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
@@ -1210,7 +1286,7 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
         while let Some(route) = map.next_key_seed(KeySeed(nodes))? {
             match route {
                 Route::Unknown => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(Skip(b.numbers.as_mut()))?;
                 }
                 Route::Branch(nodes) => map.next_value_seed(BranchSeed {
                     b: &mut *b,
@@ -1218,7 +1294,10 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
                     root: false,
                 })?,
                 Route::Leaf(field, path) => {
-                    let value = map.next_value_seed(LeafSeed)?;
+                    let value = map.next_value_seed(LeafSeed(b.numbers.as_mut()))?;
+                    if matches!(value, Some(Raw::Float(None))) {
+                        b.needs_texts = true;
+                    }
                     if let Some(slot) = b.slots.get_mut(field.index()) {
                         *slot = value.map(|v| (v, path));
                     }
@@ -1241,24 +1320,38 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.not_object("a number")
+        self.number()
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.not_object("a number")
+        self.number()
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.not_object("a number")
+        self.number()
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
         self.not_object("a string")
     }
 
+    /// An array for a branch: its objects merge into the branch like a repeated key,
+    /// as Elasticsearch flattens arrays of objects (nested arrays flatten too); other
+    /// elements are skipped like any branch that is not an object.
     fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        self.not_object("an array")
+        if self.root {
+            return self.not_object("an array");
+        }
+        let BranchSeed { b, nodes, .. } = self;
+        while seq
+            .next_element_seed(BranchSeed {
+                b: &mut *b,
+                nodes,
+                root: false,
+            })?
+            .is_some()
+        {}
+        Ok(())
     }
 }
 
@@ -1308,10 +1401,18 @@ impl Visitor<'_> for TextKey {
     }
 }
 
-/// The value of a leaf field, collected as it is (`None` for `null`).
-struct LeafSeed;
+/// The value of a leaf field, collected as it is (`None` for `null`). Holds the slow
+/// pass's number tokens.
+struct LeafSeed<'c, 'a>(Option<&'c mut NumberTokens<'a>>);
 
-impl<'a> DeserializeSeed<'a> for LeafSeed {
+impl<'a> LeafSeed<'_, 'a> {
+    /// The text of the number being read, in the slow pass.
+    fn number_text(&mut self) -> Option<&'a str> {
+        self.0.as_mut().and_then(|numbers| numbers.next())
+    }
+}
+
+impl<'a> DeserializeSeed<'a> for LeafSeed<'_, 'a> {
     type Value = Option<Raw<'a>>;
 
     fn deserialize<D: Deserializer<'a>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -1319,7 +1420,7 @@ impl<'a> DeserializeSeed<'a> for LeafSeed {
     }
 }
 
-impl<'a> Visitor<'a> for LeafSeed {
+impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
     type Value = Option<Raw<'a>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1342,16 +1443,18 @@ impl<'a> Visitor<'a> for LeafSeed {
         Ok(Some(Raw::Bool(v)))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+    fn visit_i64<E: de::Error>(mut self, v: i64) -> Result<Self::Value, E> {
+        self.number_text();
         Ok(Some(Raw::Int(i128::from(v))))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+    fn visit_u64<E: de::Error>(mut self, v: u64) -> Result<Self::Value, E> {
+        self.number_text();
         Ok(Some(Raw::Int(i128::from(v))))
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Some(Raw::Float))
+    fn visit_f64<E: de::Error>(mut self, _: f64) -> Result<Self::Value, E> {
+        Ok(Some(Raw::Float(self.number_text())))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -1363,12 +1466,18 @@ impl<'a> Visitor<'a> for LeafSeed {
     }
 
     /// A one-element array is its element, an empty one is missing, more is refused.
-    fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let Some(first) = seq.next_element_seed(LeafSeed)? else {
+    fn visit_seq<A: SeqAccess<'a>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Some(first) = seq.next_element_seed(LeafSeed(self.0.as_deref_mut()))? else {
             return Ok(None);
         };
-        if seq.next_element::<IgnoredAny>()?.is_some() {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
+        if seq
+            .next_element_seed(Skip(self.0.as_deref_mut()))?
+            .is_some()
+        {
+            while seq
+                .next_element_seed(Skip(self.0.as_deref_mut()))?
+                .is_some()
+            {}
             return Ok(Some(Raw::Bad("an array of several values")));
         }
         Ok(first)
@@ -1376,15 +1485,15 @@ impl<'a> Visitor<'a> for LeafSeed {
 
     /// An XML element rendered with attributes (`{"#attributes": {…}, "#text": 4111}`)
     /// is its `#text`; any other object is no value a field can take.
-    fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'a>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut text = None;
         let mut has_text = false;
         while let Some(is_text) = map.next_key_seed(TextKey)? {
             if is_text {
-                text = map.next_value_seed(LeafSeed)?;
+                text = map.next_value_seed(LeafSeed(self.0.as_deref_mut()))?;
                 has_text = true;
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value_seed(Skip(self.0.as_deref_mut()))?;
             }
         }
         Ok(if has_text {
