@@ -1,5 +1,6 @@
 #![no_std]
-#![forbid(unsafe_code)]
+#![cfg_attr(not(feature = "ffi"), forbid(unsafe_code))]
+#![cfg_attr(feature = "ffi", deny(unsafe_code))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 //! Detects **Remote Execution via File Shares** — MITRE ATT&CK T1021.002, Elastic rule
@@ -11,8 +12,8 @@
 //! The crate is a pure state machine in the *sans-IO* style of quinn-proto and str0m: typed events
 //! go in, verdicts come out. It never reads a clock, a file, the network or the environment; time
 //! comes only from event timestamps and from the embedder's explicit calls. Same input, same
-//! output. It is `no_std` + `alloc` (the `std` feature is on by default), has no `unsafe`, and
-//! never panics on any input.
+//! output. It is `no_std` + `alloc` (the `std` feature is on by default), has no `unsafe` outside
+//! the optional C ABI (module `ffi`, feature `ffi`), and never panics on any input.
 //!
 //! # Example
 //!
@@ -108,14 +109,18 @@ pub mod input;
 #[cfg(feature = "json")]
 pub mod output;
 
+// The C ABI.
+#[cfg(feature = "ffi")]
+pub mod ffi;
+
 pub use config::{Config, HOST_BYTES, MAX_HOST_ID_BYTES, PENDING_ENTRY_BYTES};
 pub use detector::Detector;
 pub use error::ConfigError;
-pub use snapshot::SnapshotError;
 pub use event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
 };
 pub use rule::{RULE, Rule, RuleMeta, Semantics};
+pub use snapshot::SnapshotError;
 pub use stats::Stats;
 pub use time::{Span, Timestamp};
 pub use trust::{

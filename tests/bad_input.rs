@@ -40,10 +40,17 @@ fn run(middle: &[u8], extra: &[&str]) -> Run {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["events"][0]["line"].as_u64().unwrap(), v["events"][1]["line"].as_u64().unwrap())
+            (
+                v["events"][0]["line"].as_u64().unwrap(),
+                v["events"][1]["line"].as_u64().unwrap(),
+            )
         })
         .collect();
-    Run { code: out.status.code(), alerts, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    Run {
+        code: out.status.code(),
+        alerts,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// A rejected line: reported at line 2 with `message`, skipped, the alert survives.
@@ -51,7 +58,11 @@ fn rejected(middle: &[u8], message: &str) {
     let r = run(middle, &[]);
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert_eq!(r.alerts, [(1, 3)], "{}", r.stderr);
-    assert!(r.stderr.contains("-:2 (line 2): ") && r.stderr.contains(message), "want {message:?} in {}", r.stderr);
+    assert!(
+        r.stderr.contains("-:2 (line 2): ") && r.stderr.contains(message),
+        "want {message:?} in {}",
+        r.stderr
+    );
     assert!(r.stderr.contains("1 bad lines"), "{}", r.stderr);
     let strict = run(middle, &["--strict"]);
     assert_eq!(strict.code, Some(2));
@@ -78,29 +89,47 @@ fn not_an_object() {
 
 #[test]
 fn missing_timestamp() {
-    rejected(br#"{"event":{"category":"file"}}"#, "`@timestamp` is missing");
+    rejected(
+        br#"{"event":{"category":"file"}}"#,
+        "`@timestamp` is missing",
+    );
 }
 
 #[test]
 fn invalid_timestamp() {
-    rejected(br#"{"@timestamp":"yesterday"}"#, "is not a valid RFC 3339 timestamp");
+    rejected(
+        br#"{"@timestamp":"yesterday"}"#,
+        "is not a valid RFC 3339 timestamp",
+    );
     rejected(br#"{"@timestamp":"2300-01-01T00:00:00Z"}"#, "`@timestamp`");
 }
 
 #[test]
 fn wrong_field_types() {
-    rejected(br#"{"@timestamp":"2024-01-03T14:00:01Z","process":{"pid":{}}}"#, "`process.pid` must be an integer");
-    rejected(br#"{"@timestamp":"2024-01-03T14:00:01Z","process":{"pid":"four"}}"#, "`process.pid`");
+    rejected(
+        br#"{"@timestamp":"2024-01-03T14:00:01Z","process":{"pid":{}}}"#,
+        "`process.pid` must be an integer",
+    );
+    rejected(
+        br#"{"@timestamp":"2024-01-03T14:00:01Z","process":{"pid":"four"}}"#,
+        "`process.pid`",
+    );
 }
 
 #[test]
 fn invalid_utf8() {
-    rejected(b"{\"@timestamp\":\"2024-01-03T14:00:01Z\",\"a\":\"\xff\"}", "not valid UTF-8");
+    rejected(
+        b"{\"@timestamp\":\"2024-01-03T14:00:01Z\",\"a\":\"\xff\"}",
+        "not valid UTF-8",
+    );
 }
 
 #[test]
 fn nul_byte() {
-    rejected(b"{\"@timestamp\":\"2024-01-03T14:00:01Z\",\"a\":\"\x00\"}", "control character");
+    rejected(
+        b"{\"@timestamp\":\"2024-01-03T14:00:01Z\",\"a\":\"\x00\"}",
+        "control character",
+    );
 }
 
 #[test]
@@ -112,7 +141,10 @@ fn huge_line() {
 
 #[test]
 fn deep_nesting() {
-    let deep = format!(r#"{{"@timestamp":"2024-01-03T14:00:01Z","a":{}}}"#, "[".repeat(100_000));
+    let deep = format!(
+        r#"{{"@timestamp":"2024-01-03T14:00:01Z","a":{}}}"#,
+        "[".repeat(100_000)
+    );
     rejected(deep.as_bytes(), "not valid JSON");
 }
 
@@ -141,5 +173,8 @@ fn coerced_strings() {
 #[test]
 fn blank_line_and_other_categories() {
     accepted(b"", &[(1, 3)]);
-    accepted(br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"network","type":"start"}}"#, &[(1, 3)]);
+    accepted(
+        br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"network","type":"start"}}"#,
+        &[(1, 3)],
+    );
 }

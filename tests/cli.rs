@@ -403,14 +403,28 @@ fn state_carries_sequences_across_runs() {
     for (i, chunk) in lines.chunks(900).enumerate() {
         let part = dir.join(format!("part{i}.ndjson"));
         std::fs::write(&part, chunk.join("\n") + "\n").unwrap();
-        let out = shareexec(&["--semantics", "elasticsearch", "--state", state.to_str().unwrap(), part.to_str().unwrap()]);
+        let out = shareexec(&[
+            "--semantics",
+            "elasticsearch",
+            "--state",
+            state.to_str().unwrap(),
+            part.to_str().unwrap(),
+        ]);
         assert!(out.status.success(), "{}", stderr(&out));
         found.extend(alert_lines(&out));
     }
     assert_eq!(found, oracle("data/sample.oracle-es.ndjson"));
-    std::fs::write(&state, b"{\"format\":\"shareexec-cli-state\",\"version\":1}\ngarbage").unwrap();
+    std::fs::write(
+        &state,
+        b"{\"format\":\"shareexec-cli-state\",\"version\":1}\ngarbage",
+    )
+    .unwrap();
     let out = shareexec(&["--state", state.to_str().unwrap(), "data/sample.ndjson"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not a usable state file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a usable state file"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

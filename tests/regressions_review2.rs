@@ -278,7 +278,10 @@ fn decimal_pid_string_rounds_through_f64_to_4() {
 fn dotted_and_nested_pid_keep_only_the_last_value() {
     let line = r#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":"file","type":"creation"},"process.pid":4,"process":{"pid":5},"file":{"path":"C:\\x.exe"}}"#;
     let array = r#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":"file","type":"creation"},"process":{"pid":[4,5]},"file":{"path":"C:\\x.exe"}}"#;
-    assert_eq!(EcsRecord::parse(array.as_bytes()).map(|r| r.process_pid()), Ok(Some(4)));
+    assert_eq!(
+        EcsRecord::parse(array.as_bytes()).map(|r| r.process_pid()),
+        Ok(Some(4))
+    );
     let pid = EcsRecord::parse(line.as_bytes()).map(|r| r.process_pid());
     assert!(
         pid.is_err() || pid == Ok(Some(4)),

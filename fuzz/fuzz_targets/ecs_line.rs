@@ -9,9 +9,15 @@ use shareexec::input::decode_line;
 use shareexec::{Config, Detector, Rule, Semantics, Verdict};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(Some(record)) = decode_line(data) else { return };
+    let Ok(Some(record)) = decode_line(data) else {
+        return;
+    };
     for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
-        let mut d = Detector::new(Arc::new(Rule::new(semantics)), Config::default().with_hash_seed(Some(1))).unwrap();
+        let mut d = Detector::new(
+            Arc::new(Rule::new(semantics)),
+            Config::default().with_hash_seed(Some(1)),
+        )
+        .unwrap();
         // The line twice: a write of its own path can only be followed by itself.
         for position in [1, 2] {
             for event in record.events(position) {

@@ -9,7 +9,9 @@ use shareexec::{Event, EventTypes};
 
 fuzz_target!(|data: &[u8]| {
     let _ = looks_like_sysmon(data);
-    let Ok(Some(record)) = decode_sysmon_line(data) else { return };
+    let Ok(Some(record)) = decode_sysmon_line(data) else {
+        return;
+    };
     for event in record.events(1) {
         match event {
             Event::Process(p) => assert!(p.types.intersects(EventTypes::START)),
