@@ -49,6 +49,13 @@
 #define SHAREEXEC_MAX_LINE_BYTES (16 << 20)
 
 /**
+ * Largest snapshot accepted by `shareexec_detector_restore` (and made by
+ * `shareexec_detector_snapshot`), in bytes (1 GiB); larger ones are refused with
+ * `SHAREEXEC_TOO_LARGE`.
+ */
+#define SHAREEXEC_MAX_SNAPSHOT_BYTES (1 << 30)
+
+/**
  * Which rule semantics (`shareexec_config.semantics`): the default, `HARDENED`.
  */
 #define SHAREEXEC_SEMANTICS_DEFAULT 0
@@ -238,8 +245,8 @@ enum shareexec_result
      */
     SHAREEXEC_PANIC = 7,
     /**
-     * A string or line is longer than `SHAREEXEC_MAX_STRING_BYTES` or
-     * `SHAREEXEC_MAX_LINE_BYTES`.
+     * A string, line or snapshot is longer than `SHAREEXEC_MAX_STRING_BYTES`,
+     * `SHAREEXEC_MAX_LINE_BYTES` or `SHAREEXEC_MAX_SNAPSHOT_BYTES`.
      */
     SHAREEXEC_TOO_LARGE = 8,
     /**
@@ -260,6 +267,13 @@ enum shareexec_result
      * A pointer argument is not aligned for its type.
      */
     SHAREEXEC_MISALIGNED_ARGUMENT = 12,
+    /**
+     * `shareexec_detector_snapshot`: verdicts are waiting (poll them first; the handle's
+     * last error says so). `shareexec_detector_restore`: the bytes are not a snapshot
+     * this build can restore with this configuration (corrupted, truncated, foreign,
+     * another format version, other semantics, or more state than the caps allow).
+     */
+    SHAREEXEC_SNAPSHOT_ERROR = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -270,8 +284,8 @@ typedef uint32_t shareexec_result;
 #endif // __cplusplus
 
 /**
- * An opaque detector: create it with `shareexec_detector_new`, free it with
- * `shareexec_detector_free`.
+ * An opaque detector: create it with `shareexec_detector_new` (or `_restore`),
+ * free it with `shareexec_detector_free`.
  *
  * One handle may be used from any thread, one call at a time: a call that overlaps
  * another on the same handle (concurrent, or from inside the trust callback) returns
@@ -736,6 +750,32 @@ shareexec_result shareexec_detector_new(const struct shareexec_config *config,
                                         struct shareexec_detector **out);
 
 /**
+ * Creates a detector holding the state of a snapshot made by
+ * `shareexec_detector_snapshot`: `len` bytes at `bytes`, only read during the call.
+ *
+ * `config` is handled exactly as by `shareexec_detector_new` (NULL for the defaults).
+ * The semantics must be the snapshot's, and the caps must hold its state; the other
+ * settings (trust policy, lateness, caps, source…) may differ from the snapshotted
+ * detector's and apply from now on. The hash seed is not part of a snapshot.
+ *
+ * On success `*out` is the new handle; on failure it is set to NULL and the result says
+ * why: `SHAREEXEC_SNAPSHOT_ERROR` when the bytes are corrupted, truncated, not a
+ * shareexec snapshot, of another format version, taken under other semantics, or hold
+ * more than the caps allow; `SHAREEXEC_TOO_LARGE` when `len` is over
+ * `SHAREEXEC_MAX_SNAPSHOT_BYTES`; `SHAREEXEC_INVALID_CONFIG` and the like as for
+ * `shareexec_detector_new`. There is no handle to carry a message on failure, so no
+ * more detailed text is available than `shareexec_result_describe()`.
+ *
+ * # Safety
+ * As `shareexec_detector_new`; `bytes` is NULL (refused) or points to `len` readable
+ * bytes.
+ */
+shareexec_result shareexec_detector_restore(const struct shareexec_config *config,
+                                            const uint8_t *bytes,
+                                            size_t len,
+                                            struct shareexec_detector **out);
+
+/**
  * Frees a detector and everything it owns (pending state, queued verdicts, views).
  *
  * `shareexec_detector_free(NULL)` does nothing. A call while another call on the same
@@ -744,7 +784,7 @@ shareexec_result shareexec_detector_new(const struct shareexec_config *config,
  * and is undefined behaviour: set your pointer to NULL after freeing.
  *
  * # Safety
- * `detector` is NULL or a live handle from `shareexec_detector_new`.
+ * `detector` is NULL or a live handle from `shareexec_detector_new` or `_restore`.
  */
 void shareexec_detector_free(struct shareexec_detector *detector);
 
@@ -844,6 +884,34 @@ shareexec_result shareexec_detector_verdict_json(struct shareexec_detector *dete
                                                  char *buf,
                                                  size_t cap,
                                                  size_t *len);
+
+/**
+ * Writes the detector's whole state (hosts, pending writes, events held for reordering,
+ * counters, watermark) as a snapshot into `buf`, and its length into `*len`; give the
+ * bytes to `shareexec_detector_restore` to continue the stream, in this process or
+ * another, with the same verdicts as if it had not been split. The bytes are a
+ * versioned, checksummed binary image (not text, no NUL terminator).
+ *
+ * When `cap` is smaller than the length, writes nothing to `buf`, sets `*len` to the
+ * length, and returns `SHAREEXEC_BUFFER_TOO_SMALL`: allocate `*len` bytes and call again
+ * (with no call in between that changes the state: feeding, `advance` or `flush`). `buf`
+ * may be NULL when `cap` is 0, to ask the size. Each call encodes the state afresh, in
+ * time proportional to it.
+ *
+ * Verdicts are not part of the state: while some wait to be polled, returns
+ * `SHAREEXEC_SNAPSHOT_ERROR` (`*len` is 0, the last error says how many) and writes
+ * nothing; poll until `SHAREEXEC_NO_VERDICT` and call again. Returns
+ * `SHAREEXEC_TOO_LARGE` if the snapshot would exceed `SHAREEXEC_MAX_SNAPSHOT_BYTES`
+ * (`*len` is its length). The detector is unaffected by the call.
+ *
+ * # Safety
+ * `detector` is NULL or a live handle; `buf` points to `cap` writable bytes (or is
+ * NULL with `cap == 0`); `len` is NULL (refused) or writable.
+ */
+shareexec_result shareexec_detector_snapshot(const struct shareexec_detector *detector,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *len);
 
 /**
  * Copies the counters into `*out`.

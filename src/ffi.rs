@@ -33,7 +33,7 @@ use crate::trust::{SignerPolicy, TrustPolicy, TrustReason};
 use crate::verdict::{EventRef, OwnedHashes, Sequence, Signature, Stage, Verdict};
 use crate::{
     CodeSignature, Config, Detector, Event, EventTypes, FileEvent, Hashes, Origin, ProcessEvent,
-    Rule, Semantics, Span, Timestamp,
+    Rule, Semantics, SnapshotError, Span, Timestamp,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -68,6 +68,10 @@ pub const SHAREEXEC_MAX_STRING_BYTES: usize = 1 << 20;
 /// Longest JSON line accepted by `shareexec_detector_feed_json`, in bytes (16 MiB, as the
 /// command line's default `--max-line-bytes`).
 pub const SHAREEXEC_MAX_LINE_BYTES: usize = 16 << 20;
+/// Largest snapshot accepted by `shareexec_detector_restore` (and made by
+/// `shareexec_detector_snapshot`), in bytes (1 GiB); larger ones are refused with
+/// `SHAREEXEC_TOO_LARGE`.
+pub const SHAREEXEC_MAX_SNAPSHOT_BYTES: usize = 1 << 30;
 
 // ---------------------------------------------------------------------------------------
 // Result codes.
@@ -100,8 +104,8 @@ pub enum shareexec_result {
     /// A bug: the library panicked and caught it. The handle is poisoned: every later
     /// call on it returns `SHAREEXEC_POISONED`; free it.
     SHAREEXEC_PANIC = 7,
-    /// A string or line is longer than `SHAREEXEC_MAX_STRING_BYTES` or
-    /// `SHAREEXEC_MAX_LINE_BYTES`.
+    /// A string, line or snapshot is longer than `SHAREEXEC_MAX_STRING_BYTES`,
+    /// `SHAREEXEC_MAX_LINE_BYTES` or `SHAREEXEC_MAX_SNAPSHOT_BYTES`.
     SHAREEXEC_TOO_LARGE = 8,
     /// The handle is in use by another call: a call from inside the trust callback on the
     /// handle that invoked it, or a concurrent call from another thread. Nothing was done.
@@ -113,6 +117,11 @@ pub enum shareexec_result {
     SHAREEXEC_NO_DEADLINE = 11,
     /// A pointer argument is not aligned for its type.
     SHAREEXEC_MISALIGNED_ARGUMENT = 12,
+    /// `shareexec_detector_snapshot`: verdicts are waiting (poll them first; the handle's
+    /// last error says so). `shareexec_detector_restore`: the bytes are not a snapshot
+    /// this build can restore with this configuration (corrupted, truncated, foreign,
+    /// another format version, other semantics, or more state than the caps allow).
+    SHAREEXEC_SNAPSHOT_ERROR = 13,
 }
 
 use shareexec_result::*;
@@ -130,16 +139,19 @@ impl shareexec_result {
             SHAREEXEC_PANIC => {
                 c"internal error: the library panicked (a bug); the handle is poisoned, free it"
             }
-            SHAREEXEC_TOO_LARGE => c"a string or line is longer than the library accepts",
+            SHAREEXEC_TOO_LARGE => c"a string, line or snapshot is longer than the library accepts",
             SHAREEXEC_BUSY => c"the handle is in use by another call (re-entrant or concurrent)",
             SHAREEXEC_POISONED => c"an earlier call on this handle panicked; only free it",
             SHAREEXEC_NO_DEADLINE => c"no deadline: nothing is waiting",
             SHAREEXEC_MISALIGNED_ARGUMENT => c"a pointer argument is misaligned for its type",
+            SHAREEXEC_SNAPSHOT_ERROR => {
+                c"the snapshot cannot be taken (verdicts are waiting) or restored (invalid bytes)"
+            }
         }
     }
 
     fn from_u32(code: u32) -> Option<Self> {
-        const ALL: [shareexec_result; 13] = [
+        const ALL: [shareexec_result; 14] = [
             SHAREEXEC_OK,
             SHAREEXEC_NULL_ARGUMENT,
             SHAREEXEC_INVALID_UTF8,
@@ -153,6 +165,7 @@ impl shareexec_result {
             SHAREEXEC_POISONED,
             SHAREEXEC_NO_DEADLINE,
             SHAREEXEC_MISALIGNED_ARGUMENT,
+            SHAREEXEC_SNAPSHOT_ERROR,
         ];
         ALL.into_iter().find(|r| *r as u32 == code)
     }
@@ -1017,8 +1030,8 @@ const IDLE: u8 = 0;
 const BUSY: u8 = 1;
 const POISONED: u8 = 2;
 
-/// An opaque detector: create it with `shareexec_detector_new`, free it with
-/// `shareexec_detector_free`.
+/// An opaque detector: create it with `shareexec_detector_new` (or `_restore`),
+/// free it with `shareexec_detector_free`.
 ///
 /// One handle may be used from any thread, one call at a time: a call that overlaps
 /// another on the same handle (concurrent, or from inside the trust callback) returns
@@ -1060,7 +1073,7 @@ fn boundary<R>(on_panic: R, f: impl FnOnce() -> R) -> R {
 /// unlocks it (or poisons it if `f` panicked).
 ///
 /// # Safety
-/// `handle` must be NULL or a live handle from `shareexec_detector_new`.
+/// `handle` must be NULL or a live handle from `shareexec_detector_new` or `_restore`.
 unsafe fn with_handle(
     handle: *const shareexec_detector,
     f: impl FnOnce(&mut Inner) -> Result<shareexec_result, Fail>,
@@ -1105,7 +1118,8 @@ unsafe fn with_handle(
     }
 }
 
-fn build_inner(config: &shareexec_config) -> Result<Inner, Fail> {
+/// Builds a handle's state from `config`: a fresh detector, or one restoring `snapshot`.
+fn build_inner(config: &shareexec_config, snapshot: Option<&[u8]>) -> Result<Inner, Fail> {
     let semantics = match config.semantics {
         SHAREEXEC_SEMANTICS_DEFAULT | SHAREEXEC_SEMANTICS_HARDENED => Semantics::Hardened,
         SHAREEXEC_SEMANTICS_ELASTICSEARCH => Semantics::Elasticsearch,
@@ -1157,8 +1171,14 @@ fn build_inner(config: &shareexec_config) -> Result<Inner, Fail> {
     // it neither Send nor Sync in Rust's terms; docs/ffi.md states the C-side contract).
     #[allow(clippy::arc_with_non_send_sync)]
     let rule = Arc::new(rule);
-    let detector =
-        Detector::new(rule, c).map_err(|e| Fail::new(SHAREEXEC_INVALID_CONFIG, e.to_string()))?;
+    let detector = match snapshot {
+        None => Detector::new(rule, c)
+            .map_err(|e| Fail::new(SHAREEXEC_INVALID_CONFIG, e.to_string()))?,
+        Some(bytes) => Detector::restore(rule, c, bytes).map_err(|e| match e {
+            SnapshotError::Config(e) => Fail::new(SHAREEXEC_INVALID_CONFIG, e.to_string()),
+            e => Fail::new(SHAREEXEC_SNAPSHOT_ERROR, e.to_string()),
+        })?,
+    };
     Ok(Inner {
         detector,
         semantics,
@@ -1185,33 +1205,89 @@ pub unsafe extern "C" fn shareexec_detector_new(
     config: *const shareexec_config,
     out: *mut *mut shareexec_detector,
 ) -> shareexec_result {
-    boundary(SHAREEXEC_PANIC, || {
-        if let Err(fail) = check_ptr(out, "out") {
-            return fail.code;
-        }
-        // SAFETY: checked non-NULL and aligned; the caller's contract.
-        unsafe { out.write(core::ptr::null_mut()) };
-        let config = if config.is_null() {
-            DEFAULT_CONFIG
-        } else if !config.is_aligned() {
-            return SHAREEXEC_MISALIGNED_ARGUMENT;
-        } else {
-            // SAFETY: the caller's contract; every bit pattern is a valid config.
-            unsafe { config.read() }
-        };
-        match build_inner(&config) {
-            Ok(inner) => {
-                let handle = Box::new(shareexec_detector {
-                    state: AtomicU8::new(IDLE),
-                    inner: UnsafeCell::new(inner),
-                });
-                // SAFETY: as above.
-                unsafe { out.write(Box::into_raw(handle)) };
-                SHAREEXEC_OK
-            }
-            Err(fail) => fail.code,
-        }
+    // SAFETY: forwarded contract.
+    boundary(SHAREEXEC_PANIC, || unsafe { create(config, out, None) })
+}
+
+/// Creates a detector holding the state of a snapshot made by
+/// `shareexec_detector_snapshot`: `len` bytes at `bytes`, only read during the call.
+///
+/// `config` is handled exactly as by `shareexec_detector_new` (NULL for the defaults).
+/// The semantics must be the snapshot's, and the caps must hold its state; the other
+/// settings (trust policy, lateness, caps, source…) may differ from the snapshotted
+/// detector's and apply from now on. The hash seed is not part of a snapshot.
+///
+/// On success `*out` is the new handle; on failure it is set to NULL and the result says
+/// why: `SHAREEXEC_SNAPSHOT_ERROR` when the bytes are corrupted, truncated, not a
+/// shareexec snapshot, of another format version, taken under other semantics, or hold
+/// more than the caps allow; `SHAREEXEC_TOO_LARGE` when `len` is over
+/// `SHAREEXEC_MAX_SNAPSHOT_BYTES`; `SHAREEXEC_INVALID_CONFIG` and the like as for
+/// `shareexec_detector_new`. There is no handle to carry a message on failure, so no
+/// more detailed text is available than `shareexec_result_describe()`.
+///
+/// # Safety
+/// As `shareexec_detector_new`; `bytes` is NULL (refused) or points to `len` readable
+/// bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shareexec_detector_restore(
+    config: *const shareexec_config,
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut shareexec_detector,
+) -> shareexec_result {
+    // SAFETY: forwarded contract.
+    boundary(SHAREEXEC_PANIC, || unsafe {
+        create(config, out, Some((bytes, len)))
     })
+}
+
+/// `shareexec_detector_new` (no snapshot) and `shareexec_detector_restore`.
+///
+/// # Safety
+/// Their contracts.
+unsafe fn create(
+    config: *const shareexec_config,
+    out: *mut *mut shareexec_detector,
+    snapshot: Option<(*const u8, usize)>,
+) -> shareexec_result {
+    if let Err(fail) = check_ptr(out, "out") {
+        return fail.code;
+    }
+    // SAFETY: checked non-NULL and aligned; the caller's contract.
+    unsafe { out.write(core::ptr::null_mut()) };
+    let config = if config.is_null() {
+        DEFAULT_CONFIG
+    } else if !config.is_aligned() {
+        return SHAREEXEC_MISALIGNED_ARGUMENT;
+    } else {
+        // SAFETY: the caller's contract; every bit pattern is a valid config.
+        unsafe { config.read() }
+    };
+    let snapshot = match snapshot {
+        None => None,
+        Some((bytes, len)) => {
+            if let Err(fail) = check_ptr(bytes, "bytes") {
+                return fail.code;
+            }
+            if len > SHAREEXEC_MAX_SNAPSHOT_BYTES {
+                return SHAREEXEC_TOO_LARGE;
+            }
+            // SAFETY: the caller's contract; len is bounded below isize::MAX.
+            Some(unsafe { core::slice::from_raw_parts(bytes, len) })
+        }
+    };
+    match build_inner(&config, snapshot) {
+        Ok(inner) => {
+            let handle = Box::new(shareexec_detector {
+                state: AtomicU8::new(IDLE),
+                inner: UnsafeCell::new(inner),
+            });
+            // SAFETY: as above.
+            unsafe { out.write(Box::into_raw(handle)) };
+            SHAREEXEC_OK
+        }
+        Err(fail) => fail.code,
+    }
 }
 
 const DEFAULT_CONFIG: shareexec_config = shareexec_config {
@@ -1241,7 +1317,7 @@ const DEFAULT_CONFIG: shareexec_config = shareexec_config {
 /// and is undefined behaviour: set your pointer to NULL after freeing.
 ///
 /// # Safety
-/// `detector` is NULL or a live handle from `shareexec_detector_new`.
+/// `detector` is NULL or a live handle from `shareexec_detector_new` or `_restore`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shareexec_detector_free(detector: *mut shareexec_detector) {
     boundary((), || {
@@ -1258,7 +1334,7 @@ pub unsafe extern "C" fn shareexec_detector_free(detector: *mut shareexec_detect
                 .compare_exchange(POISONED, BUSY, Ordering::Acquire, Ordering::Acquire)
                 .is_ok();
         if locked {
-            // SAFETY: made by Box::into_raw in shareexec_detector_new, and locked: no
+            // SAFETY: made by Box::into_raw in `create`, and locked: no
             // other call is using it.
             drop(unsafe { Box::from_raw(detector) });
         }
@@ -1501,6 +1577,73 @@ pub unsafe extern "C" fn shareexec_detector_verdict_json(
     }
 }
 
+/// Writes the detector's whole state (hosts, pending writes, events held for reordering,
+/// counters, watermark) as a snapshot into `buf`, and its length into `*len`; give the
+/// bytes to `shareexec_detector_restore` to continue the stream, in this process or
+/// another, with the same verdicts as if it had not been split. The bytes are a
+/// versioned, checksummed binary image (not text, no NUL terminator).
+///
+/// When `cap` is smaller than the length, writes nothing to `buf`, sets `*len` to the
+/// length, and returns `SHAREEXEC_BUFFER_TOO_SMALL`: allocate `*len` bytes and call again
+/// (with no call in between that changes the state: feeding, `advance` or `flush`). `buf`
+/// may be NULL when `cap` is 0, to ask the size. Each call encodes the state afresh, in
+/// time proportional to it.
+///
+/// Verdicts are not part of the state: while some wait to be polled, returns
+/// `SHAREEXEC_SNAPSHOT_ERROR` (`*len` is 0, the last error says how many) and writes
+/// nothing; poll until `SHAREEXEC_NO_VERDICT` and call again. Returns
+/// `SHAREEXEC_TOO_LARGE` if the snapshot would exceed `SHAREEXEC_MAX_SNAPSHOT_BYTES`
+/// (`*len` is its length). The detector is unaffected by the call.
+///
+/// # Safety
+/// `detector` is NULL or a live handle; `buf` points to `cap` writable bytes (or is
+/// NULL with `cap == 0`); `len` is NULL (refused) or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shareexec_detector_snapshot(
+    detector: *const shareexec_detector,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> shareexec_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_handle(detector, |inner| {
+            check_ptr(len, "len")?;
+            if buf.is_null() && cap != 0 {
+                return Err(Fail::new(
+                    SHAREEXEC_NULL_ARGUMENT,
+                    "buf is NULL but cap is not 0",
+                ));
+            }
+            let bytes = match inner.detector.snapshot() {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    len.write(0);
+                    return Err(Fail::new(SHAREEXEC_SNAPSHOT_ERROR, e.to_string()));
+                }
+            };
+            len.write(bytes.len());
+            if bytes.len() > SHAREEXEC_MAX_SNAPSHOT_BYTES {
+                return Err(Fail::new(
+                    SHAREEXEC_TOO_LARGE,
+                    format!(
+                        "the snapshot is {} bytes, more than SHAREEXEC_MAX_SNAPSHOT_BYTES ({SHAREEXEC_MAX_SNAPSHOT_BYTES})",
+                        bytes.len()
+                    ),
+                ));
+            }
+            if cap < bytes.len() {
+                return Err(Fail::new(
+                    SHAREEXEC_BUFFER_TOO_SMALL,
+                    format!("the snapshot needs {} bytes; cap is {cap}", bytes.len()),
+                ));
+            }
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
+            Ok(SHAREEXEC_OK)
+        })
+    }
+}
+
 /// Copies the counters into `*out`.
 ///
 /// # Safety
@@ -1654,12 +1797,12 @@ mod tests {
 
     #[test]
     fn every_code_is_described() {
-        for code in 0..=SHAREEXEC_MISALIGNED_ARGUMENT as u32 {
+        for code in 0..=SHAREEXEC_SNAPSHOT_ERROR as u32 {
             let r = shareexec_result::from_u32(code).unwrap();
             assert_eq!(r as u32, code);
             assert!(!r.describe().is_empty());
         }
-        assert!(shareexec_result::from_u32(SHAREEXEC_MISALIGNED_ARGUMENT as u32 + 1).is_none());
+        assert!(shareexec_result::from_u32(SHAREEXEC_SNAPSHOT_ERROR as u32 + 1).is_none());
     }
 
     #[test]

@@ -191,7 +191,7 @@ static void bad_json_lines(void) {
 }
 
 static void result_codes(void) {
-    for (uint32_t code = SHAREEXEC_OK; code <= SHAREEXEC_MISALIGNED_ARGUMENT; code++) {
+    for (uint32_t code = SHAREEXEC_OK; code <= SHAREEXEC_SNAPSHOT_ERROR; code++) {
         const char *text = shareexec_result_describe(code);
         CHECK(text != NULL && strlen(text) > 0);
         CHECK(strcmp(text, "unknown result code") != 0);
