@@ -23,6 +23,7 @@ use core::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::common::{is_blank, json_column, json_message, truncated};
 use super::rfc3339::{TimestampError, parse_rfc3339};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
@@ -250,11 +251,6 @@ pub fn decode_line(line: &[u8]) -> Result<Option<EcsRecord<'_>>, EcsError> {
     } else {
         EcsRecord::parse(line).map(Some)
     }
-}
-
-fn is_blank(line: &[u8]) -> bool {
-    line.iter()
-        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 impl<'a> EcsRecord<'a> {
@@ -616,37 +612,6 @@ fn decode_slow(
         None if needs_texts => Some(decode(text, base, true, &mut false)),
         None => None,
     }
-}
-
-/// `serde_json`'s message without its " at line L column C" suffix.
-fn json_message(e: &serde_json::Error) -> String {
-    let mut message = e.to_string();
-    if e.line() != 0
-        && let Some(at) = message.rfind(" at line ")
-    {
-        message.truncate(at);
-    }
-    message
-}
-
-/// `serde_json` reports (line, column) with a 1-based line and a byte column; turn it
-/// into a 1-based byte position within `text` (a "line" may hold raw newlines inside
-/// JSON whitespace).
-fn json_column(e: &serde_json::Error, text: &str) -> Option<usize> {
-    let line = e.line();
-    if line == 0 {
-        return None;
-    }
-    let start = if line == 1 {
-        0
-    } else {
-        text.bytes()
-            .enumerate()
-            .filter(|&(_, b)| b == b'\n')
-            .nth(line - 2)
-            .map_or(0, |(i, _)| i + 1)
-    };
-    Some((start + e.column()).max(1))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1994,15 +1959,6 @@ fn long_from_f64(v: f64, token: Option<&str>) -> FromFloat {
         }
     }
     FromFloat::Long(v as i64)
-}
-
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn truncated(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -194,6 +194,7 @@
 //! With the `evtx` feature, `EvtxReader` reads `.evtx` files (the Windows event log
 //! format) through the `evtx` crate and decodes each record the same way.
 
+mod common;
 mod ecs;
 #[cfg(feature = "evtx")]
 mod evtx;

@@ -30,6 +30,7 @@ use core::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::common::{is_blank, json_column, json_message, truncated};
 use super::ecs::{NumberTokens, Skip, es_date_from_int, parse_es_date, without_lone_surrogates};
 use super::rfc3339::{TimestampError, parse_rfc3339};
 use crate::event::{
@@ -326,11 +327,6 @@ pub fn looks_like_sysmon(line: &[u8]) -> bool {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn is_blank(line: &[u8]) -> bool {
-    line.iter()
-        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 impl<'a> SysmonRecord<'a> {
@@ -678,44 +674,6 @@ fn base_name(path: &str) -> &str {
 fn extension(path: &str) -> Option<&str> {
     let (_, ext) = base_name(path).rsplit_once('.')?;
     (!ext.is_empty()).then_some(ext)
-}
-
-/// `serde_json`'s message without its " at line L column C" suffix.
-fn json_message(e: &serde_json::Error) -> String {
-    let mut message = e.to_string();
-    if e.line() != 0
-        && let Some(at) = message.rfind(" at line ")
-    {
-        message.truncate(at);
-    }
-    message
-}
-
-/// `serde_json`'s (line, column) as a 1-based byte position within `text`.
-fn json_column(e: &serde_json::Error, text: &str) -> Option<usize> {
-    let line = e.line();
-    if line == 0 {
-        return None;
-    }
-    let start = if line == 1 {
-        0
-    } else {
-        text.bytes()
-            .enumerate()
-            .filter(|&(_, b)| b == b'\n')
-            .nth(line - 2)
-            .map_or(0, |(i, _)| i + 1)
-    };
-    Some((start + e.column()).max(1))
-}
-
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn truncated(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or_default()
 }
 
 /// Sysmon's `UtcTime`: `YYYY-MM-DD hh:mm:ss.fff`, UTC without a zone. A text that
