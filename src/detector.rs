@@ -416,7 +416,7 @@ impl<P: TrustPolicy> Detector<P> {
                 .window
                 .expire(&self.keys, &mut host.list, host.now, maxspan);
         }
-        let (now, host_id) = (host.now, host.id.clone());
+        let now = host.now;
         match event {
             Event::File(f) => {
                 let Some(path) = f.path else { return };
@@ -466,6 +466,11 @@ impl<P: TrustPolicy> Detector<P> {
                 if !self.ordered(&write_origin, &origin) || span > maxspan {
                     return;
                 }
+                // The host id is shared (`Arc`) only when a verdict is made: never on
+                // the per-event path.
+                let Some(host_id) = self.hosts.get(slot).map(|h| h.id.clone()) else {
+                    return;
+                };
                 let sequence = self.sequence(host_id, write, exe, p, span);
                 match self.rule.assess(p) {
                     None => {

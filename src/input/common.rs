@@ -47,3 +47,24 @@ pub(super) fn truncated(s: &str, max: usize) -> &str {
     }
     s.get(..end).unwrap_or_default()
 }
+
+/// A line as text without its UTF-8 byte-order mark, and how many bytes the mark took
+/// (so that error columns still count from the start of the line); or, for a line
+/// that is not UTF-8, the 1-based column of the first bad byte.
+pub(super) fn frame(line: &[u8]) -> Result<(&str, usize), usize> {
+    let (line, base) = match line.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => (rest, 3),
+        None => (line, 0),
+    };
+    core::str::from_utf8(line)
+        .map(|text| (text, base))
+        .map_err(|e| base + e.valid_up_to() + 1)
+}
+
+/// [`frame`] for a line already known to be UTF-8.
+pub(super) fn frame_str(line: &str) -> (&str, usize) {
+    match line.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, 3),
+        None => (line, 0),
+    }
+}

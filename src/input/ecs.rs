@@ -23,7 +23,7 @@ use core::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::common::{is_blank, json_column, json_message, truncated};
+use super::common::{frame, frame_str, is_blank, json_column, json_message, truncated};
 use super::rfc3339::{TimestampError, parse_rfc3339};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
@@ -288,14 +288,10 @@ impl<'a> EcsRecord<'a> {
     /// An [`EcsError`] for any line that is not such a document, including a blank
     /// one ([`EcsErrorKind::Blank`]; use [`decode_line`] to skip those). Never panics.
     pub fn parse(line: &'a [u8]) -> Result<EcsRecord<'a>, EcsError> {
-        let (line, base) = match line.strip_prefix(b"\xEF\xBB\xBF") {
-            Some(rest) => (rest, 3),
-            None => (line, 0),
-        };
-        match core::str::from_utf8(line) {
-            Ok(text) => Self::parse_text(text, base),
-            Err(e) => Err(EcsError {
-                column: Some(base + e.valid_up_to() + 1),
+        match frame(line) {
+            Ok((text, base)) => Self::parse_text(text, base),
+            Err(column) => Err(EcsError {
+                column: Some(column),
                 kind: EcsErrorKind::InvalidUtf8,
             }),
         }
@@ -307,10 +303,8 @@ impl<'a> EcsRecord<'a> {
     ///
     /// As [`EcsRecord::parse`].
     pub fn parse_str(line: &'a str) -> Result<EcsRecord<'a>, EcsError> {
-        match line.strip_prefix('\u{feff}') {
-            Some(rest) => Self::parse_text(rest, 3),
-            None => Self::parse_text(line, 0),
-        }
+        let (text, base) = frame_str(line);
+        Self::parse_text(text, base)
     }
 
     fn parse_text(text: &'a str, base: usize) -> Result<EcsRecord<'a>, EcsError> {

@@ -30,7 +30,7 @@ use core::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::common::{is_blank, json_column, json_message, truncated};
+use super::common::{frame, frame_str, is_blank, json_column, json_message, truncated};
 use super::ecs::{NumberTokens, Skip, es_date_from_int, parse_es_date, without_lone_surrogates};
 use super::rfc3339::{TimestampError, parse_rfc3339};
 use crate::event::{
@@ -366,14 +366,10 @@ impl<'a> SysmonRecord<'a> {
     /// ([`SysmonErrorKind::Blank`]; use [`decode_sysmon_line`] to skip those). Never
     /// panics.
     pub fn parse(line: &'a [u8]) -> Result<SysmonRecord<'a>, SysmonError> {
-        let (line, base) = match line.strip_prefix(b"\xEF\xBB\xBF") {
-            Some(rest) => (rest, 3),
-            None => (line, 0),
-        };
-        match core::str::from_utf8(line) {
-            Ok(text) => Self::parse_text(text, base),
-            Err(e) => Err(SysmonError {
-                column: Some(base + e.valid_up_to() + 1),
+        match frame(line) {
+            Ok((text, base)) => Self::parse_text(text, base),
+            Err(column) => Err(SysmonError {
+                column: Some(column),
                 kind: SysmonErrorKind::InvalidUtf8,
             }),
         }
@@ -385,10 +381,8 @@ impl<'a> SysmonRecord<'a> {
     ///
     /// As [`SysmonRecord::parse`].
     pub fn parse_str(line: &'a str) -> Result<SysmonRecord<'a>, SysmonError> {
-        match line.strip_prefix('\u{feff}') {
-            Some(rest) => Self::parse_text(rest, 3),
-            None => Self::parse_text(line, 0),
-        }
+        let (text, base) = frame_str(line);
+        Self::parse_text(text, base)
     }
 
     fn parse_text(text: &'a str, base: usize) -> Result<SysmonRecord<'a>, SysmonError> {

@@ -254,13 +254,13 @@ fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<
     };
     if sysmon {
         match decode_sysmon_line(text) {
-            Ok(Some(record)) => {
-                for event in record.events(position) {
-                    run.detector.handle(event);
-                }
+            Ok(record) => {
+                record
+                    .iter()
+                    .flat_map(|r| r.events(position))
+                    .for_each(|e| run.detector.handle(e));
                 return Ok(());
             }
-            Ok(None) => return Ok(()),
             // The sniff is a substring test, and attacker-chosen values (a command
             // line holding `EventID`) can trip it: in `auto`, a line that has no
             // event id is not Sysmon, so it is read as ECS.
@@ -268,14 +268,11 @@ fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<
             Err(e) => return Err(e.to_string()),
         }
     }
-    {
-        let Some(record) = decode_line(text).map_err(|e| e.to_string())? else {
-            return Ok(());
-        };
-        for event in record.events(position) {
-            run.detector.handle(event);
-        }
-    }
+    let record = decode_line(text).map_err(|e| e.to_string())?;
+    record
+        .iter()
+        .flat_map(|r| r.events(position))
+        .for_each(|e| run.detector.handle(e));
     Ok(())
 }
 
