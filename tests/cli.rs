@@ -3,31 +3,17 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_shareexec");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+mod support;
+use support::ROOT;
 
-fn shareexec(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+fn run_bin(args: &[&str]) -> Output {
+    support::shareexec(args, None)
 }
 
-fn shareexec_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    support::shareexec(args, Some(input))
 }
 
 fn verdicts(out: &Output) -> Vec<serde_json::Value> {
@@ -75,7 +61,7 @@ fn stderr(out: &Output) -> String {
 #[test]
 fn generated_100k_matches_the_oracle() {
     let input = "tests/fixtures/gen/defend-100k.ndjson.gz";
-    let es = shareexec(&[
+    let es = run_bin(&[
         "--semantics",
         "elasticsearch",
         "--max-lateness",
@@ -93,7 +79,7 @@ fn generated_100k_matches_the_oracle() {
         want.difference(&got),
         got.difference(&want)
     );
-    let hard = shareexec(&[
+    let hard = run_bin(&[
         "--semantics",
         "hardened",
         "--max-lateness",
@@ -113,10 +99,10 @@ fn generated_100k_matches_the_oracle() {
 /// The bundled sample: its stored Elasticsearch result, and the run a newcomer sees.
 #[test]
 fn sample_matches_its_oracle() {
-    let out = shareexec(&["--semantics", "elasticsearch", "data/sample.ndjson"]);
+    let out = run_bin(&["--semantics", "elasticsearch", "data/sample.ndjson"]);
     assert_eq!(alert_lines(&out), oracle("data/sample.oracle-es.ndjson"));
     // No FILE and no terminal on stdin: reads stdin (here empty), does not use the sample.
-    let out = shareexec(&[]);
+    let out = run_bin(&[]);
     assert!(out.status.success());
     assert!(verdicts(&out).is_empty());
     assert!(stderr(&out).contains("0 lines"), "{}", stderr(&out));
@@ -131,7 +117,7 @@ fn bad_lines_are_skipped_and_reported() {
     let input = format!(
         "{write}\nnot json\n{{\"event\":{{\"category\":\"file\"}}}}\n{{\"@timestamp\":\"yesterday\"}}\n\u{0}\n{exec}\n"
     );
-    let out = shareexec_stdin(&["-"], input.as_bytes());
+    let out = run_with_stdin(&["-"], input.as_bytes());
     assert!(out.status.success());
     assert_eq!(alert_lines(&out), BTreeSet::from([(1, 6)]));
     let err = stderr(&out);
@@ -145,7 +131,7 @@ fn bad_lines_are_skipped_and_reported() {
     }
     assert!(err.contains("4 bad lines"), "{err}");
     // --strict stops at the first one with exit code 2.
-    let out = shareexec_stdin(&["--strict", "-"], input.as_bytes());
+    let out = run_with_stdin(&["--strict", "-"], input.as_bytes());
     assert_eq!(out.status.code(), Some(2));
     assert!(verdicts(&out).is_empty());
 }
@@ -169,7 +155,7 @@ fn line_numbers_span_inputs() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&sample[cut..]).unwrap();
     std::fs::write(&b, gz.finish().unwrap()).unwrap();
-    let out = shareexec(&[
+    let out = run_bin(&[
         "--semantics",
         "elasticsearch",
         a.to_str().unwrap(),
@@ -194,7 +180,7 @@ fn line_numbers_span_inputs() {
 /// `--explain` adds suppressed sequences with the trust reason.
 #[test]
 fn explain_shows_suppressions() {
-    let out = shareexec(&["--explain", "data/sample.ndjson"]);
+    let out = run_bin(&["--explain", "data/sample.ndjson"]);
     let suppressed: Vec<_> = verdicts(&out)
         .into_iter()
         .filter(|v| v["shareexec"]["verdict"] == "suppressed")
@@ -210,12 +196,12 @@ fn explain_shows_suppressions() {
 
 #[test]
 fn exit_codes_and_stats() {
-    let out = shareexec(&["no/such/file.ndjson"]);
+    let out = run_bin(&["no/such/file.ndjson"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no/such/file.ndjson"));
-    let out = shareexec(&["--max-lateness", "ten"]);
+    let out = run_bin(&["--max-lateness", "ten"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = shareexec(&["--stats", "data/sample.ndjson"]);
+    let out = run_bin(&["--stats", "data/sample.ndjson"]);
     let last = stderr(&out).lines().last().unwrap().to_string();
     let stats: serde_json::Value = serde_json::from_str(&last).unwrap();
     assert_eq!(stats["lines"], 2500);
@@ -237,7 +223,7 @@ fn real_data_hard_negatives_stay_silent() {
     for sem in ["elasticsearch", "hardened"] {
         let mut args = vec!["--semantics", sem];
         args.extend(files.iter().map(String::as_str));
-        let out = shareexec(&args);
+        let out = run_bin(&args);
         assert!(out.status.success());
         assert!(alert_lines(&out).is_empty(), "{sem}");
         assert!(stderr(&out).contains(" 0 bad lines"), "{}", stderr(&out));
@@ -260,7 +246,7 @@ fn readme_sample_lines_alert() {
     assert_eq!(lines.len(), 2);
     let input = format!("{}\n{}\n", lines[0], lines[1]);
     for sem in ["elasticsearch", "hardened"] {
-        let out = shareexec_stdin(&["--semantics", sem, "-"], input.as_bytes());
+        let out = run_with_stdin(&["--semantics", sem, "-"], input.as_bytes());
         assert_eq!(
             alert_lines(&out),
             BTreeSet::from([(1, 2)]),
@@ -274,12 +260,12 @@ fn readme_sample_lines_alert() {
 /// `--semantics elasticsearch`, and the adjusted vendor list when asked.
 #[test]
 fn rule_subcommand_renders_the_active_policy() {
-    let out = shareexec(&["rule", "--semantics", "elasticsearch"]);
+    let out = run_bin(&["rule", "--semantics", "elasticsearch"]);
     assert!(out.status.success());
     let eql = String::from_utf8(out.stdout).unwrap();
     assert!(eql.starts_with("sequence with maxspan=1m"), "{eql}");
     assert!(eql.contains("\"Sophos Ltd\"") && !eql.contains("Adobe"));
-    let out = shareexec(&[
+    let out = run_bin(&[
         "rule",
         "--trust-vendor",
         "Contoso Ltd",
@@ -292,7 +278,7 @@ fn rule_subcommand_renders_the_active_policy() {
             && eql.contains("\"Adobe Inc.\"")
             && !eql.contains("Sophos")
     );
-    let out = shareexec(&["rule", "--format", "sigma"]);
+    let out = run_bin(&["rule", "--format", "sigma"]);
     let sigma = String::from_utf8(out.stdout).unwrap();
     assert!(
         sigma.contains("type: temporal_ordered") && sigma.contains("timespan: 1m"),
@@ -312,7 +298,7 @@ fn psexec_true_positive_in_every_shape() {
         "tests/fixtures/sysmon/psexec-tp.evtx.ndjson",
     ] {
         for sem in ["elasticsearch", "hardened"] {
-            let out = shareexec(&["--semantics", sem, file]);
+            let out = run_bin(&["--semantics", sem, file]);
             assert_eq!(
                 alert_lines(&out),
                 BTreeSet::from([(1, 2)]),
@@ -343,7 +329,7 @@ fn real_sysmon_and_evtx_stay_silent() {
     for sem in ["elasticsearch", "hardened"] {
         let mut args = vec!["--semantics", sem];
         args.extend(&files);
-        let out = shareexec(&args);
+        let out = run_bin(&args);
         assert!(out.status.success());
         assert!(alert_lines(&out).is_empty(), "{sem}");
         assert!(stderr(&out).contains(" 0 bad lines"), "{}", stderr(&out));
@@ -363,7 +349,7 @@ fn readme_sysmon_lines_alert() {
     assert_eq!(lines.len(), 2);
     let input = format!("{}\n{}\n", lines[0], lines[1]);
     for sem in ["elasticsearch", "hardened"] {
-        let out = shareexec_stdin(&["--semantics", sem, "-"], input.as_bytes());
+        let out = run_with_stdin(&["--semantics", sem, "-"], input.as_bytes());
         assert_eq!(
             alert_lines(&out),
             BTreeSet::from([(1, 2)]),
@@ -376,10 +362,10 @@ fn readme_sysmon_lines_alert() {
 /// `--output-format text` (the default on a terminal): one line per verdict for a person.
 #[test]
 fn text_output_for_people() {
-    let out = shareexec(&["--output-format", "text", "--explain", "data/sample.ndjson"]);
+    let out = run_bin(&["--output-format", "text", "--explain", "data/sample.ndjson"]);
     let text = String::from_utf8(out.stdout).unwrap();
     let alerts = text.lines().filter(|l| l.starts_with("ALERT ")).count();
-    let json = shareexec(&["data/sample.ndjson"]);
+    let json = run_bin(&["data/sample.ndjson"]);
     assert_eq!(alerts, alert_lines(&json).len());
     assert!(
         text.lines()
@@ -403,7 +389,7 @@ fn state_carries_sequences_across_runs() {
     for (i, chunk) in lines.chunks(900).enumerate() {
         let part = dir.join(format!("part{i}.ndjson"));
         std::fs::write(&part, chunk.join("\n") + "\n").unwrap();
-        let out = shareexec(&[
+        let out = run_bin(&[
             "--semantics",
             "elasticsearch",
             "--state",
@@ -419,7 +405,7 @@ fn state_carries_sequences_across_runs() {
         b"{\"format\":\"shareexec-cli-state\",\"version\":1}\ngarbage",
     )
     .unwrap();
-    let out = shareexec(&["--state", state.to_str().unwrap(), "data/sample.ndjson"]);
+    let out = run_bin(&["--state", state.to_str().unwrap(), "data/sample.ndjson"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("not a usable state file"),

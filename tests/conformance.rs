@@ -3,27 +3,13 @@
 //! fixtures (see `tests/fixtures/README.md` for the commands that made them).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::sync::Arc;
 
 use shareexec::input::decode_line;
 use shareexec::*;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-
-fn read(path: &str) -> Vec<u8> {
-    let full = format!("{FIXTURES}/{path}");
-    let bytes = std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
-    if path.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        bytes
-    }
-}
+mod support;
+use support::{FIXTURES, fixture as read};
 
 /// What a run said, keyed by line numbers (1-based).
 #[derive(Default, Debug)]

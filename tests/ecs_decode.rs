@@ -2,7 +2,9 @@
 //! public API (`shareexec::input`).
 #![cfg(feature = "json")]
 
+mod support;
 use std::path::{Path, PathBuf};
+use support::read_maybe_gz;
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -1547,17 +1549,6 @@ fn ndjson_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn read_maybe_gz(path: &Path) -> Vec<u8> {
-    let raw = std::fs::read(path).unwrap();
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out).unwrap();
-        out
-    } else {
-        raw
-    }
 }
 
 /// Decodes every line of every file; returns (files, lines, events).

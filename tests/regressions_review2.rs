@@ -8,8 +8,8 @@ use std::time::Duration;
 use shareexec::input::{EcsRecord, SysmonRecord, looks_like_sysmon};
 use shareexec::{Event, EventTypes};
 
-const BIN: &str = env!("CARGO_BIN_EXE_shareexec");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+mod support;
+use support::{BIN, ROOT};
 
 /// An SMB write of C:\Windows\evil.exe by pid 4 on host h1.
 const WRITE: &str = r#"{"@timestamp":"2024-01-03T14:00:00.000Z","event":{"category":["file"],"type":["creation"]},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4,"name":"System"},"file":{"path":"C:\\Windows\\evil.exe","extension":"exe"},"id":"w1"}"#;
@@ -22,16 +22,7 @@ fn exec_with_args(args: &str) -> String {
 }
 
 fn run_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    support::shareexec(args, Some(input))
 }
 
 fn alerts(out: &Output) -> usize {

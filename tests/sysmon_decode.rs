@@ -4,7 +4,6 @@
 #![cfg(feature = "json")]
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -15,21 +14,8 @@ use shareexec::input::{
 };
 use shareexec::*;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-
-fn read(path: &str) -> Vec<u8> {
-    let full = format!("{FIXTURES}/{path}");
-    let bytes = std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
-    if path.ends_with(".gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    } else {
-        bytes
-    }
-}
+mod support;
+use support::{FIXTURES, fixture as read};
 
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     bytes
