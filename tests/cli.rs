@@ -233,27 +233,10 @@ fn real_data_hard_negatives_stay_silent() {
 /// The README's two ECS sample lines are a true positive, reported at lines 1 and 2.
 #[test]
 fn readme_sample_lines_alert() {
-    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
-    let block = readme
-        .split("### Input: Elastic Defend (ECS) NDJSON")
-        .nth(1)
-        .unwrap();
-    let lines: Vec<&str> = block
-        .lines()
-        .filter(|l| l.starts_with("{\"@timestamp\""))
-        .take(2)
-        .collect();
-    assert_eq!(lines.len(), 2);
-    let input = format!("{}\n{}\n", lines[0], lines[1]);
-    for sem in ["elasticsearch", "hardened"] {
-        let out = run_with_stdin(&["--semantics", sem, "-"], input.as_bytes());
-        assert_eq!(
-            alert_lines(&out),
-            BTreeSet::from([(1, 2)]),
-            "{sem}: {}",
-            stderr(&out)
-        );
-    }
+    readme_pair_alerts_in_both_semantics(
+        "### Input: Elastic Defend (ECS) NDJSON",
+        "{\"@timestamp\"",
+    );
 }
 
 /// `shareexec rule` renders the active configuration: the rule's own query for
@@ -339,24 +322,7 @@ fn real_sysmon_and_evtx_stay_silent() {
 /// The README's two Sysmon sample lines are a true positive too.
 #[test]
 fn readme_sysmon_lines_alert() {
-    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
-    let block = readme.split("### Input: Sysmon").nth(1).unwrap();
-    let lines: Vec<&str> = block
-        .lines()
-        .filter(|l| l.starts_with("{\"SourceName\""))
-        .take(2)
-        .collect();
-    assert_eq!(lines.len(), 2);
-    let input = format!("{}\n{}\n", lines[0], lines[1]);
-    for sem in ["elasticsearch", "hardened"] {
-        let out = run_with_stdin(&["--semantics", sem, "-"], input.as_bytes());
-        assert_eq!(
-            alert_lines(&out),
-            BTreeSet::from([(1, 2)]),
-            "{sem}: {}",
-            stderr(&out)
-        );
-    }
+    readme_pair_alerts_in_both_semantics("### Input: Sysmon", "{\"SourceName\"");
 }
 
 /// `--output-format text` (the default on a terminal): one line per verdict for a person.
@@ -413,4 +379,27 @@ fn state_carries_sequences_across_runs() {
         stderr(&out)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The first two lines starting with `prefix` after the README heading `section` are a
+/// write and its execution: piped to the binary they alert, in both semantics.
+fn readme_pair_alerts_in_both_semantics(section: &str, prefix: &str) {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let block = readme.split(section).nth(1).unwrap();
+    let lines: Vec<&str> = block
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .take(2)
+        .collect();
+    assert_eq!(lines.len(), 2, "{section}");
+    let input = format!("{}\n{}\n", lines[0], lines[1]);
+    for sem in ["elasticsearch", "hardened"] {
+        let out = run_with_stdin(&["--semantics", sem, "-"], input.as_bytes());
+        assert_eq!(
+            alert_lines(&out),
+            BTreeSet::from([(1, 2)]),
+            "{section}, {sem}: {}",
+            stderr(&out)
+        );
+    }
 }
