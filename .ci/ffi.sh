@@ -20,8 +20,8 @@ cargo test --test ffi_header
 step "ffi unit tests: cargo test --lib --no-default-features --features ffi ffi::"
 cargo test --lib --no-default-features --features ffi ffi::
 
-step "build: cargo rustc --release --lib --no-default-features --features ffi --crate-type staticlib,cdylib"
-cargo rustc --release --lib --no-default-features --features ffi --crate-type staticlib,cdylib
+step "build: cargo build --release -p shareexec-ffi"
+cargo build --release -p shareexec-ffi
 ls -l target/release/libshareexec.a target/release/libshareexec.so
 
 step "exported symbols"

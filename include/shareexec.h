@@ -2,7 +2,7 @@
  * shareexec: detects Remote Execution via File Shares (MITRE ATT&CK T1021.002) in a
  * stream of endpoint events. The C API of the Rust crate's `ffi` feature.
  *
- * Build: cargo rustc --release --lib --no-default-features --features ffi --crate-type staticlib,cdylib
+ * Build: cargo build --release -p shareexec-ffi
  * Link:  cc -Iinclude app.c target/release/libshareexec.a -lpthread -ldl -lm
  * Guide: docs/ffi.md (ownership, lifetimes, thread-safety, result codes).
  *

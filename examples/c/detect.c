@@ -1,6 +1,6 @@
 /* Alerts on Elastic Defend NDJSON read from standard input, with shareexec's C API.
  * Build (from the repository root):
- *   cargo rustc --release --lib --no-default-features --features ffi --crate-type staticlib,cdylib && cc -Iinclude examples/c/detect.c target/release/libshareexec.a -lpthread -ldl -lm -o detect
+ *   cargo build --release -p shareexec-ffi && cc -Iinclude examples/c/detect.c target/release/libshareexec.a -lpthread -ldl -lm -o detect
  * Run: ./detect < tests/fixtures/tp/psexec-defend.ndjson */
 #include <stdio.h>
 #include <string.h>

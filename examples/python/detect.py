@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Detects the PsExec true positive with shareexec's C API from Python (ctypes).
 
-    cargo rustc --release --lib --no-default-features --features ffi --crate-type staticlib,cdylib
+    cargo build --release -p shareexec-ffi
     python3 examples/python/detect.py [FILE.ndjson] [--lib target/release/libshareexec.so]
 
 Feeds each NDJSON line, prints every alert as ECS JSON, and exits 1 if there was none.

@@ -8,7 +8,7 @@
 # asan:     rebuilt with -fsanitize=address,undefined -fno-sanitize-recover=all
 #
 # Expects the library built first (.ci/ffi.sh does it):
-#   cargo rustc --release --lib --no-default-features --features ffi --crate-type staticlib,cdylib
+#   cargo build --release -p shareexec-ffi
 # SHAREEXEC_LIB_DIR overrides where libshareexec.a is (default: target/release).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
