@@ -1,0 +1,241 @@
+//! The timely cluster against one detector: real processes on localhost, the committed
+//! 20 000-event corpus split round-robin so that every host's events are spread over
+//! several input partitions (and so over several reading workers).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shareexec::input::decode_line;
+use shareexec::{Config, Detector, Rule, Semantics, Span, Verdict};
+use shareexec_timely::corpus::{read_all, write_parts};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shareexec-timely");
+
+fn corpus() -> Vec<u8> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/gen/defend-20k.ndjson.gz");
+    read_all(&path).unwrap()
+}
+
+/// A fresh scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The alert ids one detector finds on the whole stream, in input order.
+fn reference(text: &[u8], semantics: Semantics) -> Vec<String> {
+    let config = Config::default().with_max_lateness(Span::from_secs(10));
+    let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
+    let mut ids = Vec::new();
+    let mut take = |d: &mut Detector| {
+        for v in d.drain_verdicts() {
+            if let Verdict::Alert(s) = v {
+                ids.push(s.id.to_string());
+            }
+        }
+    };
+    for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+        if let Some(record) = decode_line(line).unwrap() {
+            for e in record.events(n as u64 + 1) {
+                d.handle(e);
+            }
+        }
+        take(&mut d);
+    }
+    d.flush();
+    take(&mut d);
+    assert_eq!(d.stats().late, 0, "the corpus is within the lateness");
+    ids
+}
+
+/// `n` ports that were free a moment ago.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+fn wait(mut children: Vec<Child>) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut pending: Vec<usize> = (0..children.len()).collect();
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for i in pending {
+            match children[i].try_wait().unwrap() {
+                Some(status) => {
+                    if !status.success() {
+                        children.iter_mut().for_each(|c| drop(c.kill()));
+                        panic!("process {i} failed: {status}");
+                    }
+                }
+                None => still.push(i),
+            }
+        }
+        pending = still;
+        if Instant::now() > deadline {
+            children.iter_mut().for_each(|c| drop(c.kill()));
+            panic!("the cluster did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `processes` x `threads` workers over `parts` with `extra` options; returns the
+/// alert ids of all processes' outputs.
+fn cluster(
+    dir: &Path,
+    run: &str,
+    processes: usize,
+    threads: usize,
+    parts: &[PathBuf],
+    extra: &[String],
+) -> Vec<String> {
+    let hostfile = dir.join(format!("{run}-hosts.txt"));
+    let hosts: String = free_ports(processes)
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}\n"))
+        .collect();
+    std::fs::write(&hostfile, hosts).unwrap();
+    let outputs: Vec<PathBuf> = (0..processes)
+        .map(|p| dir.join(format!("{run}-alerts-p{p}.ndjson")))
+        .collect();
+    let children = (0..processes)
+        .map(|p| {
+            let mut cmd = Command::new(BIN);
+            cmd.args([
+                "-n",
+                &processes.to_string(),
+                "-p",
+                &p.to_string(),
+                "-w",
+                &threads.to_string(),
+            ]);
+            if processes > 1 {
+                cmd.arg("-h").arg(&hostfile);
+            }
+            cmd.arg("-o").arg(&outputs[p]).args(extra).args(parts);
+            cmd.stdin(Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    wait(children);
+    let mut ids = Vec::new();
+    for out in outputs {
+        for line in std::fs::read_to_string(out).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["shareexec"]["verdict"], "alert");
+            ids.push(v["shareexec"]["alert_id"].as_str().unwrap().to_string());
+        }
+    }
+    ids
+}
+
+/// Exactly the same alerts: none missing, none extra, no duplicates.
+fn assert_same(got: &[String], expected: &[String]) {
+    let got_set: BTreeSet<_> = got.iter().collect();
+    let expected_set: BTreeSet<_> = expected.iter().collect();
+    assert_eq!(expected_set.len(), expected.len());
+    assert_eq!(got_set.len(), got.len(), "duplicate alerts");
+    assert_eq!(
+        got_set,
+        expected_set,
+        "missing: {:?}, extra: {:?}",
+        expected_set.difference(&got_set),
+        got_set.difference(&expected_set)
+    );
+}
+
+/// Splits the corpus into `k` round-robin parts and checks that hosts really are spread.
+fn parts(dir: &Path, text: &[u8], k: usize) -> Vec<PathBuf> {
+    let paths = write_parts(text, 1, Span::ZERO, k, &dir.join("part")).unwrap();
+    let mut parts_of_host: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (i, p) in paths.iter().enumerate() {
+        for line in std::fs::read(p).unwrap().split(|&b| b == b'\n') {
+            if let Some(host) = decode_line(line)
+                .unwrap()
+                .and_then(|r| r.host_id().map(String::from))
+            {
+                parts_of_host.entry(host).or_default().insert(i);
+            }
+        }
+    }
+    assert!(parts_of_host.len() > 20);
+    assert!(
+        parts_of_host.values().all(|p| p.len() == k),
+        "every host in every part"
+    );
+    paths
+}
+
+#[test]
+fn two_processes_of_two_workers_find_exactly_what_one_detector_finds() {
+    let text = corpus();
+    let expected = reference(&text, Semantics::Hardened);
+    assert!(expected.len() >= 30);
+    let dir = scratch("cluster");
+    let parts = parts(&dir, &text, 4);
+    let got = cluster(&dir, "run", 2, 2, &parts, &[]);
+    assert_same(&got, &expected);
+}
+
+/// Stop the cluster at a frontier with its state saved, resume with another number of
+/// workers (the state re-split by key group), stop and save again, resume with one
+/// worker: the alerts of the three runs together are exactly the uninterrupted run's.
+#[test]
+fn checkpoints_and_rescaling_equal_the_uninterrupted_run() {
+    let text = corpus();
+    let expected = reference(&text, Semantics::Elasticsearch);
+    let dir = scratch("checkpoint");
+    let parts = parts(&dir, &text, 3);
+    let (ck1, ck2) = (dir.join("ck1"), dir.join("ck2"));
+    let es = ["--semantics", "elasticsearch"];
+    let with =
+        |more: &[&str]| -> Vec<String> { es.iter().chain(more).map(|s| s.to_string()).collect() };
+    let ck1s = ck1.display().to_string();
+    let ck2s = ck2.display().to_string();
+    let a = with(&[
+        "--checkpoint-dir",
+        &ck1s,
+        "--stop-at",
+        "2024-01-03T14:00:30Z",
+    ]);
+    let b = with(&[
+        "--resume",
+        &ck1s,
+        "--checkpoint-dir",
+        &ck2s,
+        "--stop-at",
+        "2024-01-03T14:01:05Z",
+    ]);
+    let c = with(&["--resume", &ck2s]);
+    let first = cluster(&dir, "a", 2, 2, &parts, &a);
+    let second = cluster(&dir, "b", 1, 3, &parts, &b);
+    let third = cluster(&dir, "c", 1, 1, &parts, &c);
+    assert!(
+        !first.is_empty() && !second.is_empty() && !third.is_empty(),
+        "every run finds some"
+    );
+    let all: Vec<String> = first.into_iter().chain(second).chain(third).collect();
+    assert_same(&all, &expected);
+
+    // A checkpoint only resumes the job it was made for.
+    let status = Command::new(BIN)
+        .args(["--resume", &ck2s, "--key-groups", "64", "-o"])
+        .arg(dir.join("x.ndjson"))
+        .args(&parts)
+        .args(es)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+}
