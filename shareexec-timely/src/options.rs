@@ -143,3 +143,52 @@ pub fn parse_span(s: &str) -> Result<Span, String> {
 fn parse_time(s: &str) -> Result<Timestamp, String> {
     parse_rfc3339(s).map_err(|e| format!("{s:?}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(args: &[&str]) -> Options {
+        Options::try_parse_from(
+            ["shareexec-timely"]
+                .iter()
+                .chain(args)
+                .chain(&["in.ndjson"]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_span("10s"), Ok(Span::from_secs(10)));
+        assert_eq!(parse_span("500ms"), Ok(Span::from_millis(500)));
+        assert_eq!(parse_span("2m"), Ok(Span::from_secs(120)));
+        assert_eq!(parse_span("0"), Ok(Span::ZERO));
+        assert!(parse_span("ten").is_err() && parse_span("1d").is_err());
+    }
+
+    #[test]
+    fn epochs_and_watermarks() {
+        let o = options(&["--epoch", "1s", "--max-lateness", "2500ms"]);
+        assert_eq!(o.lateness_epochs(), 3, "rounded up: never late by rounding");
+        assert_eq!(o.epoch_of(Timestamp(1_999_999_999)), 1);
+        assert_eq!(o.epoch_of(Timestamp(-5)), 0);
+        assert_eq!(o.watermark_before(2), Some(Timestamp(1_999_999_999)));
+        assert_eq!(o.watermark_before(0), None);
+        assert!(options(&["--resume", "x"]).resume.is_some());
+        assert!(
+            Options::try_parse_from(["x", "--stop-at", "2024-01-03T14:00:30Z", "in"]).is_err(),
+            "--stop-at needs --checkpoint-dir"
+        );
+    }
+
+    #[test]
+    fn timely_options_pass_through() {
+        assert!(options(&["-w", "3"]).timely_config().is_ok());
+        let o = options(&["-n", "2", "-p", "1", "-h", "/nonexistent/hosts.txt"]);
+        assert!(
+            o.timely_config().is_err(),
+            "an unreadable host file is an error"
+        );
+    }
+}

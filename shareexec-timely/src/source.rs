@@ -219,3 +219,15 @@ impl Partition {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip() {
+        for (part, line) in [(0, 1), (3, 250_000), (0xff_ffff, (1 << 40) - 1)] {
+            assert_eq!(locate(position(part, line)), (part, line));
+        }
+    }
+}
