@@ -53,6 +53,21 @@ pub fn run(worker: &mut Worker, options: &Options, sink: Sink) -> io::Result<Sum
         None => None,
     };
     let floor = resume.as_ref().map_or(0, |c| c.manifest.stop_epoch);
+    if options
+        .stop_at
+        .is_some_and(|t| options.epoch_of(t) <= floor)
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--stop-at must be after the checkpoint resumed from",
+        ));
+    }
+    if options.resume.is_some() && options.resume == options.checkpoint_dir {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--checkpoint-dir must differ from --resume",
+        ));
+    }
     let groups = key_group_range(index as u32, peers as u32, options.key_groups);
     let mut detector = match &resume {
         Some(c) => c.detector(rule.clone(), config.clone(), &groups)?,

@@ -171,6 +171,11 @@ impl Partition {
                 if epoch < self.frontier {
                     continue;
                 }
+                // ... and held back again when it is after this run's stop, too.
+                if self.stop.is_some_and(|stop| epoch >= stop) {
+                    self.first_after.get_or_insert(self.line);
+                    continue;
+                }
                 epoch
             } else {
                 let newest = self.max_seen.map_or(epoch, |m| m.max(epoch));

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shareexec::input::decode_line;
-use shareexec::{Config, Detector, Rule, Semantics, Span, Verdict};
+use shareexec::input::{decode_line, parse_rfc3339};
+use shareexec::{Config, Detector, Rule, Semantics, Span, Timestamp, Verdict};
 use shareexec_timely::corpus::{read_all, write_parts};
 
 const BIN: &str = env!("CARGO_BIN_EXE_shareexec-timely");
@@ -92,7 +92,7 @@ fn wait(mut children: Vec<Child>) {
 }
 
 /// Runs `processes` x `threads` workers over `parts` with `extra` options; returns the
-/// alert ids of all processes' outputs.
+/// alert ids of all processes' outputs, each with its execution's timestamp.
 fn cluster(
     dir: &Path,
     run: &str,
@@ -100,7 +100,7 @@ fn cluster(
     threads: usize,
     parts: &[PathBuf],
     extra: &[String],
-) -> Vec<String> {
+) -> Vec<(String, Timestamp)> {
     let hostfile = dir.join(format!("{run}-hosts.txt"));
     let hosts: String = free_ports(processes)
         .iter()
@@ -134,7 +134,11 @@ fn cluster(
         for line in std::fs::read_to_string(out).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             assert_eq!(v["shareexec"]["verdict"], "alert");
-            ids.push(v["shareexec"]["alert_id"].as_str().unwrap().to_string());
+            let exec = parse_rfc3339(v["events"][1]["@timestamp"].as_str().unwrap()).unwrap();
+            ids.push((
+                v["shareexec"]["alert_id"].as_str().unwrap().to_string(),
+                exec,
+            ));
         }
     }
     ids
@@ -184,13 +188,18 @@ fn two_processes_of_two_workers_find_exactly_what_one_detector_finds() {
     assert!(expected.len() >= 30);
     let dir = scratch("cluster");
     let parts = parts(&dir, &text, 4);
-    let got = cluster(&dir, "run", 2, 2, &parts, &[]);
+    let got: Vec<String> = cluster(&dir, "run", 2, 2, &parts, &[])
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
     assert_same(&got, &expected);
 }
 
 /// Stop the cluster at a frontier with its state saved, resume with another number of
-/// workers (the state re-split by key group), stop and save again, resume with one
-/// worker: the alerts of the three runs together are exactly the uninterrupted run's.
+/// workers (the state re-split by key group) and stop again only 7 s later (inside the
+/// lateness, so lines held back at the first cut are held back again), resume on yet
+/// another shape to the end: the alerts of the three runs together are exactly the
+/// uninterrupted run's, and each run's alerts are the executions before its cut.
 #[test]
 fn checkpoints_and_rescaling_equal_the_uninterrupted_run() {
     let text = corpus();
@@ -198,42 +207,55 @@ fn checkpoints_and_rescaling_equal_the_uninterrupted_run() {
     let dir = scratch("checkpoint");
     let parts = parts(&dir, &text, 3);
     let (ck1, ck2) = (dir.join("ck1"), dir.join("ck2"));
-    let es = ["--semantics", "elasticsearch"];
-    let with =
-        |more: &[&str]| -> Vec<String> { es.iter().chain(more).map(|s| s.to_string()).collect() };
-    let ck1s = ck1.display().to_string();
-    let ck2s = ck2.display().to_string();
-    let a = with(&[
-        "--checkpoint-dir",
-        &ck1s,
-        "--stop-at",
-        "2024-01-03T14:00:30Z",
-    ]);
-    let b = with(&[
+    let (ck1, ck2) = (ck1.display().to_string(), ck2.display().to_string());
+    let (cut1, cut2) = ("2024-01-03T14:00:29Z", "2024-01-03T14:00:36Z");
+    let args = |more: &[&str]| -> Vec<String> {
+        ["--semantics", "elasticsearch"]
+            .iter()
+            .chain(more)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let a = args(&["--checkpoint-dir", &ck1, "--stop-at", cut1]);
+    let b = args(&[
         "--resume",
-        &ck1s,
+        &ck1,
         "--checkpoint-dir",
-        &ck2s,
+        &ck2,
         "--stop-at",
-        "2024-01-03T14:01:05Z",
+        cut2,
     ]);
-    let c = with(&["--resume", &ck2s]);
+    let c = args(&["--resume", &ck2]);
     let first = cluster(&dir, "a", 2, 2, &parts, &a);
     let second = cluster(&dir, "b", 1, 3, &parts, &b);
-    let third = cluster(&dir, "c", 1, 1, &parts, &c);
-    assert!(
-        !first.is_empty() && !second.is_empty() && !third.is_empty(),
-        "every run finds some"
-    );
-    let all: Vec<String> = first.into_iter().chain(second).chain(third).collect();
+    let third = cluster(&dir, "c", 2, 1, &parts, &c);
+    let t = |s: &str| parse_rfc3339(s).unwrap();
+    for (run, from, to) in [
+        (&first, Timestamp::MIN, t(cut1)),
+        (&second, t(cut1), t(cut2)),
+        (&third, t(cut2), Timestamp::MAX),
+    ] {
+        assert!(!run.is_empty(), "every run finds some");
+        for (_, exec) in run {
+            assert!(
+                *exec >= from && *exec < to,
+                "{exec:?} outside [{from:?}, {to:?})"
+            );
+        }
+    }
+    let all: Vec<String> = [first, second, third]
+        .into_iter()
+        .flatten()
+        .map(|(id, _)| id)
+        .collect();
     assert_same(&all, &expected);
 
     // A checkpoint only resumes the job it was made for.
     let status = Command::new(BIN)
-        .args(["--resume", &ck2s, "--key-groups", "64", "-o"])
+        .args(["--resume", &ck2, "--key-groups", "64", "-o"])
         .arg(dir.join("x.ndjson"))
         .args(&parts)
-        .args(es)
+        .args(["--semantics", "elasticsearch"])
         .stderr(Stdio::null())
         .status()
         .unwrap();
