@@ -42,6 +42,8 @@ pub struct Summary {
 const BATCH: usize = 4096;
 /// How far (in epochs) the readers may run ahead of the detectors.
 const SLACK: u64 = 600;
+/// Longest a waiting worker parks before looking again.
+const PARK: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Runs one worker to the end of its inputs (or to the stop epoch).
 pub fn run(worker: &mut Worker, options: &Options, sink: Sink) -> io::Result<Summary> {
@@ -195,10 +197,11 @@ pub fn run(worker: &mut Worker, options: &Options, sink: Sink) -> io::Result<Sum
             .min()
             .unwrap_or(u64::MAX);
         let behind = least.saturating_sub(SLACK);
-        worker.step_while(|| probe.less_than(&behind));
+        worker.step_or_park_while(Some(PARK), || probe.less_than(&behind));
     }
     drop(caps);
-    worker.step_while(|| !probe.done());
+    // Waiting for the other workers: park rather than spin (cores may be shared).
+    worker.step_or_park_while(Some(PARK), || !probe.done());
 
     let mut s = *summary.borrow();
     for p in &parts {
