@@ -107,8 +107,13 @@ fn cluster(
         .map(|p| format!("127.0.0.1:{p}\n"))
         .collect();
     std::fs::write(&hostfile, hosts).unwrap();
+    // One output per process; one per worker (`{worker}`) when a single process has several.
+    let per_worker = processes == 1 && threads > 1;
     let outputs: Vec<PathBuf> = (0..processes)
-        .map(|p| dir.join(format!("{run}-alerts-p{p}.ndjson")))
+        .map(|p| match per_worker {
+            true => dir.join(format!("{run}-alerts-w{{worker}}.ndjson")),
+            false => dir.join(format!("{run}-alerts-p{p}.ndjson")),
+        })
         .collect();
     let children = (0..processes)
         .map(|p| {
@@ -129,8 +134,19 @@ fn cluster(
         })
         .collect();
     wait(children);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{run}-alerts-")))
+        })
+        .collect();
+    files.sort();
+    let expected_files = if per_worker { threads } else { processes };
+    assert_eq!(files.len(), expected_files, "{files:?}");
     let mut ids = Vec::new();
-    for out in outputs {
+    for out in files {
         for line in std::fs::read_to_string(out).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             assert_eq!(v["shareexec"]["verdict"], "alert");
