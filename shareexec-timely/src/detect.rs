@@ -87,7 +87,9 @@ pub fn run(worker: &mut Worker, options: &Options, sink: Sink) -> io::Result<Sum
                 Some(c) => Some((c.part(i)?, floor)),
                 None => None,
             };
-            parts.push(Partition::open(i as u32, path, options, state)?);
+            let part = Partition::open(i as u32, path, options, state)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            parts.push(part);
         }
     }
     let names: Arc<Vec<String>> = Arc::new(

@@ -34,10 +34,17 @@ fn main() -> ExitCode {
     let guards = timely::execute(config, move |worker| {
         let sink = match &shared {
             Some(s) => s.clone(),
-            None => detect::open_sink(&opts.output, Some(worker.index()))
-                .map_err(|e| format!("{}: {e}", opts.output))?,
+            None => detect::open_sink(&opts.output, Some(worker.index())).unwrap_or_else(|e| {
+                eprintln!("shareexec-timely: {}: {e}", opts.output);
+                std::process::exit(1)
+            }),
         };
-        detect::run(worker, &opts, sink).map_err(|e| e.to_string())
+        // A worker that cannot go on ends its process: returning would leave the other
+        // workers of the cluster waiting for its progress forever.
+        detect::run(worker, &opts, sink).unwrap_or_else(|e| {
+            eprintln!("shareexec-timely: worker {}: {e}", worker.index());
+            std::process::exit(1)
+        })
     });
     let guards = match guards {
         Ok(g) => g,
@@ -50,7 +57,7 @@ fn main() -> ExitCode {
     let mut failed = false;
     for result in guards.join() {
         match result {
-            Ok(Ok(s)) => {
+            Ok(s) => {
                 total.lines += s.lines;
                 total.bad_lines += s.bad_lines;
                 total.sent += s.sent;
@@ -58,7 +65,7 @@ fn main() -> ExitCode {
                 total.stats.late += s.stats.late;
                 total.stats.hosts += s.stats.hosts;
             }
-            Ok(Err(e)) | Err(e) => {
+            Err(e) => {
                 eprintln!("shareexec-timely: {e}");
                 failed = true;
             }
