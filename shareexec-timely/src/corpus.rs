@@ -30,7 +30,7 @@ pub fn read_all(path: &Path) -> io::Result<Vec<u8>> {
 }
 
 /// Writes the non-blank lines of `text`, `times` times, into `parts` files
-/// `prefix-0.ndjson` ... round-robin: line i (counting across repetitions) goes to
+/// `prefix-0.ndjson` ... (zero-padded: `prefix-00` ... with 10 parts or more) round-robin: line i (counting across repetitions) goes to
 /// part i mod parts. Repetition k has every `@timestamp` shifted by k × `shift` and
 /// every top-level `id` suffixed with `-k` (k > 0), so its alerts are new ones.
 /// Returns the part paths.
@@ -42,8 +42,10 @@ pub fn write_parts(
     prefix: &Path,
 ) -> io::Result<Vec<PathBuf>> {
     let parts = parts.max(1);
+    // Zero-padded, so that a shell glob lists the parts in order.
+    let width = (parts - 1).to_string().len();
     let paths: Vec<PathBuf> = (0..parts)
-        .map(|p| PathBuf::from(format!("{}-{p}.ndjson", prefix.display())))
+        .map(|p| PathBuf::from(format!("{}-{p:0width$}.ndjson", prefix.display())))
         .collect();
     let mut outs = paths
         .iter()
