@@ -71,6 +71,14 @@
 //!   defaults stay under 256 MiB ([`Config::memory_bound`]).
 //! - **Keyed hashing** against hash flooding ([`Config::hash_seed`]), and deterministic alert ids
 //!   ([`AlertId`]) so replays deduplicate.
+//!
+//! # Scale-out
+//!
+//! State partitions perfectly by `host.id`. [`partition`] gives a distributed engine the
+//! routing key, a stable `key_hash` and Flink-style key groups; [`Detector::split`] and
+//! [`Detector::merge`] move state between instances when the job is rescaled. The
+//! `shareexec-timely` workspace member runs the detector on a timely dataflow cluster
+//! (`docs/scale-out.md`).
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -97,6 +105,7 @@ mod error;
 mod hosts;
 mod keys;
 mod owned;
+pub mod partition;
 pub mod snapshot;
 pub mod stable_hash;
 mod stats;

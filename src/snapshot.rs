@@ -14,6 +14,11 @@
 //! panics: a corrupted, truncated, wrong-version or foreign image is a typed
 //! [`SnapshotError`]. The hash seed is not saved (a restored detector draws its own):
 //! verdicts never depend on it.
+//!
+//! For rescaling a partitioned deployment, [`Detector::split`] cuts the state by host
+//! into several snapshots of the same format (e.g. one per key group, see
+//! [`partition`](crate::partition)) and [`Detector::merge`] adds one to a detector
+//! holding other hosts; merging every part rebuilds the original state exactly.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -87,6 +92,10 @@ pub enum SnapshotError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] crate::ConfigError),
+    /// [`Detector::merge`]: the same host is in both detectors (parts to merge must
+    /// hold disjoint hosts, as [`Detector::split`] makes them).
+    #[error("host {0:?} is in both detectors: parts to merge must hold disjoint hosts")]
+    DuplicateHost(String),
 }
 
 // ---------------------------------------------------------------- writing
@@ -573,5 +582,306 @@ impl<P: TrustPolicy> Detector<P> {
             return Err(r.corrupt("trailing bytes"));
         }
         Ok(d)
+    }
+}
+
+// ---------------------------------------------------------------- split and merge
+
+/// Sums the totals of two counter sets (the gauges are recomputed by `stats()`).
+fn add_totals(a: &mut Stats, b: &Stats) {
+    for (x, y) in [
+        (&mut a.events, b.events),
+        (&mut a.writes, b.writes),
+        (&mut a.executions, b.executions),
+        (&mut a.unkeyed, b.unkeyed),
+        (&mut a.alerts, b.alerts),
+        (&mut a.suppressed, b.suppressed),
+        (&mut a.expired, b.expired),
+        (&mut a.evicted, b.evicted),
+        (&mut a.swept, b.swept),
+        (&mut a.late, b.late),
+        (&mut a.forced, b.forced),
+    ] {
+        *x = x.saturating_add(y);
+    }
+}
+
+impl<P: TrustPolicy> Detector<P> {
+    /// The `host.id` of every tracked host (in no particular order): what
+    /// [`split`](Self::split) distributes.
+    pub fn host_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.hosts
+            .slots()
+            .filter_map(|s| self.hosts.get(s))
+            .map(|h| &*h.id)
+    }
+
+    /// Splits the state by host into `parts` snapshots (for rescaling): host `h` and
+    /// everything it holds (clocks, pending writes, held events) goes to part
+    /// `part_of(h) % parts`. Each part is an ordinary snapshot: restore it with
+    /// [`restore`](Self::restore), combine parts with [`merge`](Self::merge).
+    ///
+    /// The detector-wide values go to every part: the watermark, the arrival counter
+    /// (a tiebreak for held events), the sweep schedule. The counters
+    /// ([`Stats`] totals) go to part 0 only and are zero in the others, so merging
+    /// every part gives back this detector's counters exactly, never a multiple.
+    /// `split(1, |_| 0)` is byte for byte [`snapshot`](Self::snapshot).
+    ///
+    /// Like `snapshot`, it fails with [`SnapshotError::VerdictsNotTaken`] while
+    /// verdicts wait to be taken.
+    ///
+    /// # Example
+    /// ```
+    /// use std::sync::Arc;
+    /// use shareexec::partition::{key_group, key_group_owner, key_hash};
+    /// use shareexec::{Config, Detector, Rule};
+    ///
+    /// let rule = Arc::new(Rule::hardened());
+    /// let detector = Detector::new(rule.clone(), Config::default()).unwrap();
+    /// // ... handle events ...
+    /// // Rescale to 3 workers owning key groups of 128, as the engine routes events:
+    /// let parts = detector
+    ///     .split(3, |host| key_group_owner(key_group(key_hash(host), 128), 128, 3) as usize)
+    ///     .unwrap();
+    /// let mut worker0 = Detector::restore(rule.clone(), Config::default(), &parts[0]).unwrap();
+    /// // ... or put them back together:
+    /// worker0.merge(&parts[1]).unwrap();
+    /// worker0.merge(&parts[2]).unwrap();
+    /// assert_eq!(worker0.stats(), detector.stats());
+    /// ```
+    pub fn split(
+        &self,
+        parts: usize,
+        mut part_of: impl FnMut(&str) -> usize,
+    ) -> Result<Vec<Vec<u8>>, SnapshotError> {
+        if !self.out.is_empty() {
+            return Err(SnapshotError::VerdictsNotTaken(self.out.len()));
+        }
+        let parts = parts.max(1);
+        // Each live slot's part and its dense number within the part.
+        let mut place: Vec<Option<(usize, u64)>> = Vec::new();
+        let mut hosts_in: Vec<Vec<u32>> = (0..parts).map(|_| Vec::new()).collect();
+        for slot in 0..self.hosts.slot_bound() {
+            let at = self.hosts.get(slot).and_then(|h| {
+                let part = part_of(&h.id) % parts;
+                let list = hosts_in.get_mut(part)?;
+                list.push(slot);
+                Some((part, list.len() as u64 - 1))
+            });
+            place.push(at);
+        }
+        let mut pending = alloc::vec![0u64; parts];
+        for e in self.window.in_insertion_order() {
+            if let Some(Some((part, _))) = place.get(e.host as usize) {
+                pending[*part] += 1;
+            }
+        }
+        let mut writers: Vec<Writer> = (0..parts).map(|_| Writer { buf: Vec::new() }).collect();
+        for (part, w) in writers.iter_mut().enumerate() {
+            // The same header as `snapshot`, field for field.
+            w.buf.extend_from_slice(&MAGIC);
+            w.u64(u64::from(FORMAT_VERSION));
+            w.u64(semantics_code(self.rule.semantics()));
+            w.u64(self.arrival);
+            w.stats(&if part == 0 {
+                self.stats
+            } else {
+                Stats::default()
+            });
+            w.opt_i64(self.watermark.map(Timestamp::as_nanos));
+            w.u64(self.next_sweep);
+            w.u64(self.next_host_scan);
+            let slots = hosts_in.get(part).map(Vec::as_slice).unwrap_or(&[]);
+            w.u64(slots.len() as u64);
+            for &slot in slots {
+                let Some(h) = self.hosts.get(slot) else {
+                    continue;
+                };
+                w.str(&h.id);
+                w.i64(h.seen.as_nanos());
+                w.i64(h.now.as_nanos());
+                w.i64(h.seen_at_sweep.as_nanos());
+                w.u64(h.buffer.len() as u64);
+                for held in h.buffer.iter() {
+                    w.i64(held.key.timestamp.as_nanos());
+                    w.u64(u64::from(held.key.tiebreak.0));
+                    w.u64(held.key.tiebreak.1);
+                    w.u64(held.key.arrival);
+                    match self.held.get(held.copy as usize).and_then(Option::as_ref) {
+                        Some(copy) => w.event(&copy.event()),
+                        None => w.event(&Event::File(FileEvent::default())),
+                    }
+                }
+            }
+            w.u64(pending.get(part).copied().unwrap_or(0));
+        }
+        // Pending writes in insertion order, each to its host's part.
+        for e in self.window.in_insertion_order() {
+            let Some(Some((part, host))) = place.get(e.host as usize).copied() else {
+                continue;
+            };
+            let Some(w) = writers.get_mut(part) else {
+                continue;
+            };
+            w.u64(host);
+            w.str(e.path());
+            w.origin(&e.origin());
+            w.hashes(&e.hash());
+        }
+        Ok(writers
+            .into_iter()
+            .map(|mut w| {
+                let sum = StableHasher::new().bytes(&w.buf).finish();
+                w.buf.extend_from_slice(&sum.to_le_bytes());
+                w.buf
+            })
+            .collect())
+    }
+
+    /// Adds the state in `bytes` (a [`snapshot`](Self::snapshot) or a part of a
+    /// [`split`](Self::split)) to this detector. The hosts must be disjoint.
+    ///
+    /// Per-host state moves as it is. The detector-wide values combine so that, for
+    /// future input, the result behaves as one detector that had seen both hosts' events:
+    ///
+    /// - **watermark**: the *lower* of the two (none if either has none): a watermark
+    ///   promises that every event up to it has arrived, and only the lower promise
+    ///   holds for the union. Each host keeps its own floors, so a host from the side
+    ///   with the higher watermark still treats events at or before it as late;
+    /// - **arrival counter** (the last tiebreak among held events of equal time): the
+    ///   higher, so every later event sorts after everything either side holds;
+    /// - **counters**: summed (a split puts them in one part, so merging all parts
+    ///   counts each event once); **sweep schedule**: the later of the two;
+    /// - **caps**: the combined state must fit this detector's configuration.
+    ///
+    /// Merging every part of a `split` (in any order, starting from a
+    /// [`restore`](Self::restore) of one of them) rebuilds the original state
+    /// exactly. Under memory pressure one difference remains: pending writes of the
+    /// merged side are appended to the global eviction order, after this detector's.
+    ///
+    /// Everything is checked before anything changes: on error this detector is
+    /// untouched — nothing it holds is lost.
+    ///
+    /// # Errors
+    /// Any [`restore`](Self::restore) error of `bytes` (under this detector's rule and
+    /// configuration); [`SnapshotError::DuplicateHost`] when a host is in both;
+    /// [`SnapshotError::OverCaps`] when the union exceeds a cap.
+    ///
+    /// # Example
+    /// ```
+    /// use std::sync::Arc;
+    /// use shareexec::{Config, Detector, Rule, SnapshotError};
+    /// let rule = Arc::new(Rule::hardened());
+    /// let mut a = Detector::new(rule.clone(), Config::default()).unwrap();
+    /// let b = Detector::new(rule, Config::default()).unwrap();
+    /// a.merge(&b.snapshot().unwrap()).unwrap();
+    /// assert!(matches!(a.merge(b"not a snapshot"), Err(SnapshotError::BadMagic)));
+    /// ```
+    pub fn merge(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let mut other = Detector::restore(self.rule.clone(), self.config.clone(), bytes)?;
+        // Checks first: nothing below may fail halfway.
+        for id in other.host_ids() {
+            if self.hosts.find(&self.keys, id).is_some() {
+                return Err(SnapshotError::DuplicateHost(id.into()));
+            }
+        }
+        let over = |a: usize, b: usize, cap: usize| a.saturating_add(b) > cap;
+        let c = &self.config;
+        let checks = [
+            (
+                over(self.hosts.len(), other.hosts.len(), c.max_hosts)
+                    || u64::from(self.hosts.slot_bound()) + other.hosts.len() as u64
+                        >= u64::from(crate::window::NIL),
+                "max_hosts",
+            ),
+            (
+                over(self.window.len(), other.window.len(), c.max_pending),
+                "max_pending",
+            ),
+            (
+                over(
+                    self.window.string_bytes(),
+                    other.window.string_bytes(),
+                    c.max_pending_bytes,
+                ),
+                "max_pending_bytes",
+            ),
+            (
+                over(self.buffered, other.buffered, c.max_buffered),
+                "max_buffered",
+            ),
+            (
+                over(
+                    self.buffered_bytes,
+                    other.buffered_bytes,
+                    c.max_buffered_bytes,
+                ),
+                "max_buffered_bytes",
+            ),
+        ];
+        if let Some((_, what)) = checks.into_iter().find(|(over, _)| *over) {
+            return Err(SnapshotError::OverCaps { what });
+        }
+        // Hosts, with their held events.
+        let mut slot_of: Vec<Option<u32>> = Vec::new();
+        for from in 0..other.hosts.slot_bound() {
+            let moved = other.hosts.get_mut(from).map(|h| {
+                let held = core::mem::take(&mut h.buffer);
+                (h.id.clone(), h.seen, h.now, h.seen_at_sweep, held)
+            });
+            let Some((id, seen, now, seen_at_sweep, held)) = moved else {
+                slot_of.push(None);
+                continue;
+            };
+            let slot = self.hosts.insert(&self.keys, &id, seen, now);
+            slot_of.push(slot);
+            let Some(slot) = slot else { continue };
+            if let Some(h) = self.hosts.get_mut(slot) {
+                h.seen_at_sweep = seen_at_sweep;
+            }
+            for held in held.into_vec() {
+                let copy = other
+                    .held
+                    .get_mut(held.copy as usize)
+                    .and_then(Option::take);
+                if let Some(copy) = copy {
+                    let bytes = copy.bytes() + HELD_OVERHEAD;
+                    self.store_held(slot, held.key, copy, bytes);
+                }
+            }
+        }
+        // Pending writes, in the other side's insertion order.
+        for e in other.window.in_insertion_order() {
+            let Some(slot) = slot_of.get(e.host as usize).copied().flatten() else {
+                continue;
+            };
+            let Some(h) = self.hosts.get_mut(slot) else {
+                continue;
+            };
+            if self
+                .window
+                .insert(
+                    &self.keys,
+                    &mut h.list,
+                    slot,
+                    e.path(),
+                    &e.origin(),
+                    &e.hash(),
+                )
+                .is_none()
+            {
+                // Cannot happen (the entry was stored once already); counted, not hidden.
+                self.stats.evicted += 1;
+            }
+        }
+        self.arrival = self.arrival.max(other.arrival);
+        self.watermark = match (self.watermark, other.watermark) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
+        add_totals(&mut self.stats, &other.stats);
+        self.next_sweep = self.next_sweep.max(other.next_sweep);
+        self.next_host_scan = self.next_host_scan.max(other.next_host_scan);
+        Ok(())
     }
 }
