@@ -77,8 +77,13 @@ pub fn fold_chars(s: &str) -> impl Iterator<Item = char> + '_ {
 
 /// Whether `a` and `b` are equal after simple case folding, without allocating.
 pub fn eq_folded(a: &str, b: &str) -> bool {
+    // Equal, or equal but for ASCII case, is equal folded (the common cases, decided
+    // first); otherwise two ASCII texts differ, and only others need folding.
+    if a == b || a.eq_ignore_ascii_case(b) {
+        return true;
+    }
     if a.is_ascii() && b.is_ascii() {
-        return a.eq_ignore_ascii_case(b);
+        return false;
     }
     fold_chars(a).eq(fold_chars(b))
 }
