@@ -431,7 +431,13 @@ impl<P: TrustPolicy> Detector<P> {
                     self.stats.expired += 1;
                     return;
                 }
-                if let Some(existing) = self.window.find(&self.keys, slot, path) {
+                // A host without pending writes has none for this path either: most
+                // hosts, most of the time, so no lookup.
+                let existing = match host.list.len {
+                    0 => None,
+                    _ => self.window.find(&self.keys, slot, path),
+                };
+                if let Some(existing) = existing {
                     // The latest write wins; a late, older write does not replace it.
                     if self
                         .window
@@ -461,6 +467,9 @@ impl<P: TrustPolicy> Detector<P> {
             }
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
+                if host.list.len == 0 {
+                    return;
+                }
                 let Some(found) = self.window.find(&self.keys, slot, exe) else {
                     return;
                 };
