@@ -384,7 +384,7 @@ impl<P: TrustPolicy> Detector<P> {
         self.held_free.push(top.copy);
         self.buffered -= 1;
         self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
-        self.process(slot, &copy.event());
+        self.process_copy(slot, &copy);
         self.pool.give(copy.into_text());
         // A burst must not pin its heap: keep capacity under 4x what is held.
         if let Some(host) = self.hosts.get_mut(slot) {
@@ -409,20 +409,54 @@ impl<P: TrustPolicy> Detector<P> {
         }
     }
 
-    /// The heart: one candidate event, in the time-sorted order of its host.
-    fn process(&mut self, slot: u32, event: &Event<'_>) {
+    /// Processes a held copy. A process start that no pending write awaits (most of
+    /// them) only moves its host's clock, so its copy is rebuilt into an event only
+    /// when a write is pending for its executable.
+    fn process_copy(&mut self, slot: u32, copy: &OwnedEvent) {
+        if copy.is_process() {
+            if self.clock(slot, copy.timestamp()).is_none() {
+                return;
+            }
+            let pending = copy
+                .executable()
+                .and_then(|exe| self.pending_write(slot, exe));
+            if pending.is_none() {
+                return;
+            }
+        }
+        self.process(slot, &copy.event());
+    }
+
+    /// Moves the host's processing clock to `ts` if that is later, expiring the
+    /// writes this puts out of reach. The host's clock, or `None` for no host.
+    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<Timestamp> {
         let maxspan = self.rule.meta().maxspan;
-        let Some(host) = self.hosts.get_mut(slot) else {
-            return;
-        };
-        let origin = *event.origin();
-        if origin.timestamp > host.now {
-            host.now = origin.timestamp;
+        let host = self.hosts.get_mut(slot)?;
+        if ts > host.now {
+            host.now = ts;
             self.stats.expired += self
                 .window
                 .expire(&self.keys, &mut host.list, host.now, maxspan);
         }
-        let now = host.now;
+        Some(host.now)
+    }
+
+    /// The pending write of `(host, path)`, if any. A host without pending writes has
+    /// none for this path either (most hosts, most of the time), so no lookup.
+    fn pending_write(&self, slot: u32, path: &str) -> Option<u32> {
+        match self.hosts.get(slot)?.list.len {
+            0 => None,
+            _ => self.window.find(&self.keys, slot, path),
+        }
+    }
+
+    /// The heart: one candidate event, in the time-sorted order of its host.
+    fn process(&mut self, slot: u32, event: &Event<'_>) {
+        let maxspan = self.rule.meta().maxspan;
+        let origin = *event.origin();
+        let Some(now) = self.clock(slot, origin.timestamp) else {
+            return;
+        };
         match event {
             Event::File(f) => {
                 let Some(path) = f.path else { return };
@@ -431,13 +465,7 @@ impl<P: TrustPolicy> Detector<P> {
                     self.stats.expired += 1;
                     return;
                 }
-                // A host without pending writes has none for this path either: most
-                // hosts, most of the time, so no lookup.
-                let existing = match host.list.len {
-                    0 => None,
-                    _ => self.window.find(&self.keys, slot, path),
-                };
-                if let Some(existing) = existing {
+                if let Some(existing) = self.pending_write(slot, path) {
                     // The latest write wins; a late, older write does not replace it.
                     if self
                         .window
@@ -467,10 +495,7 @@ impl<P: TrustPolicy> Detector<P> {
             }
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
-                if host.list.len == 0 {
-                    return;
-                }
-                let Some(found) = self.window.find(&self.keys, slot, exe) else {
+                let Some(found) = self.pending_write(slot, exe) else {
                     return;
                 };
                 let Some(write) = self.window.get(found) else {
