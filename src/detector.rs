@@ -331,6 +331,16 @@ impl<P: TrustPolicy> Detector<P> {
     fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
         let copy = OwnedEvent::new(event, self.pool.take());
         let bytes = copy.bytes() + HELD_OVERHEAD;
+        let fits = self.buffered < self.config.max_buffered
+            && self.buffered_bytes.saturating_add(bytes) <= self.config.max_buffered_bytes;
+        if fits {
+            // What the host's clock has just passed sorts before this event (it is
+            // at or before the horizon, this one after it): release it first, so the
+            // heap is at its smallest when this one goes in (in order, it is empty).
+            self.release(slot);
+            self.store_held(slot, key, copy, bytes);
+            return;
+        }
         // Over the caps: process early (counted) whichever comes first of this host's
         // earliest held event and this one, until this one fits or has gone.
         while self.buffered >= self.config.max_buffered
