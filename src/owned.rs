@@ -58,66 +58,63 @@ fn get<'a>(text: &'a str, r: &Range<u32>) -> Option<&'a str> {
 
 impl OwnedEvent {
     /// Copies `event` into `text` (a recycled buffer, cleared here).
-    ///
-    /// The strings are measured first and the buffer reserved once, so the copy is
-    /// one capacity check and one `memcpy` per present string.
     pub(crate) fn new(event: &Event<'_>, mut text: String) -> Self {
         text.clear();
         let o = event.origin();
-        let (kind, fields, types, pid, exists, trusted) = match event {
-            Event::File(f) => (
-                Kind::File,
-                [
-                    o.id,
-                    f.host_id,
-                    f.os_type,
-                    f.hash.sha256,
-                    f.hash.sha1,
-                    f.hash.md5,
-                    f.path,
-                    f.extension,
-                    f.header_bytes,
-                ],
-                f.types,
-                f.pid,
-                None,
-                None,
-            ),
-            Event::Process(p) => (
-                Kind::Process,
-                [
-                    o.id,
-                    p.host_id,
-                    p.os_type,
-                    p.hash.sha256,
-                    p.hash.sha1,
-                    p.hash.md5,
-                    p.executable,
-                    p.code_signature.subject_name,
-                    p.code_signature.status,
-                ],
-                p.types,
-                p.pid,
-                p.code_signature.exists,
-                p.code_signature.trusted,
-            ),
-        };
-        text.reserve(fields.iter().flatten().map(|s| s.len()).sum());
-        let mut strs = [MISSING; 9];
-        for (range, field) in strs.iter_mut().zip(fields) {
-            *range = push(&mut text, field);
-        }
-        OwnedEvent {
-            kind,
-            text,
-            strs,
-            timestamp: o.timestamp,
-            sequence: o.sequence,
-            position: o.position,
-            types,
-            pid,
-            exists,
-            trusted,
+        let common = |text: &mut String| [push(text, o.id), push(text, event.host_id())];
+        match event {
+            Event::File(f) => {
+                let [id, host] = common(&mut text);
+                let strs = [
+                    id,
+                    host,
+                    push(&mut text, f.os_type),
+                    push(&mut text, f.hash.sha256),
+                    push(&mut text, f.hash.sha1),
+                    push(&mut text, f.hash.md5),
+                    push(&mut text, f.path),
+                    push(&mut text, f.extension),
+                    push(&mut text, f.header_bytes),
+                ];
+                OwnedEvent {
+                    kind: Kind::File,
+                    text,
+                    strs,
+                    timestamp: o.timestamp,
+                    sequence: o.sequence,
+                    position: o.position,
+                    types: f.types,
+                    pid: f.pid,
+                    exists: None,
+                    trusted: None,
+                }
+            }
+            Event::Process(p) => {
+                let [id, host] = common(&mut text);
+                let strs = [
+                    id,
+                    host,
+                    push(&mut text, p.os_type),
+                    push(&mut text, p.hash.sha256),
+                    push(&mut text, p.hash.sha1),
+                    push(&mut text, p.hash.md5),
+                    push(&mut text, p.executable),
+                    push(&mut text, p.code_signature.subject_name),
+                    push(&mut text, p.code_signature.status),
+                ];
+                OwnedEvent {
+                    kind: Kind::Process,
+                    text,
+                    strs,
+                    timestamp: o.timestamp,
+                    sequence: o.sequence,
+                    position: o.position,
+                    types: p.types,
+                    pid: p.pid,
+                    exists: p.code_signature.exists,
+                    trusted: p.code_signature.trusted,
+                }
+            }
         }
     }
 
