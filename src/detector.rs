@@ -1,9 +1,9 @@
 //! The sans-IO state machine: events in, verdicts out.
 
 use alloc::collections::VecDeque;
-use alloc::collections::vec_deque::Drain;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::iter::FusedIterator;
 
 use crate::config::{Config, MAX_HOST_ID_BYTES};
 use crate::error::ConfigError;
@@ -156,9 +156,15 @@ impl<P: TrustPolicy> Detector<P> {
         self.out.pop_front()
     }
 
-    /// Takes every verdict not yet taken, oldest first.
-    pub fn drain_verdicts(&mut self) -> Drain<'_, Verdict> {
-        self.out.drain(..)
+    /// Takes every verdict not yet taken, oldest first. Those not iterated are
+    /// dropped with the iterator, as with `Vec::drain`.
+    ///
+    /// Cheap to call after every event: with nothing waiting it costs a length check
+    /// (`VecDeque::drain` costs some tens of instructions even when empty).
+    pub fn drain_verdicts(
+        &mut self,
+    ) -> impl ExactSizeIterator<Item = Verdict> + DoubleEndedIterator + FusedIterator + '_ {
+        Drained { out: &mut self.out }
     }
 
     /// Feeds one event, in arrival order.
@@ -169,23 +175,55 @@ impl<P: TrustPolicy> Detector<P> {
     /// later than that is still used and reported as [`Verdict::Late`].
     ///
     /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
+    #[inline]
     pub fn handle(&mut self, event: Event<'_>) {
+        self.handle_ref(&event);
+    }
+
+    /// [`handle`](Self::handle) for an event the caller keeps (in a batch, behind a
+    /// pointer): the same, without copying the event (some 200 bytes) into the call.
+    ///
+    /// # Example
+    /// ```
+    /// use std::sync::Arc;
+    /// use shareexec::*;
+    ///
+    /// let mut detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
+    /// let batch = [Event::File(FileEvent { host_id: Some("h1"), ..Default::default() })];
+    /// for event in &batch {
+    ///     detector.handle_ref(event);
+    ///     for verdict in detector.drain_verdicts() {
+    ///         println!("{verdict:?}");
+    ///     }
+    /// }
+    /// assert_eq!(detector.stats().events, 1);
+    /// ```
+    #[inline]
+    pub fn handle_ref(&mut self, event: &Event<'_>) {
+        // Inlined into the caller: the stage predicates read the few fields they need
+        // where the caller keeps the event, and only candidates (a minority) are
+        // passed on, by reference.
         self.stats.events += 1;
         self.arrival += 1;
-        let (stage, host_id, key) = match &event {
+        let stage = match event {
+            Event::File(f) if self.rule.is_write(f) => Stage::Write,
+            Event::Process(p) if self.rule.is_execution(p) => Stage::Execution,
+            _ => return,
+        };
+        self.candidate(stage, event);
+    }
+
+    /// A stage-1 or stage-2 candidate, just counted in `events`.
+    #[inline(never)]
+    fn candidate(&mut self, stage: Stage, event: &Event<'_>) {
+        let (host_id, key) = match event {
             Event::File(f) => {
-                if !self.rule.is_write(f) {
-                    return;
-                }
                 self.stats.writes += 1;
-                (Stage::Write, f.host_id, f.path)
+                (f.host_id, f.path)
             }
             Event::Process(p) => {
-                if !self.rule.is_execution(p) {
-                    return;
-                }
                 self.stats.executions += 1;
-                (Stage::Execution, p.host_id, p.executable)
+                (p.host_id, p.executable)
             }
         };
         let (Some(host_id), Some(_)) = (host_id, key) else {
@@ -212,7 +250,7 @@ impl<P: TrustPolicy> Detector<P> {
                 }
             }
         };
-        self.admit(slot, stage, &event, &origin);
+        self.admit(slot, stage, event, &origin);
         self.maybe_sweep();
     }
 
@@ -325,6 +363,16 @@ impl<P: TrustPolicy> Detector<P> {
     fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
         let copy = OwnedEvent::new(event, self.pool.take());
         let bytes = copy.bytes() + HELD_OVERHEAD;
+        let fits = self.buffered < self.config.max_buffered
+            && self.buffered_bytes.saturating_add(bytes) <= self.config.max_buffered_bytes;
+        if fits {
+            // What the host's clock has just passed sorts before this event (it is
+            // at or before the horizon, this one after it): release it first, so the
+            // heap is at its smallest when this one goes in (in order, it is empty).
+            self.release(slot);
+            self.store_held(slot, key, copy, bytes);
+            return;
+        }
         // Over the caps: process early (counted) whichever comes first of this host's
         // earliest held event and this one, until this one fits or has gone.
         while self.buffered >= self.config.max_buffered
@@ -378,7 +426,7 @@ impl<P: TrustPolicy> Detector<P> {
         self.held_free.push(top.copy);
         self.buffered -= 1;
         self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
-        self.process(slot, &copy.event());
+        self.process_copy(slot, &copy);
         self.pool.give(copy.into_text());
         // A burst must not pin its heap: keep capacity under 4x what is held.
         if let Some(host) = self.hosts.get_mut(slot) {
@@ -403,20 +451,54 @@ impl<P: TrustPolicy> Detector<P> {
         }
     }
 
-    /// The heart: one candidate event, in the time-sorted order of its host.
-    fn process(&mut self, slot: u32, event: &Event<'_>) {
+    /// Processes a held copy. A process start that no pending write awaits (most of
+    /// them) only moves its host's clock, so its copy is rebuilt into an event only
+    /// when a write is pending for its executable.
+    fn process_copy(&mut self, slot: u32, copy: &OwnedEvent) {
+        if copy.is_process() {
+            if self.clock(slot, copy.timestamp()).is_none() {
+                return;
+            }
+            let pending = copy
+                .executable()
+                .and_then(|exe| self.pending_write(slot, exe));
+            if pending.is_none() {
+                return;
+            }
+        }
+        self.process(slot, &copy.event());
+    }
+
+    /// Moves the host's processing clock to `ts` if that is later, expiring the
+    /// writes this puts out of reach. The host's clock, or `None` for no host.
+    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<Timestamp> {
         let maxspan = self.rule.meta().maxspan;
-        let Some(host) = self.hosts.get_mut(slot) else {
-            return;
-        };
-        let origin = *event.origin();
-        if origin.timestamp > host.now {
-            host.now = origin.timestamp;
+        let host = self.hosts.get_mut(slot)?;
+        if ts > host.now {
+            host.now = ts;
             self.stats.expired += self
                 .window
                 .expire(&self.keys, &mut host.list, host.now, maxspan);
         }
-        let now = host.now;
+        Some(host.now)
+    }
+
+    /// The pending write of `(host, path)`, if any. A host without pending writes has
+    /// none for this path either (most hosts, most of the time), so no lookup.
+    fn pending_write(&self, slot: u32, path: &str) -> Option<u32> {
+        match self.hosts.get(slot)?.list.len {
+            0 => None,
+            _ => self.window.find(&self.keys, slot, path),
+        }
+    }
+
+    /// The heart: one candidate event, in the time-sorted order of its host.
+    fn process(&mut self, slot: u32, event: &Event<'_>) {
+        let maxspan = self.rule.meta().maxspan;
+        let origin = *event.origin();
+        let Some(now) = self.clock(slot, origin.timestamp) else {
+            return;
+        };
         match event {
             Event::File(f) => {
                 let Some(path) = f.path else { return };
@@ -425,7 +507,7 @@ impl<P: TrustPolicy> Detector<P> {
                     self.stats.expired += 1;
                     return;
                 }
-                if let Some(existing) = self.window.find(&self.keys, slot, path) {
+                if let Some(existing) = self.pending_write(slot, path) {
                     // The latest write wins; a late, older write does not replace it.
                     if self
                         .window
@@ -455,7 +537,7 @@ impl<P: TrustPolicy> Detector<P> {
             }
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
-                let Some(found) = self.window.find(&self.keys, slot, exe) else {
+                let Some(found) = self.pending_write(slot, exe) else {
                     return;
                 };
                 let Some(write) = self.window.get(found) else {
@@ -706,6 +788,45 @@ impl<P: TrustPolicy> Detector<P> {
             }
         }
         self.scratch = clocks;
+    }
+}
+
+/// What [`Detector::drain_verdicts`] returns: pops from the queue as it goes, and
+/// clears what is left when dropped.
+struct Drained<'a> {
+    out: &'a mut VecDeque<Verdict>,
+}
+
+impl Iterator for Drained<'_> {
+    type Item = Verdict;
+
+    #[inline]
+    fn next(&mut self) -> Option<Verdict> {
+        self.out.pop_front()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.out.len(), Some(self.out.len()))
+    }
+}
+
+impl DoubleEndedIterator for Drained<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Verdict> {
+        self.out.pop_back()
+    }
+}
+
+impl ExactSizeIterator for Drained<'_> {}
+impl FusedIterator for Drained<'_> {}
+
+impl Drop for Drained<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.out.is_empty() {
+            self.out.clear();
+        }
     }
 }
 

@@ -76,9 +76,21 @@ pub fn fold_chars(s: &str) -> impl Iterator<Item = char> + '_ {
 }
 
 /// Whether `a` and `b` are equal after simple case folding, without allocating.
+#[inline]
 pub fn eq_folded(a: &str, b: &str) -> bool {
+    // Equal is equal folded: the common case, decided inline (against a literal
+    // such as "windows", a couple of loads).
+    a == b || eq_folded_slow(a, b)
+}
+
+fn eq_folded_slow(a: &str, b: &str) -> bool {
+    // Equal but for ASCII case is equal folded; otherwise two ASCII texts differ, and
+    // only others need folding.
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
     if a.is_ascii() && b.is_ascii() {
-        return a.eq_ignore_ascii_case(b);
+        return false;
     }
     fold_chars(a).eq(fold_chars(b))
 }

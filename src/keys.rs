@@ -7,6 +7,9 @@ use foldhash::fast::FixedState;
 
 use crate::fold::{eq_folded, fold_char};
 
+/// Bytes of folded text hashed per `write` (see [`KeyHasher::path`]).
+const FOLD_BLOCK: usize = 128;
+
 /// How paths compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PathMatch {
@@ -43,18 +46,38 @@ impl KeyHasher {
         match self.paths {
             PathMatch::Exact => h.write(path.as_bytes()),
             PathMatch::Folded => {
-                // Hash the folded text in chunks, without allocating.
-                let mut buf = [0u8; 64];
-                let mut n = 0;
-                for c in path.chars() {
-                    let f = fold_char(c);
-                    if n + f.len_utf8() > buf.len() {
-                        h.write(&buf[..n]);
-                        n = 0;
+                // Hash the folded text in blocks of exactly `FOLD_BLOCK` bytes (the last
+                // one shorter), without allocating. The blocks depend only on the folded
+                // bytes, so the all-ASCII fast path (folding is ASCII lowercase, done a
+                // block at a time) and the general path (a character at a time, a
+                // character's bytes may straddle two blocks) hash equal texts alike:
+                // `K.EXE` and `\u{212A}.exe` (KELVIN SIGN) both fold to `k.exe`.
+                let mut buf = [0u8; FOLD_BLOCK];
+                if path.is_ascii() {
+                    for block in path.as_bytes().chunks(FOLD_BLOCK) {
+                        let out = &mut buf[..block.len()];
+                        for (o, b) in out.iter_mut().zip(block) {
+                            *o = b.to_ascii_lowercase();
+                        }
+                        h.write(out);
                     }
-                    n += f.encode_utf8(&mut buf[n..]).len();
+                } else {
+                    let mut n = 0;
+                    for c in path.chars() {
+                        let mut utf8 = [0u8; 4];
+                        for &b in fold_char(c).encode_utf8(&mut utf8).as_bytes() {
+                            if n == FOLD_BLOCK {
+                                h.write(&buf);
+                                n = 0;
+                            }
+                            buf[n] = b;
+                            n += 1;
+                        }
+                    }
+                    if n > 0 {
+                        h.write(&buf[..n]);
+                    }
                 }
-                h.write(&buf[..n]);
             }
         }
         h.write_u8(0xff);
@@ -72,6 +95,7 @@ impl KeyHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     #[test]
     fn folded_keys_hash_alike() {
@@ -83,5 +107,22 @@ mod tests {
         let e = KeyHasher::new(7, PathMatch::Exact);
         assert_ne!(e.path(1, "C:\\A.EXE"), e.path(1, "c:\\a.exe"));
         assert!(k.path_eq("ΣX", "σx") && !e.path_eq("ΣX", "σx"));
+        // Non-ASCII text folding to ASCII hashes as the ASCII text, whatever the
+        // block boundaries (multi-byte characters straddle them).
+        assert_eq!(k.path(1, "C:\\\u{212A}.EXE"), k.path(1, "c:\\k.exe"));
+        for pad in 0..FOLD_BLOCK + 3 {
+            let a = format!(
+                "{}\u{212A}\u{17F}ΣX{}",
+                "A".repeat(pad),
+                "b".repeat(FOLD_BLOCK)
+            );
+            let b = format!("{}kSσx{}", "a".repeat(pad), "B".repeat(FOLD_BLOCK));
+            assert_eq!(k.path(3, &a), k.path(3, &a.to_lowercase()), "{pad}");
+            assert!(k.path_eq(&a, &b));
+            assert_eq!(k.path(3, &a), k.path(3, &b), "{pad}");
+            let ascii = format!("{}K.EXE", "A".repeat(pad));
+            let kelvin = format!("{}\u{212A}.exe", "a".repeat(pad));
+            assert_eq!(k.path(3, &ascii), k.path(3, &kelvin), "{pad}");
+        }
     }
 }

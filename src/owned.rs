@@ -118,6 +118,25 @@ impl OwnedEvent {
         }
     }
 
+    /// The event's timestamp (without rebuilding the event).
+    pub(crate) fn timestamp(&self) -> crate::time::Timestamp {
+        self.timestamp
+    }
+
+    /// The join key of a process start, `process.executable` (without rebuilding the
+    /// event); `None` for a file event or a missing executable.
+    pub(crate) fn executable(&self) -> Option<&str> {
+        match self.kind {
+            Kind::Process => get(&self.text, &self.strs[6]),
+            Kind::File => None,
+        }
+    }
+
+    /// Whether this is a copy of a process event.
+    pub(crate) fn is_process(&self) -> bool {
+        self.kind == Kind::Process
+    }
+
     /// The event, borrowing from this copy.
     pub(crate) fn event(&self) -> Event<'_> {
         let s = |i: usize| get(&self.text, &self.strs[i]);

@@ -157,12 +157,16 @@ pub(crate) fn entry_string_bytes(path: &str, origin: &Origin<'_>, hash: &Hashes<
         + path.len()
 }
 
-/// The ends and length of one host's list.
+/// The ends and length of one host's list, and the timestamp of its head (its
+/// oldest write), so that the expiry check of every in-order candidate reads only
+/// the host, never the slab.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HostList {
     head: u32,
     tail: u32,
     pub(crate) len: u32,
+    /// The head's timestamp, when `len > 0`.
+    head_ts: Timestamp,
 }
 
 impl Default for HostList {
@@ -171,6 +175,7 @@ impl Default for HostList {
             head: NIL,
             tail: NIL,
             len: 0,
+            head_ts: Timestamp::MIN,
         }
     }
 }
@@ -360,7 +365,9 @@ impl Window {
     }
 
     /// Removes the host's writes that `now` has put out of reach: `now - ts > maxspan`.
-    /// The list is in time order, so this stops at the first live entry.
+    /// The list is in time order, so this stops at the first live entry; when
+    /// nothing expires it reads only the list.
+    #[inline]
     pub(crate) fn expire(
         &mut self,
         keys: &KeyHasher,
@@ -369,14 +376,11 @@ impl Window {
         maxspan: Span,
     ) -> u64 {
         let mut n = 0;
-        while let Some(slot) = self.host_head(list) {
-            match self.get(slot) {
-                Some(e) if now.since(e.timestamp) > maxspan => {
-                    self.remove(keys, list, slot);
-                    n += 1;
-                }
-                _ => break,
+        while list.len > 0 && now.since(list.head_ts) > maxspan {
+            if self.remove(keys, list, list.head).is_none() {
+                break;
             }
+            n += 1;
         }
         n
     }
@@ -418,7 +422,10 @@ impl Window {
         }
         match self.entry_mut(after) {
             Some(p) => p.host_next = slot,
-            None => list.head = slot,
+            None => {
+                list.head = slot;
+                list.head_ts = ts;
+            }
         }
         match self.entry_mut(before) {
             Some(n) => n.host_prev = slot,
@@ -440,7 +447,12 @@ impl Window {
         let (hp, hn, ap, an) = (e.host_prev, e.host_next, e.all_prev, e.all_next);
         match self.entry_mut(hp) {
             Some(p) => p.host_next = hn,
-            None => list.head = hn,
+            None => {
+                list.head = hn;
+                if let Some(next) = self.get(hn) {
+                    list.head_ts = next.timestamp;
+                }
+            }
         }
         match self.entry_mut(hn) {
             Some(n) => n.host_prev = hp,
