@@ -11,8 +11,9 @@ adaptations the stock engine does not make by itself:
   `event.category` is an array while an eql event has exactly one type. Categories are streamed
   in reverse stage order, so one document carrying both cannot be both stages of one sequence.
 * ECS fields may be arrays (`event.type: ["start"]`); Elasticsearch matches a predicate on a
-  multi-valued field if any value matches. The stock engine compares the whole list (so
-  `event.type == "start"` is null and nothing matches); `AnyValueEngine` below applies `==`/`!=`,
+  multi-valued field if any value matches. The stock engine compares the whole list
+  (`event.type == "start"` is null, `event.type in (...)` raises TypeError: unhashable list);
+  `AnyValueEngine` below applies `==`/`!=`,
   `in` and the `:` wildcard to each element instead, keeping the stock engine's
   three-valued logic and case-insensitivity otherwise.
 

@@ -103,15 +103,16 @@ def main():
     w("")
     w("### Whole process, wall time and peak RSS (`/usr/bin/time -v`)\n")
     w("Medians over the runs (wall time min–max in brackets). events/s and MB/s are by wall time; "
-      "CPU = user + system. Load = the 1-minute load average just before each run.\n")
-    w("| engine | runs | wall s | CPU s | events/s | MB/s | peak RSS MiB | matches | load |")
-    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+      "CPU = user + system; CPU/wall well below 100 % means the process waited for a core. "
+      "Load = the 1-minute load average just before each run.\n")
+    w("| engine | runs | wall s | CPU s | CPU/wall | events/s | MB/s | peak RSS MiB | matches | load |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, label in ENGINES:
         r = results.get(name)
         if not r:
             continue
-        w("| %s | %d | %.2f (%.2f–%.2f) | %.2f | %s | %.1f | %.1f | %s | %s |" % (
-            label, r["n"], r["wall"], r["wall_min"], r["wall_max"], r["cpu"],
+        w("| %s | %d | %.2f (%.2f–%.2f) | %.2f | %.0f %% | %s | %.1f | %.1f | %s | %s |" % (
+            label, r["n"], r["wall"], r["wall_min"], r["wall_max"], r["cpu"], 100.0 * r["cpu"] / r["wall"],
             format(round(events / r["wall"]), ","), size / r["wall"] / 1e6, r["rss"] / 2 ** 20,
             r["count"], ", ".join("%.2f" % x for x in r["loads"])))
     w("")
