@@ -13,9 +13,8 @@ adaptations the stock engine does not make by itself:
 * ECS fields may be arrays (`event.type: ["start"]`); Elasticsearch matches a predicate on a
   multi-valued field if any value matches. The stock engine compares the whole list
   (`event.type == "start"` is null, `event.type in (...)` raises TypeError: unhashable list);
-  `AnyValueEngine` below applies `==`/`!=`,
-  `in` and the `:` wildcard to each element instead, keeping the stock engine's
-  three-valued logic and case-insensitivity otherwise.
+  `AnyValueEngine` below applies `==`/`!=`, `in` and the `:` wildcard to each element
+  instead, keeping the stock engine's three-valued logic and case-insensitivity otherwise.
 
 Everything else is the stock engine: case-insensitive `==`, `in` and join keys, `?` literal in
 wildcards, null join keys that join each other, `not null` being null. These are *not*
