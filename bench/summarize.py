@@ -147,8 +147,9 @@ def main():
     alloc = read(os.path.join(rundir, "alloc.txt"))
     if alloc:
         lines = [ln for ln in alloc.splitlines()
-                 if "bytes per pending entry" in ln or ln.startswith("test ") or "test result" in ln]
-        w("\n### `cargo test --release --test alloc -- --nocapture`\n")
+                 if "bytes per pending entry" in ln or ln.startswith("test ") or "test result" in ln
+                 or ln.strip() == "ok" or "left:" in ln or "right:" in ln or "panicked" in ln]
+        w("\n### `cargo test --release --test alloc -- --nocapture --test-threads=1`\n")
         w("```text")
         w("\n".join(lines))
         w("```")
