@@ -29,7 +29,8 @@ P=$B/profile
 # [profile.release] has debug = 1, so the release binary carries the symbols (and line tables) we need.
 say "cargo build --release"
 cargo build --release --bin shareexec >&2 || die "cargo build --release failed"
-SX=$ROOT/$TARGET_DIR/release/shareexec
+[[ $TARGET_DIR == /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR
+SX=$TARGET_DIR/release/shareexec
 CORPUS=$B/defend-1m.ndjson
 if [[ ! -s $CORPUS ]]; then
     python3 bench/make-corpus.py --out "$CORPUS"

@@ -74,19 +74,20 @@ if [[ -z ${SKIP_RSIGMA:-} ]]; then
         RS=$RSIGMA
     else
         RS=$B/tools/bin/rsigma
-        if ! "$RS" --version 2>/dev/null | grep -q '0\.23\.0'; then
+        if [[ $("$RS" --version 2>/dev/null) != *"0.23.0"* ]]; then
             say "installing rsigma 0.23.0 into $B/tools (cargo install; this takes a while)"
             cargo install rsigma --version 0.23.0 --locked --no-default-features --features rsigma-runtime \
                 --root "$B/tools" || die "cargo install rsigma 0.23.0 failed"
         fi
     fi
-    "$RS" --version | grep -q '0\.23\.0' || die "$RS is not rsigma 0.23.0"
+    [[ $("$RS" --version 2>/dev/null) == *"0.23.0"* ]] || die "$RS is not rsigma 0.23.0"
 fi
 
 # ------------------------------------------------------------------------------- build, corpus
 say "cargo build --release"
 cargo build --release --bin shareexec >&2 || die "cargo build --release failed"
-SX=$ROOT/$TARGET_DIR/release/shareexec
+[[ $TARGET_DIR == /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR
+SX=$TARGET_DIR/release/shareexec
 [[ -x $SX ]] || die "no binary at $SX"
 
 CORPUS=$B/defend-1m.ndjson
@@ -105,7 +106,11 @@ EVENTS=$(wc -l < "$CORPUS")
 # ------------------------------------------------------------------------------- machine
 {
     echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo '+dirty')"
+    if git rev-parse --short HEAD >/dev/null 2>&1; then
+        echo "git=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo '+dirty')"
+    else
+        echo "git=unknown"
+    fi
     echo "nproc=$(nproc)"
     echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
     echo "mem_total=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
