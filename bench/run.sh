@@ -15,6 +15,7 @@
 #   MAX_LOAD=       if set (e.g. 1.0), wait before each measured run until the 1-minute load
 #                   average is below it, at most WAIT_MAX=600 seconds (then measure anyway)
 #   SKIP_RSIGMA=1   leave rsigma out;  SKIP_ALLOC=1  skip the bytes-per-pending-entry test
+#   PROFILE=1       also run bench/profile.sh (callgrind + perf) and append its report
 #   EQL_PYTHON=…    a python that already has eql 1.0.1 (skips the venv)
 #   RSIGMA=…        an rsigma 0.23.0 binary (skips cargo install)
 #   BENCH_DIR=target/bench   where the corpus, outputs and the report go (REPORT: $BENCH_DIR/report.md)
@@ -208,6 +209,11 @@ if [[ -z ${SKIP_ALLOC:-} ]]; then
 fi
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RUNDIR/machine.txt"
 
-python3 bench/summarize.py "$RUNDIR" | tee "$B/report.md"
+python3 bench/summarize.py "$RUNDIR" > "$B/report.md"
+if [[ -n ${PROFILE:-} ]]; then
+    BENCH_DIR=$B bench/profile.sh > "$RUNDIR/profile.md" || die "bench/profile.sh failed"
+    { echo; cat "$RUNDIR/profile.md"; } >> "$B/report.md"
+fi
+cat "$B/report.md"
 say "report: $B/report.md (raw /usr/bin/time -v output and engine outputs: $RUNDIR)"
 [[ -n $ALLOC_OK ]] || { cat "$RUNDIR/alloc.txt" >&2; die "the allocation test failed (output above)"; }
