@@ -318,15 +318,33 @@ pub fn decode_sysmon_line(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, Sysmo
 /// no event of it). Decide on more than one line, and let the decoder's errors have
 /// the last word.
 pub fn looks_like_sysmon(line: &[u8]) -> bool {
-    contains(line, br#""EventID""#)
-        || contains(line, br#""EventData""#)
-        || (contains(line, br#""event_id""#)
-            && (contains(line, br#""winlog""#) || contains(line, br#""event_data""#)))
-        || contains(line, br#".event_id""#)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    // One pass over the quotes (memchr) instead of a scan per needle: the CLI sniffs
+    // every line in `auto` mode, and a naive search per needle had cost more than
+    // decoding the line. Every needle starts or ends with a quote, so checking at each
+    // quote finds exactly the occurrences the definition above names.
+    // Every needle holds `Event` or `event_id`, which ECS documents rarely do: two
+    // vectorized searches reject those lines before any per-quote work.
+    if memchr::memmem::find(line, b"Event").is_none()
+        && memchr::memmem::find(line, b"event_id").is_none()
+    {
+        return false;
+    }
+    let (mut event_id, mut winlog_branch) = (false, false);
+    for quote in memchr::memchr_iter(b'"', line) {
+        let (before, after) = (&line[..quote], &line[quote + 1..]);
+        if after.starts_with(b"EventID\"")
+            || after.starts_with(b"EventData\"")
+            || before.ends_with(b".event_id")
+        {
+            return true;
+        }
+        event_id |= after.starts_with(b"event_id\"");
+        winlog_branch |= after.starts_with(b"winlog\"") || after.starts_with(b"event_data\"");
+        if event_id && winlog_branch {
+            return true;
+        }
+    }
+    false
 }
 
 impl<'a> SysmonRecord<'a> {
@@ -1458,6 +1476,37 @@ impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The definition, literally: a substring search per needle.
+    fn looks_like_sysmon_by_definition(line: &[u8]) -> bool {
+        let contains = |needle: &[u8]| line.windows(needle.len()).any(|w| w == needle);
+        contains(br#""EventID""#)
+            || contains(br#""EventData""#)
+            || (contains(br#""event_id""#)
+                && (contains(br#""winlog""#) || contains(br#""event_data""#)))
+            || contains(br#".event_id""#)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sniff_equals_its_definition(
+            parts in proptest::collection::vec(
+                proptest::sample::select(alloc::vec![
+                    "\"", "EventID", "EventData", "event_id", "winlog", "event_data", ".",
+                    "Event", "ID", "x", ":", "{", "}", "\\", "_source", "winlog.event_id",
+                ]),
+                0..24,
+            )
+        ) {
+            let line = parts.concat();
+            proptest::prop_assert_eq!(
+                looks_like_sysmon(line.as_bytes()),
+                looks_like_sysmon_by_definition(line.as_bytes()),
+                "{}", line
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
