@@ -1,45 +1,49 @@
 //! Deterministic allocation counts (never timings): the hot path allocates nothing
 //! in steady state, and a pending write costs a bounded number of bytes.
 //!
-//! A counting global allocator wraps the system one for this test binary only.
+//! A counting global allocator wraps the system one for this test binary only. It
+//! counts per thread: libtest's own threads allocate while a test runs (reporting the
+//! previous test's result), and a process-wide count made the assertions flaky.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 use shareexec::*;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+thread_local! {
+    // `const` and without destructors: reading them never allocates, so the allocator
+    // may use them.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(allocations: usize, bytes: isize) {
+    // `try_with`: a thread being torn down has no counters left; its frees are not ours.
+    let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + allocations));
+    let _ = LIVE_BYTES.try_with(|b| b.set(b.get() + bytes));
+}
 
 // SAFETY: forwards to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        count(1, layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        count(0, -(layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        count(1, new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// Tests in this binary run one at a time: the counters are process-wide.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 const HOSTS: [&str; 4] = ["host-a", "host-b", "host-c", "host-d"];
 
@@ -103,19 +107,18 @@ fn steady_state_allocations(semantics: Semantics, lateness: Span) -> usize {
         d.drain_verdicts().for_each(drop);
         n += 1;
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     for _ in 0..20_000 {
         d.handle(irrelevant(n));
         d.handle(start_matching_nothing(n));
         d.drain_verdicts().for_each(drop);
         n += 1;
     }
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 #[test]
 fn no_allocation_per_event_in_steady_state() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     assert_eq!(
         steady_state_allocations(Semantics::Elasticsearch, Span::ZERO),
         0
@@ -134,7 +137,6 @@ fn no_allocation_per_event_in_steady_state() {
 /// Heap bytes of the detector per pending write, beyond the path's own bytes.
 #[test]
 fn bytes_per_pending_entry() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const N: usize = 200_000;
     let paths: Vec<String> = (0..N)
         .map(|i| format!("C:\\Windows\\Temp\\payload{i:08}.exe"))
@@ -144,7 +146,7 @@ fn bytes_per_pending_entry() {
         .with_max_pending(N)
         .with_max_pending_per_host(N)
         .with_hash_seed(Some(5));
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let before = LIVE_BYTES.with(Cell::get);
     let mut d = Detector::new(Arc::new(Rule::hardened()), config).unwrap();
     for (i, path) in paths.iter().enumerate() {
         d.handle(Event::File(FileEvent {
@@ -163,7 +165,7 @@ fn bytes_per_pending_entry() {
     }
     d.flush();
     assert_eq!(d.stats().pending as usize, N);
-    let grown = (LIVE_BYTES.load(Ordering::Relaxed) - before) as usize;
+    let grown = (LIVE_BYTES.with(Cell::get) - before) as usize;
     let per_entry = (grown - path_bytes) as f64 / N as f64;
     eprintln!("bytes per pending entry beyond the path: {per_entry:.1}");
     assert!(per_entry <= 100.0, "{per_entry:.1} bytes per entry");
