@@ -614,7 +614,7 @@ fn decode_slow(
 
 /// A leaf field the decoder keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Field {
+pub(super) enum Field {
     Timestamp,
     Category,
     Type,
@@ -645,7 +645,7 @@ enum Field {
 
 /// How a leaf's JSON value is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {
+pub(super) enum Shape {
     /// ECS `keyword`.
     Str,
     /// ECS `boolean`.
@@ -674,7 +674,7 @@ impl Field {
         )
     }
 
-    fn shape(self) -> Shape {
+    pub(super) fn shape(self) -> Shape {
         match self {
             Field::Timestamp => Shape::Time,
             Field::Category | Field::Type => Shape::Set,
@@ -699,7 +699,7 @@ impl Shape {
     }
 }
 
-struct Node {
+pub(super) struct Node {
     name: &'static str,
     /// Full dotted name, for errors.
     path: &'static str,
@@ -729,7 +729,7 @@ macro_rules! branch {
     };
 }
 
-static ROOT: &[Node] = &[
+pub(super) static ROOT: &[Node] = &[
     leaf!("@timestamp", "@timestamp", Timestamp),
     branch!(
         "event",
@@ -815,7 +815,7 @@ static ROOT: &[Node] = &[
 
 /// Where a key (possibly dotted) leads from a given object.
 #[derive(Clone, Copy)]
-enum Route {
+pub(super) enum Route {
     /// Not a field this crate reads: skip the value.
     Unknown,
     /// An object of the tree: its value must be an object (or null).
@@ -827,7 +827,7 @@ enum Route {
     PastLeaf(Field, &'static str),
 }
 
-fn route(nodes: &'static [Node], key: &str) -> Route {
+pub(super) fn route(nodes: &'static [Node], key: &str) -> Route {
     let mut nodes = nodes;
     let mut found = Route::Unknown;
     for segment in key.split('.') {

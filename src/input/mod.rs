@@ -198,6 +198,7 @@ mod common;
 mod ecs;
 #[cfg(feature = "evtx")]
 mod evtx;
+mod prefilter;
 mod rfc3339;
 mod sysmon;
 
@@ -206,6 +207,7 @@ mod sysmon;
 pub use self::evtx::{EvtxJsonRecord, EvtxReadError, EvtxReader};
 pub use crate::event::Hashes;
 pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_line};
+pub use prefilter::{Prefilter, Screen, Screened};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
 pub use sysmon::{
     SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, decode_sysmon_line,
