@@ -97,6 +97,7 @@ mod error;
 mod hosts;
 mod keys;
 mod owned;
+mod probe;
 pub mod snapshot;
 pub mod stable_hash;
 mod stats;
