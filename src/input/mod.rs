@@ -198,6 +198,7 @@ mod common;
 mod ecs;
 #[cfg(feature = "evtx")]
 mod evtx;
+mod pipeline;
 mod prefilter;
 mod rfc3339;
 mod sysmon;
@@ -207,6 +208,7 @@ mod sysmon;
 pub use self::evtx::{EvtxJsonRecord, EvtxReadError, EvtxReader};
 pub use crate::event::Hashes;
 pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_line};
+pub use pipeline::{EcsPipeline, Fed, PipelineStats};
 pub use prefilter::{Prefilter, Screen, Screened};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
 pub use sysmon::{

@@ -107,6 +107,18 @@ pub enum InputFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrefilterMode {
+    /// On, except with `--strict` (which is about reporting every bad line, and a
+    /// skipped line is not validated).
+    Auto,
+    /// Skip ECS lines that cannot be candidates without decoding them (Sysmon lines are
+    /// always decoded: the prefilter is proven for ECS only).
+    On,
+    /// Decode and validate every line.
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// `text` on a terminal, `json` otherwise.
     Auto,
@@ -142,6 +154,12 @@ pub struct DetectArgs {
     /// Input format.
     #[arg(long = "input-format", value_enum, default_value_t = InputFormat::Auto)]
     pub input_format: InputFormat,
+    /// Byte-level prefilter for ECS lines: lines that cannot be part of a sequence are
+    /// skipped without being decoded (nor validated: they are counted, see `--stats`),
+    /// and process starts that cannot match take a fast path. Alerts are the same
+    /// either way.
+    #[arg(long, value_enum, default_value_t = PrefilterMode::Auto)]
+    pub prefilter: PrefilterMode,
     /// Cap on pending writes, all hosts together.
     #[arg(long, value_name = "N")]
     pub max_pending: Option<usize>,
