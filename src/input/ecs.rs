@@ -700,7 +700,7 @@ impl Shape {
 }
 
 pub(super) struct Node {
-    name: &'static str,
+    pub(super) name: &'static str,
     /// Full dotted name, for errors.
     path: &'static str,
     kind: Kind,

@@ -46,10 +46,12 @@ pub struct PipelineStats {
 /// [`Detector::execution_needs_full_event`]); every other line is decoded as with it
 /// off. The detector's state and verdicts are the same either way.
 ///
-/// **The trade-off:** a skipped line is not decoded, so it is not validated beyond
-/// the scanner's own checks (which accept only lines the decoder accepts, see
-/// [`Prefilter`]'s proof, checked by tests and fuzzing), and nothing but its
-/// category's event count reaches the detector. [`PipelineStats::skipped`] counts such
+/// **The trade-off:** a skipped line is not decoded, so it is not validated (lines
+/// skipped by the byte search [`lacks_rule_category`](super::lacks_rule_category) not
+/// at all; lines skipped after the scanner's walk only as far as the scanner checks,
+/// which accepts only lines the decoder accepts, see [`Prefilter`]'s proof, checked by
+/// tests and fuzzing), and nothing but its category's event count reaches the
+/// detector: a bad line that is skipped is not reported. [`PipelineStats::skipped`] counts such
 /// lines. Run with the prefilter off to validate every line.
 ///
 /// # Example
@@ -113,8 +115,8 @@ impl<P: TrustPolicy> EcsPipeline<P> {
             prefilter,
             stats,
         } = self;
-        if let Some(scanned) = prefilter.as_mut().and_then(|p| p.scan(line)) {
-            match scanned.screen(detector.rule(), position) {
+        if let Some(prefilter) = prefilter {
+            match prefilter.screen(line, detector.rule(), position) {
                 Screen::Skip { events } => {
                     detector.count_irrelevant(u64::from(events));
                     stats.skipped += 1;

@@ -25,7 +25,28 @@
 //! reads, a missing `@timestamp`, nesting deeper than 64, a raw control byte inside a
 //! string, and any JSON syntax error.
 //!
+//! Before the walk, [`lacks_rule_category`] looks for a cheaper certainty: a line in
+//! which `"file"` and `"process"` appear only as keys makes no event at all, whatever
+//! else it holds (most of a Defend stream: network, registry, library, authentication
+//! events), and needs no parse.
+//!
 //! # Soundness
+//!
+//! **Claim 0 (no category).** If [`lacks_rule_category`]`(line)`, then
+//! [`EcsRecord::events`] of [`EcsRecord::parse`]`(line)` is empty or the parse fails:
+//! either way the full path hands the detector nothing, exactly as a skip with
+//! `events: 0` does.
+//!
+//! *Argument.* Suppose the parse succeeds with category `file` (`process` is the same).
+//! Then some JSON string token routed to `event.category` decodes to `file`. The line
+//! has no `\u`, and every other JSON escape decodes to one of `" \ / \b \f \n \r \t`,
+//! never a letter; so the token's raw body is exactly `file`, and the bytes `"file"`
+//! occur at it. Its opening quote is unescaped: the search pairs backslashes from the
+//! left of each run, as JSON does inside strings, so it never steps over such a quote
+//! and checks the bytes after it. And the token is a value (an array element or a
+//! member's value), so JSON puts `,`, `]` or `}` after it, never `:`: the search
+//! returned false. ∎ Note what this does *not* need: the line to be valid. A skipped
+//! line the decoder would refuse is not reported (the trade-off below).
 //!
 //! **Claim 1 (agreement).** If `scan(line)` returns `Some(s)`, then
 //! [`EcsRecord::parse`]`(line)` returns `Ok(r)` with `r.timestamp() == s.timestamp`,
@@ -86,7 +107,10 @@
 //!
 //! # What is given up
 //!
-//! A skipped line is **not validated beyond what the scanner checks**: claim 1 makes
+//! A line skipped by [`lacks_rule_category`] is **not validated at all**: had it been
+//! invalid, the full path would have reported an error (and handed the detector
+//! nothing, as the skip does). A line skipped after the walk is **not validated
+//! beyond what the scanner checks**: claim 1 makes
 //! the scanner at least as strict as the decoder on every line it accepts, and the
 //! equivalence tests, the property test and the `prefilter` fuzz target check exactly
 //! that; but fields the decoder does not read are not looked at by either. What a
@@ -195,14 +219,34 @@ impl Prefilter {
         Prefilter::default()
     }
 
+    /// The whole prefilter on one line: [`lacks_rule_category`] first (a byte search
+    /// that skips most irrelevant lines without a parse), then [`scan`](Self::scan)
+    /// and [`Screened::screen`]; [`Screen::Decode`] when the scanner gives up.
+    /// Blank lines are [`Screen::Decode`] (the decoder's framing decides about them).
+    pub fn screen<'s, P: TrustPolicy>(
+        &'s mut self,
+        line: &'s [u8],
+        rule: &Rule<P>,
+        position: Position,
+    ) -> Screen<'s> {
+        if lacks_rule_category(line) && !super::common::is_blank(line) {
+            return Screen::Skip { events: 0 };
+        }
+        match self.scan(line) {
+            Some(scanned) => scanned.screen(rule, position),
+            None => Screen::Decode,
+        }
+    }
+
     /// Reads `line` (one NDJSON line, with or without a byte-order mark) if it is plain
     /// enough to be read without the full decoder; `None` otherwise ("decode it").
     /// Blank lines are `None` too (the decoder's framing handles them). Never panics.
     pub fn scan<'s>(&'s mut self, line: &'s [u8]) -> Option<Screened<'s>> {
         let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-        core::str::from_utf8(line).ok()?;
+        let text = core::str::from_utf8(line).ok()?;
         let mut w = Walker {
             b: line,
+            text,
             i: 0,
             depth: 0,
             raw: Raw::default(),
@@ -308,6 +352,8 @@ struct Raw<'a> {
 
 struct Walker<'a> {
     b: &'a [u8],
+    /// `b` as text (validated once): slices of it at quotes are text too.
+    text: &'a str,
     i: usize,
     depth: u32,
     raw: Raw<'a>,
@@ -372,7 +418,11 @@ impl<'a> Walker<'a> {
     /// A string without escapes, as text.
     fn plain_string(&mut self) -> Option<&'a str> {
         match self.string()? {
-            (body, false) => core::str::from_utf8(body).ok(),
+            (body, false) => {
+                // The body sits between two quotes, ASCII, so it is whole characters.
+                let end = self.i - 1;
+                self.text.get(end - body.len()..end)
+            }
             (_, true) => None,
         }
     }
@@ -509,7 +559,7 @@ impl<'a> Walker<'a> {
             self.ws();
             self.eat(b':')?;
             self.ws();
-            match route(nodes, key) {
+            match route_key(nodes, key) {
                 Route::Unknown => self.skip_value()?,
                 Route::Branch(_, children) => self.object(children)?,
                 Route::Leaf(field, _) => self.leaf(field)?,
@@ -632,6 +682,25 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// `route(nodes, key)`, with a shortcut for the common key of one segment: `route`
+/// splits the key at dots and looks each segment up by name; a key without a dot is
+/// one segment, which names at most one node of `nodes` (names are unique in a node
+/// list), and `route` over that node alone gives the same answer as over the whole
+/// list; when no node has that name, `route` answers `Unknown`.
+#[inline]
+fn route_key(nodes: &'static [Node], key: &str) -> Route {
+    if key.as_bytes().contains(&b'.') {
+        return route(nodes, key);
+    }
+    match nodes
+        .iter()
+        .position(|n| n.name.len() == key.len() && n.name == key)
+    {
+        Some(at) => route(nodes.get(at..=at).unwrap_or_default(), key),
+        None => Route::Unknown,
+    }
+}
+
 /// A number token that is a plain integer (no fraction) of at most `max` digits.
 fn plain_integer(token: &[u8], max: usize) -> Option<i128> {
     let (negative, digits) = match token.strip_prefix(b"-") {
@@ -672,6 +741,88 @@ fn unescape(body: &[u8], out: &mut String) -> Option<()> {
     }
     out.push_str(core::str::from_utf8(rest).ok()?);
     Some(())
+}
+
+/// Whether `line` certainly makes no event (category neither `file` nor `process`),
+/// by a byte search, without a parse: true when the line has no `\u` and every
+/// `"file"` or `"process"` in it is followed (after JSON whitespace) by `:`, i.e. is
+/// a key, never a value. See claim 0 of the [module docs](self).
+///
+/// # Example
+/// ```
+/// use shareexec::input::lacks_rule_category;
+/// assert!(lacks_rule_category(br#"{"event":{"category":"network"},"process":{"pid":4}}"#));
+/// assert!(!lacks_rule_category(br#"{"event":{"category":["process"]}}"#));
+/// assert!(!lacks_rule_category(br#"{"event":{"category":"proc\u0065ss"}}"#));
+/// ```
+pub fn lacks_rule_category(line: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(j) = find_candidate(line, i) {
+        if line.get(j) == Some(&b'\\') {
+            // Backslashes pair up from the left of each run, as in a JSON string, so
+            // an unescaped quote is never stepped over.
+            if line.get(j + 1) == Some(&b'u') {
+                return false;
+            }
+            i = j + 2;
+            continue;
+        }
+        if line.get(j) != Some(&b'"') {
+            i = j + 1;
+            continue;
+        }
+        let rest = line.get(j + 1..).unwrap_or_default();
+        let len = if rest.starts_with(b"file\"") {
+            5
+        } else if rest.starts_with(b"process\"") {
+            8
+        } else {
+            i = j + 1;
+            continue;
+        };
+        let mut k = j + 1 + len;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(k) {
+            k += 1;
+        }
+        if line.get(k) != Some(&b':') {
+            return false;
+        }
+        i = k + 1;
+    }
+    true
+}
+
+/// The index of the first byte at or after `i` that is `\`, or `"` followed by `f`
+/// or `p` (the start of a possible `"file"` or `"process"`); it may also stop at other
+/// bytes (the caller checks), never past one of those. Eight positions at a time: the
+/// SWAR zero-byte test flags every zero byte (and possibly bytes above one), so a
+/// flagged-bit AND of two tests has no false negatives.
+#[inline]
+fn find_candidate(b: &[u8], mut i: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn zero(v: u64) -> u64 {
+        v.wrapping_sub(LO) & !v & HI
+    }
+    while let Some(chunk) = b.get(i..i + 9) {
+        let x = u64::from_le_bytes(chunk.get(..8)?.try_into().ok()?);
+        let y = u64::from_le_bytes(chunk.get(1..)?.try_into().ok()?);
+        let quote = zero(x ^ (LO * u64::from(b'"')));
+        let next = zero(y ^ (LO * u64::from(b'f'))) | zero(y ^ (LO * u64::from(b'p')));
+        let hits = (quote & next) | zero(x ^ (LO * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The index of the first `"`, `\` or control byte (< 0x20) at or after `i`; eight
