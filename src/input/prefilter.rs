@@ -1,151 +1,6 @@
 //! A sound byte-level prefilter for ECS NDJSON: decides, without the full decode, that
 //! a line cannot be a candidate of either stage, and reads a process start's join key
 //! and clock fields so that the detector can be asked whether the full event matters.
-//!
-//! # What it does
-//!
-//! [`Prefilter::scan`] walks the JSON text of one line once, token by token, with no
-//! allocation: string bodies are skipped eight bytes at a time (a SWAR search for `"`,
-//! `\` and control bytes), keys are routed through **the decoder's own field tree**
-//! (the same `route` function, so nested, dotted, mixed spellings and `_source` are
-//! understood exactly as [`EcsRecord::parse`] understands them), and only the fields the
-//! candidate predicates and the detector's clock read are kept: `@timestamp`,
-//! `event.category`, `event.type`, `event.sequence`, `host.id`, `host.os.type`,
-//! `process.executable`. The other fields the decoder reads are type-checked (so that a
-//! line the scanner accepts is one the decoder accepts) and skipped.
-//!
-//! It gives up — returns `None`, meaning "decode this line fully" — on anything
-//! unusual: any `\u` escape anywhere, an escape in a key or in a kept field other than
-//! `process.executable`, a field of the decoder's tree given twice (a repeated key, or a
-//! dotted and a nested spelling of one field), a branch of the tree (`process`,
-//! `host.os`, `_source`…) whose value is not an object, an array for a field other than
-//! `event.category`/`event.type`, a category or type array holding anything but strings,
-//! numbers with an exponent or longer than 40 bytes, a `process.pid`/`event.sequence`
-//! that is not a plain integer, an `@timestamp` that is not a string Elasticsearch
-//! reads, a missing `@timestamp`, nesting deeper than 64, a raw control byte inside a
-//! string, and any JSON syntax error.
-//!
-//! Before the walk, [`lacks_rule_category`] looks for a cheaper certainty: a line in
-//! which `"file"` and `"process"` appear only as keys makes no event at all, whatever
-//! else it holds (most of a Defend stream: network, registry, library, authentication
-//! events), and needs no parse.
-//!
-//! # Soundness
-//!
-//! **Claim 0 (no category).** If [`lacks_rule_category`]`(line)`, then
-//! [`EcsRecord::events`] of [`EcsRecord::parse`]`(line)` is empty or the parse fails:
-//! either way the full path hands the detector nothing, exactly as a skip with
-//! `events: 0` does.
-//!
-//! *Argument.* Suppose the parse succeeds with category `file` (`process` is the same).
-//! Then some JSON string token routed to `event.category` decodes to `file`. The line
-//! has no `\u`, and every other JSON escape decodes to one of `" \ / \b \f \n \r \t`,
-//! never a letter; so the token's raw body is exactly `file`, and the bytes `"file"`
-//! occur at it. Its opening quote is unescaped: the search pairs backslashes from the
-//! left of each run, as JSON does inside strings, so it never steps over such a quote
-//! and checks the bytes after it. And the token is a value (an array element or a
-//! member's value), so JSON puts `,`, `]` or `}` after it, never `:`: the search
-//! returned false. ∎ Note what this does *not* need: the line to be valid. A skipped
-//! line the decoder would refuse is not reported (the trade-off below).
-//!
-//! **Claim 1 (agreement).** If `scan(line)` returns `Some(s)`, then
-//! [`EcsRecord::parse`]`(line)` returns `Ok(r)` with `r.timestamp() == s.timestamp`,
-//! `r.sequence() == s.sequence`, `r.category() == s.category`,
-//! `r.event_types() == s.types`, `r.host_id() == s.host_id`, `r.os_type() ==
-//! s.os_type` and `r.process_executable() == s.executable`.
-//!
-//! *Argument.* The scanner accepts a subset of RFC 8259 JSON: an object at the top,
-//! strict number, literal and string grammar (escapes limited to `\" \\ \/ \b \f \n \r
-//! \t`, no raw control bytes, the line already checked to be UTF-8 after an optional
-//! byte-order mark, exactly as the decoder's framing does), whitespace only where JSON
-//! allows it, nothing after the object. `serde_json` accepts every such text (nesting
-//! stays under its limit of 128; numbers without exponent of at most 40 bytes never
-//! overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
-//! routes, and both route it with the same function over the same tree from the same
-//! node, so each value reaches the same place in both. In the decoder, a value of an
-//! unknown key is skipped (it can only fail on syntax, accepted above); a branch's
-//! object recurses (the scanner accepts only objects there: the decoder's
-//! array-flattening and `null` cases never arise); a leaf's value is read per its
-//! shape, and the scanner accepts only values the decoder reads without error: a string
-//! or `null` for a keyword it keeps; a string, number, boolean or `null` for a keyword
-//! it does not keep (the decoder indexes numbers and booleans as their text); `true`,
-//! `false` or `null` for a boolean; a plain integer of at most 18 digits (19 for the
-//! non-negative `event.sequence`) or `null` for an integer, which fits the field's type;
-//! a string without escapes that [`parse_es_date`](super::ecs) reads for `@timestamp` —
-//! the decoder's own function; and for `event.category`/`event.type`, an escape-free
-//! string or a flat array of them, whose union both compute with the same exact
-//! comparisons (`EventTypes::insert_str`, `"file"`/`"process"`). Every leaf is seen at
-//! most once (otherwise the scanner gives up), so the decoder's rules for repeated and
-//! multi-valued fields (union, first-`windows`, last-wins) all reduce to "the one value
-//! given", which is what the scanner keeps. A `@timestamp` was seen, so the decoder's
-//! `MissingTimestamp` does not apply. `process.executable` may hold the simple escapes;
-//! the scanner undoes them as JSON defines, as `serde_json` does. ∎
-//!
-//! **Claim 2 (skip).** If [`Screened::screen`] says [`Screen::Skip`]` { events: n }`,
-//! then [`EcsRecord::events`] yields exactly `n` events, and [`Rule::is_write`] and
-//! [`Rule::is_execution`] are false for each of them; so handing the detector those
-//! events is the same as [`Detector::count_irrelevant`]`(n)` (both only count `n`
-//! events: see `Detector::handle`, which returns before touching any other state for a
-//! non-candidate).
-//!
-//! *Argument.* By claim 1 the record's category, types and `host.os.type` are the
-//! scanner's. `events()` yields one event per category among `file` and `process`. The
-//! process event is `ProcessEvent { os_type, types, .. }` and `is_execution` reads only
-//! those two fields, so the scanner evaluates it exactly (on an event with the same
-//! two fields). `is_write` is a conjunction that includes `is_windows(os_type)` and
-//! `types ∩ {creation, change} ≠ ∅`; the scanner evaluates that necessary part exactly
-//! (`is_windows` through `is_execution` of an event of type `start` with the same
-//! `os_type`), and skips only when it is false. ∎
-//!
-//! **Claim 3 (fast path).** If `screen` says [`Screen::Execution`]`(e)`, then the
-//! record's category is exactly `process`, `events()` yields one process event `f`, and
-//! `e` equals `f` except that `origin.id`, `pid`, `code_signature` and `hash` are left
-//! empty. [`Detector::execution_needs_full_event`] is false only when handling `e`
-//! and handling `f` change the detector identically and produce the same verdicts
-//! (none): see that method for the argument. Otherwise the pipeline decodes the line
-//! fully.
-//!
-//! # What is given up
-//!
-//! A line skipped by [`lacks_rule_category`] is **not validated at all**: had it been
-//! invalid, the full path would have reported an error (and handed the detector
-//! nothing, as the skip does). A line skipped after the walk is **not validated
-//! beyond what the scanner checks**: claim 1 makes
-//! the scanner at least as strict as the decoder on every line it accepts, and the
-//! equivalence tests, the property test and the `prefilter` fuzz target check exactly
-//! that; but fields the decoder does not read are not looked at by either. What a
-//! skipped line would have said, had it been decoded (its id, its other fields), is
-//! never computed. [`EcsPipeline`](super::EcsPipeline) counts skipped lines.
-//!
-//! `\u` escapes anywhere, tabs inside strings and the other rare shapes listed above
-//! take the full path: correct, just not faster.
-//!
-//! # Example
-//!
-//! ```
-//! use shareexec::input::{Category, Prefilter, Screen};
-//! use shareexec::Rule;
-//!
-//! let rule = Rule::elasticsearch();
-//! let mut prefilter = Prefilter::new();
-//! let dns = br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":["network"],"type":["protocol"]}}"#;
-//! let scanned = prefilter.scan(dns).expect("a plain line");
-//! assert_eq!(scanned.category, Category::Other);
-//! assert_eq!(scanned.screen(&rule, 1), Screen::Skip { events: 0 });
-//!
-//! let start = br#"{"@timestamp":"2024-01-03T14:00:00Z","event.category":"process",
-//!     "event":{"type":["start"]},"host":{"id":"h1","os.type":"windows"},
-//!     "process":{"executable":"C:\\Windows\\x.exe","pid":1234}}"#;
-//! let Screen::Execution(event) = prefilter.scan(start).unwrap().screen(&rule, 2) else { panic!() };
-//! assert_eq!(event.executable, Some(r"C:\Windows\x.exe"));
-//! ```
-//!
-//! [`EcsRecord::parse`]: super::EcsRecord::parse
-//! [`EcsRecord::events`]: super::EcsRecord::events
-//! [`Rule::is_write`]: crate::Rule::is_write
-//! [`Rule::is_execution`]: crate::Rule::is_execution
-//! [`Detector::count_irrelevant`]: crate::Detector::count_irrelevant
-//! [`Detector::execution_needs_full_event`]: crate::Detector::execution_needs_full_event
 
 use alloc::string::String;
 
@@ -163,10 +18,157 @@ const MAX_NUMBER: usize = 40;
 const CAT_FILE: u8 = 1;
 const CAT_PROCESS: u8 = 2;
 
-/// The prefilter: a reusable scanner with a scratch buffer for an escaped
-/// `process.executable` (no allocation per line once it has grown).
+/// A sound byte-level prefilter for ECS NDJSON: decides, without the full decode, that
+/// a line cannot be a candidate of either stage, and reads a process start's join key
+/// and clock fields so that the detector can be asked whether the full event matters.
 ///
-/// See the [module docs](self) for what it reads, when it gives up, and the proof.
+/// # What it does
+///
+/// [`Prefilter::scan`] walks the JSON text of one line once, token by token, with no
+/// allocation: string bodies are skipped eight bytes at a time (a SWAR search for `"`,
+/// `\` and control bytes), keys are routed through **the decoder's own field tree**
+/// (the same `route` function, so nested, dotted, mixed spellings and `_source` are
+/// understood exactly as [`EcsRecord::parse`] understands them), and only the fields the
+/// candidate predicates and the detector's clock read are kept: `@timestamp`,
+/// `event.category`, `event.type`, `event.sequence`, `host.id`, `host.os.type`,
+/// `process.executable`. The other fields the decoder reads are type-checked (so that a
+/// line the scanner accepts is one the decoder accepts) and skipped.
+///
+/// It gives up — returns `None`, meaning "decode this line fully" — on anything
+/// unusual: any `\u` escape anywhere, an escape in a key or in a kept field other than
+/// `process.executable`, a field of the decoder's tree given twice (a repeated key, or a
+/// dotted and a nested spelling of one field), a branch of the tree (`process`,
+/// `host.os`, `_source`…) whose value is not an object, an array for a field other than
+/// `event.category`/`event.type`, a category or type array holding anything but strings,
+/// numbers with an exponent or longer than 40 bytes, a `process.pid`/`event.sequence`
+/// that is not a plain integer, an `@timestamp` that is not a string Elasticsearch
+/// reads, a missing `@timestamp`, nesting deeper than 64, a raw control byte inside a
+/// string, and any JSON syntax error.
+///
+/// Before the walk, [`lacks_rule_category`] looks for a cheaper certainty: a line in
+/// which `"file"` and `"process"` appear only as keys makes no event at all, whatever
+/// else it holds (most of a Defend stream: network, registry, library, authentication
+/// events), and needs no parse.
+///
+/// # Soundness
+///
+/// **Claim 0 (no category).** If [`lacks_rule_category`]`(line)`, then
+/// [`EcsRecord::events`] of [`EcsRecord::parse`]`(line)` is empty or the parse fails:
+/// either way the full path hands the detector nothing, exactly as a skip with
+/// `events: 0` does.
+///
+/// *Argument.* Suppose the parse succeeds with category `file` (`process` is the same).
+/// Then some JSON string token routed to `event.category` decodes to `file`. The line
+/// has no `\u`, and every other JSON escape decodes to one of `" \ / \b \f \n \r \t`,
+/// never a letter; so the token's raw body is exactly `file`, and the bytes `"file"`
+/// occur at it. Its opening quote is unescaped: the search pairs backslashes from the
+/// left of each run, as JSON does inside strings, so it never steps over such a quote
+/// and checks the bytes after it. And the token is a value (an array element or a
+/// member's value), so JSON puts `,`, `]` or `}` after it, never `:`: the search
+/// returned false. ∎ Note what this does *not* need: the line to be valid. A skipped
+/// line the decoder would refuse is not reported (the trade-off below).
+///
+/// **Claim 1 (agreement).** If `scan(line)` returns `Some(s)`, then
+/// [`EcsRecord::parse`]`(line)` returns `Ok(r)` with `r.timestamp() == s.timestamp`,
+/// `r.sequence() == s.sequence`, `r.category() == s.category`,
+/// `r.event_types() == s.types`, `r.host_id() == s.host_id`, `r.os_type() ==
+/// s.os_type` and `r.process_executable() == s.executable`.
+///
+/// *Argument.* The scanner accepts a subset of RFC 8259 JSON: an object at the top,
+/// strict number, literal and string grammar (escapes limited to `\" \\ \/ \b \f \n \r
+/// \t`, no raw control bytes, the line already checked to be UTF-8 after an optional
+/// byte-order mark, exactly as the decoder's framing does), whitespace only where JSON
+/// allows it, nothing after the object. `serde_json` accepts every such text (nesting
+/// stays under its limit of 128; numbers without exponent of at most 40 bytes never
+/// overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
+/// routes, and both route it with the same function over the same tree from the same
+/// node, so each value reaches the same place in both. In the decoder, a value of an
+/// unknown key is skipped (it can only fail on syntax, accepted above); a branch's
+/// object recurses (the scanner accepts only objects there: the decoder's
+/// array-flattening and `null` cases never arise); a leaf's value is read per its
+/// shape, and the scanner accepts only values the decoder reads without error: a string
+/// or `null` for a keyword it keeps; a string, number, boolean or `null` for a keyword
+/// it does not keep (the decoder indexes numbers and booleans as their text); `true`,
+/// `false` or `null` for a boolean; a plain integer of at most 18 digits (19 for the
+/// non-negative `event.sequence`) or `null` for an integer, which fits the field's type;
+/// a string without escapes that the decoder's own function `parse_es_date` reads, for
+/// `@timestamp`; and for `event.category`/`event.type`, an escape-free
+/// string or a flat array of them, whose union both compute with the same exact
+/// comparisons (`EventTypes::insert_str`, `"file"`/`"process"`). Every leaf is seen at
+/// most once (otherwise the scanner gives up), so the decoder's rules for repeated and
+/// multi-valued fields (union, first-`windows`, last-wins) all reduce to "the one value
+/// given", which is what the scanner keeps. A `@timestamp` was seen, so the decoder's
+/// `MissingTimestamp` does not apply. `process.executable` may hold the simple escapes;
+/// the scanner undoes them as JSON defines, as `serde_json` does. ∎
+///
+/// **Claim 2 (skip).** If [`Screened::screen`] says [`Screen::Skip`]` { events: n }`,
+/// then [`EcsRecord::events`] yields exactly `n` events, and [`Rule::is_write`] and
+/// [`Rule::is_execution`] are false for each of them; so handing the detector those
+/// events is the same as [`Detector::count_irrelevant`]`(n)` (both only count `n`
+/// events: see `Detector::handle`, which returns before touching any other state for a
+/// non-candidate).
+///
+/// *Argument.* By claim 1 the record's category, types and `host.os.type` are the
+/// scanner's. `events()` yields one event per category among `file` and `process`. The
+/// process event is `ProcessEvent { os_type, types, .. }` and `is_execution` reads only
+/// those two fields, so the scanner evaluates it exactly (on an event with the same
+/// two fields). `is_write` is a conjunction that includes `is_windows(os_type)` and
+/// `types ∩ {creation, change} ≠ ∅`; the scanner evaluates that necessary part exactly
+/// (`is_windows` through `is_execution` of an event of type `start` with the same
+/// `os_type`), and skips only when it is false. ∎
+///
+/// **Claim 3 (fast path).** If `screen` says [`Screen::Execution`]`(e)`, then the
+/// record's category is exactly `process`, `events()` yields one process event `f`, and
+/// `e` equals `f` except that `origin.id`, `pid`, `code_signature` and `hash` are left
+/// empty. [`Detector::execution_needs_full_event`] is false only when handling `e`
+/// and handling `f` change the detector identically and produce the same verdicts
+/// (none): see that method for the argument. Otherwise the pipeline decodes the line
+/// fully.
+///
+/// # What is given up
+///
+/// A line skipped by [`lacks_rule_category`] is **not validated at all**: had it been
+/// invalid, the full path would have reported an error (and handed the detector
+/// nothing, as the skip does). A line skipped after the walk is **not validated
+/// beyond what the scanner checks**: claim 1 makes
+/// the scanner at least as strict as the decoder on every line it accepts, and the
+/// equivalence tests, the property test and the `prefilter` fuzz target check exactly
+/// that; but fields the decoder does not read are not looked at by either. What a
+/// skipped line would have said, had it been decoded (its id, its other fields), is
+/// never computed. [`EcsPipeline`](super::EcsPipeline) counts skipped lines.
+///
+/// `\u` escapes anywhere, tabs inside strings and the other rare shapes listed above
+/// take the full path: correct, just not faster.
+///
+/// # Example
+///
+/// ```
+/// use shareexec::input::{Category, Prefilter, Screen};
+/// use shareexec::Rule;
+///
+/// let rule = Rule::elasticsearch();
+/// let mut prefilter = Prefilter::new();
+/// let dns = br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":["network"],"type":["protocol"]}}"#;
+/// let scanned = prefilter.scan(dns).expect("a plain line");
+/// assert_eq!(scanned.category, Category::Other);
+/// assert_eq!(scanned.screen(&rule, 1), Screen::Skip { events: 0 });
+///
+/// let start = br#"{"@timestamp":"2024-01-03T14:00:00Z","event.category":"process",
+///     "event":{"type":["start"]},"host":{"id":"h1","os.type":"windows"},
+///     "process":{"executable":"C:\\Windows\\x.exe","pid":1234}}"#;
+/// let Screen::Execution(event) = prefilter.scan(start).unwrap().screen(&rule, 2) else { panic!() };
+/// assert_eq!(event.executable, Some(r"C:\Windows\x.exe"));
+/// ```
+///
+/// [`EcsRecord::parse`]: super::EcsRecord::parse
+/// [`EcsRecord::events`]: super::EcsRecord::events
+/// [`Rule::is_write`]: crate::Rule::is_write
+/// [`Rule::is_execution`]: crate::Rule::is_execution
+/// [`Detector::count_irrelevant`]: crate::Detector::count_irrelevant
+/// [`Detector::execution_needs_full_event`]: crate::Detector::execution_needs_full_event
+///
+/// The value itself is a reusable scanner with a scratch buffer for an escaped
+/// `process.executable` (no allocation per line once it has grown).
 #[derive(Clone, Debug, Default)]
 pub struct Prefilter {
     scratch: String,
@@ -174,7 +176,7 @@ pub struct Prefilter {
 
 /// What [`Prefilter::scan`] read from a line it fully understood: exactly the values
 /// [`EcsRecord`](super::EcsRecord) would hold for these fields (claim 1 of the
-/// [module docs](self)).
+/// [`Prefilter`] docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Screened<'a> {
     /// `@timestamp`.
@@ -311,7 +313,7 @@ impl<'a> Screened<'a> {
     }
 
     /// Skip, fast path or full decode, under `rule` (claims 2 and 3 of the
-    /// [module docs](self)).
+    /// [`Prefilter`] docs).
     pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
         let process = self.process_event(position);
         // `is_execution` reads only `os_type` and `types`, both exact here.
@@ -682,23 +684,30 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// `route(nodes, key)`, with a shortcut for the common key of one segment: `route`
-/// splits the key at dots and looks each segment up by name; a key without a dot is
-/// one segment, which names at most one node of `nodes` (names are unique in a node
-/// list), and `route` over that node alone gives the same answer as over the whole
-/// list; when no node has that name, `route` answers `Unknown`.
+/// `route(nodes, key)`, with a shortcut for the common cases. `route` splits the key
+/// at dots and looks the first segment up by name (names are unique in a node list),
+/// answering `Unknown` when no node has it. The first segment equals a node's name
+/// exactly when the key starts with the name followed by a dot or the end. So: no such
+/// node, `Unknown`; the key is the name, `route` over that node alone (the same
+/// answer); a dotted key, `route` itself.
 #[inline]
 fn route_key(nodes: &'static [Node], key: &str) -> Route {
-    if key.as_bytes().contains(&b'.') {
-        return route(nodes, key);
+    let k = key.as_bytes();
+    let Some(&first) = k.first() else {
+        return Route::Unknown;
+    };
+    for (at, node) in nodes.iter().enumerate() {
+        let name = node.name.as_bytes();
+        if name.first() != Some(&first) || !k.starts_with(name) {
+            continue;
+        }
+        return match k.get(name.len()) {
+            None => route(nodes.get(at..=at).unwrap_or_default(), key),
+            Some(b'.') => route(nodes, key),
+            Some(_) => continue,
+        };
     }
-    match nodes
-        .iter()
-        .position(|n| n.name.len() == key.len() && n.name == key)
-    {
-        Some(at) => route(nodes.get(at..=at).unwrap_or_default(), key),
-        None => Route::Unknown,
-    }
+    Route::Unknown
 }
 
 /// A number token that is a plain integer (no fraction) of at most `max` digits.
@@ -746,7 +755,7 @@ fn unescape(body: &[u8], out: &mut String) -> Option<()> {
 /// Whether `line` certainly makes no event (category neither `file` nor `process`),
 /// by a byte search, without a parse: true when the line has no `\u` and every
 /// `"file"` or `"process"` in it is followed (after JSON whitespace) by `:`, i.e. is
-/// a key, never a value. See claim 0 of the [module docs](self).
+/// a key, never a value. See claim 0 of the [`Prefilter`] docs.
 ///
 /// # Example
 /// ```
