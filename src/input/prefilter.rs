@@ -48,7 +48,9 @@ const CAT_PROCESS: u8 = 2;
 /// Before the walk, [`lacks_rule_category`] looks for a cheaper certainty: a line in
 /// which `"file"` and `"process"` appear only as keys makes no event at all, whatever
 /// else it holds (most of a Defend stream: network, registry, library, authentication
-/// events), and needs no parse.
+/// events), and needs no parse. The same search sends a line with the values `"file"`
+/// and `"creation"` or `"change"` (a likely write, which needs the full decode anyway)
+/// and a line with a `\u` (on which the walk would give up) straight to the decoder.
 ///
 /// # Soundness
 ///
@@ -231,8 +233,12 @@ impl Prefilter {
         rule: &Rule<P>,
         position: Position,
     ) -> Screen<'s> {
-        if lacks_rule_category(line) && !super::common::is_blank(line) {
-            return Screen::Skip { events: 0 };
+        match sight(line) {
+            Sight::NoCategory if !super::common::is_blank(line) => {
+                return Screen::Skip { events: 0 };
+            }
+            Sight::Decode => return Screen::Decode,
+            _ => {}
         }
         match self.scan(line) {
             Some(scanned) => scanned.screen(rule, position),
@@ -765,44 +771,77 @@ fn unescape(body: &[u8], out: &mut String) -> Option<()> {
 /// assert!(!lacks_rule_category(br#"{"event":{"category":"proc\u0065ss"}}"#));
 /// ```
 pub fn lacks_rule_category(line: &[u8]) -> bool {
+    sight(line) == Sight::NoCategory
+}
+
+/// What the byte search saw in a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sight {
+    /// No `\u`, and no `"file"`/`"process"` value: no event (claim 0).
+    NoCategory,
+    /// Decode fully without walking: a `\u` (the walk would give up on it), or values
+    /// `"file"` and `"creation"`/`"change"`, a likely write, which the walk would
+    /// send to the full decode anyway. (Decoding is always correct; this only saves
+    /// the walk.)
+    Decode,
+    /// Walk it ([`Prefilter::scan`]).
+    Walk,
+}
+
+/// The byte search behind [`lacks_rule_category`] (see claim 0 of the [`Prefilter`]
+/// docs for why it never misses a `"file"` or `"process"` value).
+fn sight(line: &[u8]) -> Sight {
+    let (mut file, mut process, mut write) = (false, false, false);
     let mut i = 0;
     while let Some(j) = find_candidate(line, i) {
         if line.get(j) == Some(&b'\\') {
             // Backslashes pair up from the left of each run, as in a JSON string, so
             // an unescaped quote is never stepped over.
             if line.get(j + 1) == Some(&b'u') {
-                return false;
+                return Sight::Decode;
             }
             i = j + 2;
             continue;
         }
+        i = j + 1;
         if line.get(j) != Some(&b'"') {
-            i = j + 1;
             continue;
         }
         let rest = line.get(j + 1..).unwrap_or_default();
-        let len = if rest.starts_with(b"file\"") {
-            5
+        let (len, seen) = if rest.starts_with(b"file\"") {
+            (5, &mut file)
         } else if rest.starts_with(b"process\"") {
-            8
+            (8, &mut process)
+        } else if rest.starts_with(b"creation\"") {
+            (9, &mut write)
+        } else if rest.starts_with(b"change\"") {
+            (7, &mut write)
         } else {
-            i = j + 1;
             continue;
         };
         let mut k = j + 1 + len;
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(k) {
             k += 1;
         }
-        if line.get(k) != Some(&b':') {
-            return false;
+        if line.get(k) == Some(&b':') {
+            // A key: its closing quote and the colon hold no pattern start.
+            i = k + 1;
+        } else {
+            // A value (or invalid JSON): the search goes on from its closing quote.
+            *seen = true;
+            i = j + len;
         }
-        i = k + 1;
     }
-    true
+    match (file, process, write) {
+        (false, false, _) => Sight::NoCategory,
+        (true, _, true) => Sight::Decode,
+        _ => Sight::Walk,
+    }
 }
 
-/// The index of the first byte at or after `i` that is `\`, or `"` followed by `f`
-/// or `p` (the start of a possible `"file"` or `"process"`); it may also stop at other
+/// The index of the first byte at or after `i` that is `\`, or `"` followed by `f`,
+/// `p` or `c` (the start of a possible `"file"`, `"process"`, `"creation"` or
+/// `"change"`); it may also stop at other
 /// bytes (the caller checks), never past one of those. Eight positions at a time: the
 /// SWAR zero-byte test flags every zero byte (and possibly bytes above one), so a
 /// flagged-bit AND of two tests has no false negatives.
@@ -818,7 +857,9 @@ fn find_candidate(b: &[u8], mut i: usize) -> Option<usize> {
         let x = u64::from_le_bytes(chunk.get(..8)?.try_into().ok()?);
         let y = u64::from_le_bytes(chunk.get(1..)?.try_into().ok()?);
         let quote = zero(x ^ (LO * u64::from(b'"')));
-        let next = zero(y ^ (LO * u64::from(b'f'))) | zero(y ^ (LO * u64::from(b'p')));
+        let next = zero(y ^ (LO * u64::from(b'f')))
+            | zero(y ^ (LO * u64::from(b'p')))
+            | zero(y ^ (LO * u64::from(b'c')));
         let hits = (quote & next) | zero(x ^ (LO * u64::from(b'\\')));
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
@@ -1061,6 +1102,50 @@ mod tests {
             r#""a":{"b":[1,{"c":[]},"d",null,true,-0.5]},"event":{"type":[]}"#,
         ] {
             agrees(&start(body)).unwrap_or_else(|| panic!("accepted: {body}"));
+        }
+    }
+
+    #[test]
+    fn byte_search_sights() {
+        let cases: &[(&[u8], Sight)] = &[
+            (
+                br#"{"process":{"pid":4},"file" :{"path":"x"},"event":{"category":"network"}}"#,
+                Sight::NoCategory,
+            ),
+            (
+                br#"{"event":{"category":"registry","type":"change"}}"#,
+                Sight::NoCategory,
+            ),
+            (
+                br#"{"event":{"category":["file"],"type":["creation"]}}"#,
+                Sight::Decode,
+            ),
+            (
+                br#"{"event":{"category":"file" ,"type": "change" }}"#,
+                Sight::Decode,
+            ),
+            (
+                br#"{"event":{"category":"file","type":"deletion"}}"#,
+                Sight::Walk,
+            ),
+            (
+                br#"{"event":{"category":["process"],"type":["start"]}}"#,
+                Sight::Walk,
+            ),
+            (br#"{"a":"\u0041"}"#, Sight::Decode),
+            // An escaped quote does not start a token; an escaped backslash before a
+            // real quote does not hide it.
+            (br#"{"a":"x\"file","b":1}"#, Sight::NoCategory),
+            (br#"{"a":"x\\","event.category":"process"}"#, Sight::Walk),
+            (br#"{"a":["x\\\\","file"]}"#, Sight::Walk),
+        ];
+        for (line, sight) in cases {
+            assert_eq!(
+                super::sight(line),
+                *sight,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
