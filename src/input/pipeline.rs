@@ -5,6 +5,8 @@ use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Prefilter, Screen};
 use crate::detector::Detector;
 use crate::event::{Event, Position};
+use crate::rule::Semantics;
+use crate::time::Span;
 use crate::trust::{SignerPolicy, TrustPolicy};
 
 /// How [`EcsPipeline::feed`] dealt with a line.
@@ -86,9 +88,14 @@ pub struct EcsPipeline<P: TrustPolicy = SignerPolicy> {
 impl<P: TrustPolicy> EcsPipeline<P> {
     /// Feeds `detector`, with the prefilter on (`prefilter`) or off.
     pub fn new(detector: Detector<P>, prefilter: bool) -> Self {
+        // The process-start fast path can only pay where in-order candidates are not
+        // held: lateness 0 under Elasticsearch semantics (see
+        // `Detector::execution_needs_full_event`).
+        let fast_path = detector.rule().semantics() == Semantics::Elasticsearch
+            && detector.config().max_lateness == Span::ZERO;
         EcsPipeline {
             detector,
-            prefilter: prefilter.then(Prefilter::new),
+            prefilter: prefilter.then(|| Prefilter::new().with_fast_path(fast_path)),
             stats: PipelineStats::default(),
         }
     }

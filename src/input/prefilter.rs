@@ -171,9 +171,20 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// The value itself is a reusable scanner with a scratch buffer for an escaped
 /// `process.executable` (no allocation per line once it has grown).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Prefilter {
     scratch: String,
+    /// Whether lines that look like process starts are walked for the fast path.
+    fast_path: bool,
+}
+
+impl Default for Prefilter {
+    fn default() -> Self {
+        Prefilter {
+            scratch: String::new(),
+            fast_path: true,
+        }
+    }
 }
 
 /// What [`Prefilter::scan`] read from a line it fully understood: exactly the values
@@ -218,9 +229,23 @@ pub enum Screen<'a> {
 }
 
 impl Prefilter {
-    /// A prefilter with an empty scratch buffer.
+    /// A prefilter with an empty scratch buffer, the fast path on.
     pub fn new() -> Self {
         Prefilter::default()
+    }
+
+    /// With `on` false, [`screen`](Self::screen) sends lines that look like process
+    /// starts (the values `"process"` and `"start"`) straight to the full decode
+    /// instead of walking them for [`Screen::Execution`]: for a detector that holds
+    /// every candidate for reordering (a lateness above 0, or hardened semantics,
+    /// where [`Detector::execution_needs_full_event`](crate::Detector::execution_needs_full_event)
+    /// is true for every in-order event), the walk would be wasted.
+    /// [`EcsPipeline`](super::EcsPipeline) sets it from its detector. Any setting is
+    /// correct: the full decode always is.
+    #[must_use]
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.fast_path = on;
+        self
     }
 
     /// The whole prefilter on one line: [`lacks_rule_category`] first (a byte search
@@ -238,6 +263,7 @@ impl Prefilter {
                 return Screen::Skip { events: 0 };
             }
             Sight::Decode => return Screen::Decode,
+            Sight::Start if !self.fast_path => return Screen::Decode,
             _ => {}
         }
         match self.scan(line) {
@@ -786,12 +812,14 @@ enum Sight {
     Decode,
     /// Walk it ([`Prefilter::scan`]).
     Walk,
+    /// Walk it, but it has the values `"process"` and `"start"`: likely a process start.
+    Start,
 }
 
 /// The byte search behind [`lacks_rule_category`] (see claim 0 of the [`Prefilter`]
 /// docs for why it never misses a `"file"` or `"process"` value).
 fn sight(line: &[u8]) -> Sight {
-    let (mut file, mut process, mut write) = (false, false, false);
+    let (mut file, mut process, mut write, mut start) = (false, false, false, false);
     let mut i = 0;
     while let Some(j) = find_candidate(line, i) {
         if line.get(j) == Some(&b'\\') {
@@ -816,6 +844,8 @@ fn sight(line: &[u8]) -> Sight {
             (9, &mut write)
         } else if rest.starts_with(b"change\"") {
             (7, &mut write)
+        } else if rest.starts_with(b"start\"") {
+            (6, &mut start)
         } else {
             continue;
         };
@@ -832,16 +862,17 @@ fn sight(line: &[u8]) -> Sight {
             i = j + len;
         }
     }
-    match (file, process, write) {
-        (false, false, _) => Sight::NoCategory,
-        (true, _, true) => Sight::Decode,
+    match (file, process, write, start) {
+        (false, false, _, _) => Sight::NoCategory,
+        (true, _, true, _) => Sight::Decode,
+        (_, true, _, true) => Sight::Start,
         _ => Sight::Walk,
     }
 }
 
 /// The index of the first byte at or after `i` that is `\`, or `"` followed by `f`,
-/// `p` or `c` (the start of a possible `"file"`, `"process"`, `"creation"` or
-/// `"change"`); it may also stop at other
+/// `p`, `c` or `s` (the start of a possible `"file"`, `"process"`, `"creation"`,
+/// `"change"` or `"start"`); it may also stop at other
 /// bytes (the caller checks), never past one of those. Eight positions at a time: the
 /// SWAR zero-byte test flags every zero byte (and possibly bytes above one), so a
 /// flagged-bit AND of two tests has no false negatives.
@@ -859,7 +890,8 @@ fn find_candidate(b: &[u8], mut i: usize) -> Option<usize> {
         let quote = zero(x ^ (LO * u64::from(b'"')));
         let next = zero(y ^ (LO * u64::from(b'f')))
             | zero(y ^ (LO * u64::from(b'p')))
-            | zero(y ^ (LO * u64::from(b'c')));
+            | zero(y ^ (LO * u64::from(b'c')))
+            | zero(y ^ (LO * u64::from(b's')));
         let hits = (quote & next) | zero(x ^ (LO * u64::from(b'\\')));
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
@@ -1130,7 +1162,7 @@ mod tests {
             ),
             (
                 br#"{"event":{"category":["process"],"type":["start"]}}"#,
-                Sight::Walk,
+                Sight::Start,
             ),
             (br#"{"a":"\u0041"}"#, Sight::Decode),
             // An escaped quote does not start a token; an escaped backslash before a
