@@ -13,10 +13,12 @@
 //!   typed parse);
 //! - `decode`: [`EcsRecord::parse`] alone;
 //! - `prefilter_scan`: [`Prefilter::scan`] alone (no decode, no detector);
-//! - `es0_prefilter_off` / `es0_prefilter_on`: decode + detect through
-//!   [`EcsPipeline`], Elasticsearch semantics, lateness 0 (the configuration where the
-//!   process-start fast path applies), verdicts drained;
-//! - `cli_prefilter_off` / `cli_prefilter_on`: the same with the command line's
+//! - `es0_prefilter_off` / `_validating` / `_fast`: decode + detect through
+//!   [`EcsPipeline`] with [`Prefiltering`] off, validating (the command line's
+//!   default: skips only lines it validated) and fast (also skips lines on the byte
+//!   search alone), Elasticsearch semantics, lateness 0 (where the process-start fast
+//!   path applies), verdicts drained;
+//! - `cli_prefilter_off` / `_validating` / `_fast`: the same with the command line's
 //!   default configuration (hardened semantics, lateness 10 s): every candidate is
 //!   held for reordering there, so only the skipping pays.
 //!
@@ -33,7 +35,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::Deserialize;
-use shareexec::input::{EcsPipeline, EcsRecord, Prefilter, decode_sysmon_line};
+use shareexec::input::{EcsPipeline, EcsRecord, Prefilter, Prefiltering, decode_sysmon_line};
 use shareexec::{Config, Detector, Rule, Span};
 
 fn read_lines(path: &str) -> Vec<u8> {
@@ -161,9 +163,9 @@ struct ExtFields<'a> {
 
 /// Every line through a fresh pipeline; the alert count, checked against the
 /// prefilter-off run so that a fast wrong answer cannot pass for a fast right one.
-fn run_pipeline(lines: &[&[u8]], rule: &Arc<Rule>, config: &Config, prefilter: bool) -> u64 {
+fn run_pipeline(lines: &[&[u8]], rule: &Arc<Rule>, config: &Config, mode: Prefiltering) -> u64 {
     let detector = Detector::new(rule.clone(), config.clone()).expect("config");
-    let mut pipeline = EcsPipeline::new(detector, prefilter);
+    let mut pipeline = EcsPipeline::new(detector, mode);
     let mut verdicts = 0u64;
     for (n, line) in lines.iter().enumerate() {
         let _ = black_box(pipeline.feed(line, n as u64));
@@ -187,8 +189,13 @@ fn bench(c: &mut Criterion) {
     let cli = Config::default().with_max_lateness(Span::from_secs(10));
     for (rule, config) in [(&es, &es0), (&hardened, &cli)] {
         assert_eq!(
-            run_pipeline(&lines, rule, config, false),
-            run_pipeline(&lines, rule, config, true),
+            run_pipeline(&lines, rule, config, Prefiltering::Off),
+            run_pipeline(&lines, rule, config, Prefiltering::Validating),
+            "the prefilter changed the verdicts"
+        );
+        assert_eq!(
+            run_pipeline(&lines, rule, config, Prefiltering::Off),
+            run_pipeline(&lines, rule, config, Prefiltering::Fast),
             "the prefilter changed the verdicts"
         );
     }
@@ -228,14 +235,26 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    for (name, rule, config, prefilter) in [
-        ("es0_prefilter_off", &es, &es0, false),
-        ("es0_prefilter_on", &es, &es0, true),
-        ("cli_prefilter_off", &hardened, &cli, false),
-        ("cli_prefilter_on", &hardened, &cli, true),
+    for (name, rule, config, mode) in [
+        ("es0_prefilter_off", &es, &es0, Prefiltering::Off),
+        (
+            "es0_prefilter_validating",
+            &es,
+            &es0,
+            Prefiltering::Validating,
+        ),
+        ("es0_prefilter_fast", &es, &es0, Prefiltering::Fast),
+        ("cli_prefilter_off", &hardened, &cli, Prefiltering::Off),
+        (
+            "cli_prefilter_validating",
+            &hardened,
+            &cli,
+            Prefiltering::Validating,
+        ),
+        ("cli_prefilter_fast", &hardened, &cli, Prefiltering::Fast),
     ] {
         group.bench_function(name, |b| {
-            b.iter(|| black_box(run_pipeline(&lines, rule, config, prefilter)))
+            b.iter(|| black_box(run_pipeline(&lines, rule, config, mode)))
         });
     }
     group.finish();

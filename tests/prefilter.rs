@@ -1,7 +1,8 @@
 //! The prefilter changes nothing: every fixture corpus through `EcsPipeline` with the
-//! prefilter on and off, under four configurations, gives the same verdicts in the same
-//! order, the same counters and the same detector state (byte-identical snapshots), and
-//! the same errors on every line that is not skipped. Every line the scanner accepts
+//! prefilter off, validating and fast, under four configurations, gives the same
+//! verdicts in the same order, the same counters and the same detector state
+//! (byte-identical snapshots), and the same errors on every line (validating) or on
+//! every line that is not skipped (fast). Every line the scanner accepts
 //! agrees with the decoder (claim 1 of `shareexec::input::Prefilter`), and every line
 //! it skips makes no candidate (claims 0 and 2). Plus a property test over generated
 //! and mutated lines.
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use shareexec::input::{
-    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Screen, lacks_rule_category,
+    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Prefiltering, Screen, lacks_rule_category,
 };
 use shareexec::{Config, Detector, Event, Rule, Semantics, Span};
 
@@ -71,14 +72,15 @@ struct Outcome {
     stats: shareexec::Stats,
     fast: u64,
     skipped: u64,
+    unvalidated: u64,
 }
 
-fn run(lines: &[&[u8]], semantics: Semantics, lateness: Span, prefilter: bool) -> Outcome {
+fn run(lines: &[&[u8]], semantics: Semantics, lateness: Span, mode: Prefiltering) -> Outcome {
     let config = Config::default()
         .with_max_lateness(lateness)
         .with_hash_seed(Some(7));
     let detector = Detector::new(Arc::new(Rule::new(semantics)), config).expect("config");
-    let mut pipeline = EcsPipeline::new(detector, prefilter);
+    let mut pipeline = EcsPipeline::new(detector, mode);
     let mut verdicts = Vec::new();
     let mut fed = Vec::new();
     for (n, line) in lines.iter().enumerate() {
@@ -108,6 +110,7 @@ fn run(lines: &[&[u8]], semantics: Semantics, lateness: Span, prefilter: bool) -
         stats: pipeline.detector().stats(),
         fast: stats.fast,
         skipped: stats.skipped,
+        unvalidated: stats.unvalidated,
     }
 }
 
@@ -183,10 +186,13 @@ fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
         let text = read(path);
         let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
         let name = path.display();
-        for (semantics, lateness) in configs() {
-            let off = run(&lines, semantics, lateness, false);
-            let on = run(&lines, semantics, lateness, true);
-            let what = format!("{name} ({semantics:?}, lateness {lateness:?})");
+        for ((semantics, lateness), mode) in configs()
+            .into_iter()
+            .flat_map(|c| [(c, Prefiltering::Validating), (c, Prefiltering::Fast)])
+        {
+            let off = run(&lines, semantics, lateness, Prefiltering::Off);
+            let on = run(&lines, semantics, lateness, mode);
+            let what = format!("{name} ({semantics:?}, lateness {lateness:?}, {mode:?})");
             assert_eq!(off.verdicts, on.verdicts, "verdicts: {what}");
             assert_eq!(off.stats, on.stats, "stats: {what}");
             assert!(off.snapshot == on.snapshot, "detector state: {what}");
@@ -194,11 +200,14 @@ fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
                 off.lines.iter().zip(&on.lines).enumerate()
             {
                 match how_on {
-                    Fed::Skipped => {
+                    Fed::Skipped if mode == Prefiltering::Fast => {
                         // Not validated: the only difference allowed, and counted.
                         if err_off.is_some() {
                             skipped_invalid += 1;
                         }
+                    }
+                    Fed::Skipped => {
+                        assert_eq!(err_off, &None, "validated skip, line {}: {what}", n + 1)
                     }
                     _ => assert_eq!(
                         (err_off, how_off == &Fed::Blank),
@@ -209,6 +218,9 @@ fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
                 }
             }
             assert_eq!(off.skipped + off.fast, 0);
+            if mode == Prefiltering::Validating {
+                assert_eq!(on.unvalidated, 0);
+            }
             skipped += on.skipped;
             fast += on.fast;
             total += lines.len() as u64;
@@ -264,9 +276,9 @@ fn the_fast_path_and_the_skips_count_as_the_full_path() {
                 .with_max_hosts(n)
                 .with_sweep_interval(50)
         };
-        let go = |prefilter: bool| {
+        let go = |mode: Prefiltering| {
             let rule = Arc::new(Rule::new(semantics));
-            let mut p = EcsPipeline::new(Detector::new(rule, config(20)).unwrap(), prefilter);
+            let mut p = EcsPipeline::new(Detector::new(rule, config(20)).unwrap(), mode);
             let mut out = Vec::new();
             for (n, l) in lines.iter().enumerate() {
                 p.feed(l, n as u64).unwrap();
@@ -274,12 +286,15 @@ fn the_fast_path_and_the_skips_count_as_the_full_path() {
             }
             (out, p.detector().snapshot().unwrap(), p.stats())
         };
-        let (off, on) = (go(false), go(true));
-        assert_eq!(off.0, on.0, "{semantics:?} {lateness:?}");
-        assert!(off.1 == on.1, "state {semantics:?} {lateness:?}");
-        assert!(on.2.skipped >= 1600, "{:?}", on.2);
-        if semantics == Semantics::Elasticsearch && lateness == Span::ZERO {
-            assert!(on.2.fast > 100, "{:?}", on.2);
+        let off = go(Prefiltering::Off);
+        for mode in [Prefiltering::Validating, Prefiltering::Fast] {
+            let on = go(mode);
+            assert_eq!(off.0, on.0, "{semantics:?} {lateness:?} {mode:?}");
+            assert!(off.1 == on.1, "state {semantics:?} {lateness:?} {mode:?}");
+            assert!(on.2.skipped >= 1600, "{:?}", on.2);
+            if semantics == Semantics::Elasticsearch && lateness == Span::ZERO {
+                assert!(on.2.fast > 100, "{:?}", on.2);
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use shareexec::input::{
-    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Screen, lacks_rule_category,
+    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Prefiltering, Screen, lacks_rule_category,
 };
 use shareexec::{Config, Detector, Event, Origin, ProcessEvent, Rule, Semantics, Span};
 
@@ -77,14 +77,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let lateness = Span::from_millis(i64::from(mode >> 1) * 100);
     let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
-    let run = |prefilter: bool| {
+    let run = |mode: Prefiltering| {
         let config = Config::default()
             .with_hash_seed(Some(1))
             .with_max_lateness(lateness)
             .with_sweep_interval(4)
             .with_max_hosts(3);
         let detector = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
-        let mut pipeline = EcsPipeline::new(detector, prefilter);
+        let mut pipeline = EcsPipeline::new(detector, mode);
         let mut verdicts = Vec::new();
         let mut fed = Vec::new();
         for (n, line) in lines.iter().enumerate() {
@@ -105,12 +105,16 @@ fuzz_target!(|data: &[u8]| {
         );
         (verdicts, fed, pipeline.detector().snapshot().unwrap())
     };
-    let (off, on) = (run(false), run(true));
-    assert_eq!(off.0, on.0, "verdicts");
-    assert!(off.2 == on.2, "detector state");
-    for (a, b) in off.1.iter().zip(&on.1) {
-        if b != &Ok(Fed::Skipped) && b != &Ok(Fed::Fast) {
-            assert_eq!(a.as_ref().err(), b.as_ref().err(), "errors");
+    let off = run(Prefiltering::Off);
+    for mode in [Prefiltering::Validating, Prefiltering::Fast] {
+        let on = run(mode);
+        assert_eq!(off.0, on.0, "verdicts");
+        assert!(off.2 == on.2, "detector state");
+        for (a, b) in off.1.iter().zip(&on.1) {
+            // Validating: the same errors on every line; fast: on lines not skipped.
+            if mode == Prefiltering::Validating || b != &Ok(Fed::Skipped) {
+                assert_eq!(a.as_ref().err(), b.as_ref().err(), "errors");
+            }
         }
     }
     let mut prefilter = Prefilter::new();

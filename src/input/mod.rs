@@ -140,10 +140,13 @@
 //!
 //! The proofs are in the [`Prefilter`] docs; tests run every fixture corpus both ways
 //! and compare verdicts, counters and detector snapshots, and a fuzz target does the
-//! same on arbitrary input. **The trade-off:** skipped lines are not validated (step 1
-//! not at all, step 2 only as far as the scanner checks), so a bad line that is
-//! skipped is not reported; [`PipelineStats::skipped`] counts them. Sysmon lines are
-//! always decoded: no prefilter is proven for them.
+//! same on arbitrary input. **The trade-off** is validation: in
+//! [`Prefiltering::Validating`] mode (the default) step 1 does not skip, it only
+//! routes, so every skipped line was walked and accepted by the scanner, which accepts
+//! only lines the decoder accepts: the bad lines reported are the same as without the
+//! prefilter. [`Prefiltering::Fast`] also takes step 1's skips, unvalidated: a bad
+//! line among them is not reported ([`PipelineStats::unvalidated`] counts them).
+//! Sysmon lines are always decoded: no prefilter is proven for them.
 //!
 //! # Sysmon
 //!
@@ -243,7 +246,7 @@ mod sysmon;
 pub use self::evtx::{EvtxJsonRecord, EvtxReadError, EvtxReader};
 pub use crate::event::Hashes;
 pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_line};
-pub use pipeline::{EcsPipeline, Fed, PipelineStats};
+pub use pipeline::{EcsPipeline, Fed, PipelineStats, Prefiltering};
 pub use prefilter::{Prefilter, Screen, Screened, lacks_rule_category};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
 pub use sysmon::{

@@ -1,4 +1,4 @@
-//! ECS NDJSON lines into a detector, with the prefilter on or off.
+//! ECS NDJSON lines into a detector, with the prefilter off, validating, or fast.
 
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
@@ -9,13 +9,31 @@ use crate::rule::Semantics;
 use crate::time::Span;
 use crate::trust::{SignerPolicy, TrustPolicy};
 
+/// How an [`EcsPipeline`] uses the [`Prefilter`]. The detector's state and verdicts
+/// are the same in all three.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Prefiltering {
+    /// Every non-blank line is decoded (and so validated) in full.
+    Off,
+    /// Skips only lines the scanner walked and accepted, which are lines the decoder
+    /// accepts (claim 1 of the [`Prefilter`] docs): every line the decoder would refuse
+    /// is still decoded and reported, so the errors are the same as with `Off` too.
+    #[default]
+    Validating,
+    /// Also skips, without any parse, lines in which `"file"` and `"process"` occur
+    /// only as keys ([`lacks_rule_category`](super::lacks_rule_category), claim 0):
+    /// the fastest, but such a line is **not validated**, so a bad one is not reported
+    /// ([`PipelineStats::unvalidated`] counts them).
+    Fast,
+}
+
 /// How [`EcsPipeline::feed`] dealt with a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fed {
     /// Empty or JSON whitespace only: nothing to do (as [`decode_line`](super::decode_line)).
     Blank,
-    /// The prefilter proved the line holds no candidate; it was neither decoded nor
-    /// validated, only counted as the events it holds.
+    /// The prefilter proved the line holds no candidate; it was not decoded, only
+    /// counted as the events it holds (see [`Prefiltering`] for what was validated).
     Skipped,
     /// A process start handled without the full decode (nothing could match it).
     Fast,
@@ -29,8 +47,11 @@ pub enum Fed {
 pub struct PipelineStats {
     /// Lines fed, blank ones included.
     pub lines: u64,
-    /// Lines the prefilter skipped: **not validated** (see [`Prefilter`]).
+    /// Lines the prefilter skipped (all of them, validated or not).
     pub skipped: u64,
+    /// Of those, the lines skipped without any parse ([`Prefiltering::Fast`] only):
+    /// **not validated**.
+    pub unvalidated: u64,
     /// Process starts handled on the fast path.
     pub fast: u64,
     /// Lines decoded fully (accepted or not).
@@ -38,33 +59,31 @@ pub struct PipelineStats {
 }
 
 /// ECS NDJSON lines in, a [`Detector`] fed: the library form of what the `shareexec`
-/// command does with an ECS line, with the [`Prefilter`] on or off.
+/// command does with an ECS line, with the [`Prefilter`] off, validating or fast (see
+/// [`Prefiltering`]).
 ///
 /// With the prefilter **off**, every non-blank line is decoded by
-/// [`EcsRecord::parse`] and its events handed to the detector. With it **on**, a line
-/// the prefilter proves irrelevant is skipped (the detector only counts its events, see
+/// [`EcsRecord::parse`] and its events handed to the detector. Otherwise a line the
+/// prefilter proves irrelevant is skipped (the detector only counts its events, see
 /// [`Detector::count_irrelevant`]), and a process start that cannot match is handled
 /// from the few fields the prefilter read (see
 /// [`Detector::execution_needs_full_event`]); every other line is decoded as with it
 /// off. The detector's state and verdicts are the same either way.
 ///
-/// **The trade-off:** a skipped line is not decoded, so it is not validated (lines
-/// skipped by the byte search [`lacks_rule_category`](super::lacks_rule_category) not
-/// at all; lines skipped after the scanner's walk only as far as the scanner checks,
-/// which accepts only lines the decoder accepts, see [`Prefilter`]'s proof, checked by
-/// tests and fuzzing), and nothing but its category's event count reaches the
-/// detector: a bad line that is skipped is not reported. [`PipelineStats::skipped`] counts such
-/// lines. Run with the prefilter off to validate every line.
+/// **The trade-off** is validation: [`Prefiltering::Validating`] skips only lines the
+/// decoder would accept, so it reports the same bad lines as `Off`;
+/// [`Prefiltering::Fast`] also skips lines it has not parsed at all, and a bad line
+/// among those is not reported ([`PipelineStats::unvalidated`] counts them).
 ///
 /// # Example
 ///
 /// ```
 /// use std::sync::Arc;
-/// use shareexec::input::{EcsPipeline, Fed};
+/// use shareexec::input::{EcsPipeline, Fed, Prefiltering};
 /// use shareexec::{Config, Detector, Rule};
 ///
 /// let detector = Detector::new(Arc::new(Rule::elasticsearch()), Config::default()).unwrap();
-/// let mut pipeline = EcsPipeline::new(detector, true);
+/// let mut pipeline = EcsPipeline::new(detector, Prefiltering::Validating);
 /// let lines: [&[u8]; 3] = [
 ///     br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":"network","type":"info"}}"#,
 ///     br#"{"@timestamp":"2024-01-03T14:00:01Z","event":{"category":"file","type":"creation"},
@@ -82,12 +101,13 @@ pub struct PipelineStats {
 pub struct EcsPipeline<P: TrustPolicy = SignerPolicy> {
     detector: Detector<P>,
     prefilter: Option<Prefilter>,
+    mode: Prefiltering,
     stats: PipelineStats,
 }
 
 impl<P: TrustPolicy> EcsPipeline<P> {
-    /// Feeds `detector`, with the prefilter on (`prefilter`) or off.
-    pub fn new(detector: Detector<P>, prefilter: bool) -> Self {
+    /// Feeds `detector`, with the prefilter used as `mode` says.
+    pub fn new(detector: Detector<P>, mode: Prefiltering) -> Self {
         // The process-start fast path can only pay where in-order candidates are not
         // held: lateness 0 under Elasticsearch semantics (see
         // `Detector::execution_needs_full_event`).
@@ -95,14 +115,19 @@ impl<P: TrustPolicy> EcsPipeline<P> {
             && detector.config().max_lateness == Span::ZERO;
         EcsPipeline {
             detector,
-            prefilter: prefilter.then(|| Prefilter::new().with_fast_path(fast_path)),
+            prefilter: (mode != Prefiltering::Off).then(|| {
+                Prefilter::new()
+                    .with_fast_path(fast_path)
+                    .with_validation(mode == Prefiltering::Validating)
+            }),
+            mode,
             stats: PipelineStats::default(),
         }
     }
 
-    /// Whether the prefilter is on.
-    pub fn prefilter(&self) -> bool {
-        self.prefilter.is_some()
+    /// How the prefilter is used.
+    pub fn prefiltering(&self) -> Prefiltering {
+        self.mode
     }
 
     /// Decodes (or screens) one NDJSON line and hands its events to the detector, all
@@ -121,12 +146,16 @@ impl<P: TrustPolicy> EcsPipeline<P> {
             detector,
             prefilter,
             stats,
+            ..
         } = self;
         if let Some(prefilter) = prefilter {
             match prefilter.screen(line, detector.rule(), position) {
                 Screen::Skip { events } => {
                     detector.count_irrelevant(u64::from(events));
                     stats.skipped += 1;
+                    if prefilter.last_skip_unvalidated() {
+                        stats.unvalidated += 1;
+                    }
                     return Ok(Fed::Skipped);
                 }
                 Screen::Execution(event) if !detector.execution_needs_full_event(&event) => {

@@ -131,13 +131,13 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// A line skipped by [`lacks_rule_category`] is **not validated at all**: had it been
 /// invalid, the full path would have reported an error (and handed the detector
-/// nothing, as the skip does). A line skipped after the walk is **not validated
-/// beyond what the scanner checks**: claim 1 makes
-/// the scanner at least as strict as the decoder on every line it accepts, and the
-/// equivalence tests, the property test and the `prefilter` fuzz target check exactly
-/// that; but fields the decoder does not read are not looked at by either. What a
-/// skipped line would have said, had it been decoded (its id, its other fields), is
-/// never computed. [`EcsPipeline`](super::EcsPipeline) counts skipped lines.
+/// nothing, as the skip does). [`with_validation`](Prefilter::with_validation) turns
+/// those skips off. A line skipped after the walk was validated: claim 1 makes the
+/// scanner at least as strict as the decoder on every line it accepts (the
+/// equivalence tests, the property tests and the `prefilter` fuzz target check exactly
+/// that), so the decoder would have accepted it too. What a skipped line would have
+/// said, had it been decoded (its id, its other fields), is never computed.
+/// [`EcsPipeline`](super::EcsPipeline) counts skipped lines, and the unvalidated ones.
 ///
 /// `\u` escapes anywhere, tabs inside strings and the other rare shapes listed above
 /// take the full path: correct, just not faster.
@@ -176,6 +176,10 @@ pub struct Prefilter {
     scratch: String,
     /// Whether lines that look like process starts are walked for the fast path.
     fast_path: bool,
+    /// Whether every skip must come from the validating walk.
+    validate: bool,
+    /// Whether the last [`screen`](Prefilter::screen) skipped without a walk.
+    unvalidated: bool,
 }
 
 impl Default for Prefilter {
@@ -183,6 +187,8 @@ impl Default for Prefilter {
         Prefilter {
             scratch: String::new(),
             fast_path: true,
+            validate: false,
+            unvalidated: false,
         }
     }
 }
@@ -248,9 +254,26 @@ impl Prefilter {
         self
     }
 
+    /// With `on` true, [`screen`](Self::screen) skips only lines its validating walk
+    /// accepted (lines the decoder accepts, claim 1), never on the byte search alone:
+    /// every line the decoder would refuse then reaches the decoder. Off by default
+    /// (the byte search's skips are the cheapest).
+    #[must_use]
+    pub fn with_validation(mut self, on: bool) -> Self {
+        self.validate = on;
+        self
+    }
+
+    /// Whether the last [`screen`](Self::screen) said [`Screen::Skip`] on the byte
+    /// search alone, without validating the line.
+    pub fn last_skip_unvalidated(&self) -> bool {
+        self.unvalidated
+    }
+
     /// The whole prefilter on one line: [`lacks_rule_category`] first (a byte search
-    /// that skips most irrelevant lines without a parse), then [`scan`](Self::scan)
-    /// and [`Screened::screen`]; [`Screen::Decode`] when the scanner gives up.
+    /// that skips most irrelevant lines without a parse, unless
+    /// [validating](Self::with_validation)), then [`scan`](Self::scan) and
+    /// [`Screened::screen`]; [`Screen::Decode`] when the scanner gives up.
     /// Blank lines are [`Screen::Decode`] (the decoder's framing decides about them).
     pub fn screen<'s, P: TrustPolicy>(
         &'s mut self,
@@ -258,8 +281,10 @@ impl Prefilter {
         rule: &Rule<P>,
         position: Position,
     ) -> Screen<'s> {
+        self.unvalidated = false;
         match sight(line) {
-            Sight::NoCategory if !super::common::is_blank(line) => {
+            Sight::NoCategory if !self.validate && !super::common::is_blank(line) => {
+                self.unvalidated = true;
                 return Screen::Skip { events: 0 };
             }
             Sight::Decode => return Screen::Decode,

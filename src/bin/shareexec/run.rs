@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shareexec::input::format_rfc3339;
-use shareexec::input::{EcsPipeline, SysmonErrorKind, decode_sysmon_line, looks_like_sysmon};
+use shareexec::input::{
+    EcsPipeline, Prefiltering, SysmonErrorKind, decode_sysmon_line, looks_like_sysmon,
+};
 use shareexec::output::{Location, verdict_json};
 use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
@@ -98,9 +100,9 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         ),
     };
     let prefilter = match args.prefilter {
-        PrefilterMode::Auto => !args.strict,
-        PrefilterMode::On => true,
-        PrefilterMode::Off => false,
+        PrefilterMode::Auto => Prefiltering::Validating,
+        PrefilterMode::On => Prefiltering::Fast,
+        PrefilterMode::Off => Prefiltering::Off,
     };
     let mut run = Run {
         pipeline: EcsPipeline::new(detector, prefilter),
@@ -347,8 +349,9 @@ fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
             "bytes": run.bytes,
             "seconds": started.elapsed().as_secs_f64(),
             "semantics": run.semantics.name(),
-            "prefilter": run.pipeline.prefilter(),
+            "prefilter": format!("{:?}", run.pipeline.prefiltering()).to_lowercase(),
             "skipped_lines": lines.skipped,
+            "unvalidated_skipped_lines": lines.unvalidated,
             "fast_path_lines": lines.fast,
             "detector": st,
         });
