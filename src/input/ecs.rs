@@ -837,19 +837,21 @@ pub(super) fn route(nodes: &'static [Node], key: &str) -> Route {
         let Some(node) = nodes.iter().find(|n| n.name == segment) else {
             return Route::Unknown;
         };
-        found = match node.kind {
-            Kind::Branch(children) => {
-                nodes = children;
-                Route::Branch(node.path, children)
-            }
-            Kind::Root => {
-                nodes = ROOT;
-                Route::Branch(node.path, ROOT)
-            }
-            Kind::Leaf(field) => Route::Leaf(field, node.path),
-        };
+        found = node_route(node);
+        if let Route::Branch(_, children) = found {
+            nodes = children;
+        }
     }
     found
+}
+
+/// Where a key naming exactly `node` leads (one segment of [`route`]).
+pub(super) fn node_route(node: &'static Node) -> Route {
+    match node.kind {
+        Kind::Branch(children) => Route::Branch(node.path, children),
+        Kind::Root => Route::Branch(node.path, ROOT),
+        Kind::Leaf(field) => Route::Leaf(field, node.path),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

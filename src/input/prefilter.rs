@@ -4,7 +4,7 @@
 
 use alloc::string::String;
 
-use super::ecs::{Category, Field, Node, ROOT, Route, parse_es_date, route};
+use super::ecs::{Category, Field, Node, ROOT, Route, node_route, parse_es_date, route};
 use crate::event::{EventTypes, Origin, Position, ProcessEvent};
 use crate::rule::Rule;
 use crate::time::Timestamp;
@@ -474,6 +474,29 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// A string at the cursor, checked and skipped (as [`string`](Self::string)).
+    #[inline]
+    fn skip_string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let j = find_special(self.b, self.i)?;
+            match *self.b.get(j)? {
+                b'"' => {
+                    self.i = j + 1;
+                    return Some(());
+                }
+                b'\\' => {
+                    match *self.b.get(j + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        _ => return None,
+                    }
+                    self.i = j + 2;
+                }
+                _ => return None,
+            }
+        }
+    }
+
     /// A string without escapes, as text.
     fn plain_string(&mut self) -> Option<&'a str> {
         match self.string()? {
@@ -539,7 +562,7 @@ impl<'a> Walker<'a> {
     /// Any JSON value, checked and skipped.
     fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => self.string().map(drop),
+            b'"' => self.skip_string(),
             b'{' => {
                 self.enter()?;
                 self.i += 1;
@@ -548,7 +571,7 @@ impl<'a> Walker<'a> {
                     self.i += 1;
                 } else {
                     loop {
-                        self.string()?;
+                        self.skip_string()?;
                         self.ws();
                         self.eat(b':')?;
                         self.ws();
@@ -745,21 +768,25 @@ impl<'a> Walker<'a> {
 /// at dots and looks the first segment up by name (names are unique in a node list),
 /// answering `Unknown` when no node has it. The first segment equals a node's name
 /// exactly when the key starts with the name followed by a dot or the end. So: no such
-/// node, `Unknown`; the key is the name, `route` over that node alone (the same
-/// answer); a dotted key, `route` itself.
+/// node, `Unknown`; the key is the name, `node_route(node)` (what `route` itself
+/// computes for a one-segment key); a dotted key, `route` itself.
 #[inline]
 fn route_key(nodes: &'static [Node], key: &str) -> Route {
     let k = key.as_bytes();
     let Some(&first) = k.first() else {
         return Route::Unknown;
     };
-    for (at, node) in nodes.iter().enumerate() {
+    for node in nodes {
         let name = node.name.as_bytes();
-        if name.first() != Some(&first) || !k.starts_with(name) {
+        // Byte by byte: names are short, and a library `memcmp` call costs more.
+        if name.first() != Some(&first)
+            || k.len() < name.len()
+            || !name.iter().zip(k).all(|(a, b)| a == b)
+        {
             continue;
         }
         return match k.get(name.len()) {
-            None => route(nodes.get(at..=at).unwrap_or_default(), key),
+            None => node_route(node),
             Some(b'.') => route(nodes, key),
             Some(_) => continue,
         };
