@@ -20,7 +20,11 @@ fn fixtures() -> Vec<PathBuf> {
             let name = path.to_string_lossy().into_owned();
             if path.is_dir() {
                 walk(&path, out);
-            } else if name.ends_with(".ndjson") || name.ends_with(".ndjson.gz") {
+            } else if (name.ends_with(".ndjson") || name.ends_with(".ndjson.gz"))
+                // The library-level test (tests/prefilter.rs) runs the 100k corpus;
+                // six runs of the (unoptimized) binary over it would take minutes.
+                && !name.contains("defend-100k")
+            {
                 out.push(path);
             }
         }
@@ -92,7 +96,7 @@ fn the_prefilter_changes_no_output_on_any_fixture() {
         }
         files += 1;
     }
-    assert!(files > 60);
+    assert!(files > 55, "{files}");
 }
 
 #[test]
