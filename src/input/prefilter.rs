@@ -419,19 +419,19 @@ struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.i += 1;
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
         if self.peek()? == c {
             self.i += 1;
@@ -447,7 +447,7 @@ impl<'a> Walker<'a> {
     }
 
     /// A string at the cursor: its raw body and whether it holds (simple) escapes.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
         self.eat(b'"')?;
         let start = self.i;
@@ -475,7 +475,7 @@ impl<'a> Walker<'a> {
     }
 
     /// A string at the cursor, checked and skipped (as [`string`](Self::string)).
-    #[inline]
+    #[inline(always)]
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
@@ -770,7 +770,7 @@ impl<'a> Walker<'a> {
 /// exactly when the key starts with the name followed by a dot or the end. So: no such
 /// node, `Unknown`; the key is the name, `node_route(node)` (what `route` itself
 /// computes for a one-segment key); a dotted key, `route` itself.
-#[inline]
+#[inline(always)]
 fn route_key(nodes: &'static [Node], key: &str) -> Route {
     let k = key.as_bytes();
     let Some(&first) = k.first() else {
@@ -962,7 +962,7 @@ fn find_candidate(b: &[u8], mut i: usize) -> Option<usize> {
 /// The index of the first `"`, `\` or control byte (< 0x20) at or after `i`; eight
 /// bytes at a time (SWAR: the lowest flagged byte of each test is exact, since borrows
 /// only run upward).
-#[inline]
+#[inline(always)]
 pub(super) fn find_special(b: &[u8], mut i: usize) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
