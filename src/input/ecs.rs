@@ -645,7 +645,7 @@ pub(super) enum Field {
 
 /// How a leaf's JSON value is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Shape {
+enum Shape {
     /// ECS `keyword`.
     Str,
     /// ECS `boolean`.
@@ -674,7 +674,7 @@ impl Field {
         )
     }
 
-    pub(super) fn shape(self) -> Shape {
+    fn shape(self) -> Shape {
         match self {
             Field::Timestamp => Shape::Time,
             Field::Category | Field::Type => Shape::Set,
