@@ -310,7 +310,7 @@ impl<P: TrustPolicy> Detector<P> {
 
     /// Whether an event at `ts` may be processed when its host has seen `seen`:
     /// nothing that can still arrive in time would sort before it.
-    fn releasable(&self, ts: Timestamp, seen: Timestamp) -> bool {
+    pub(crate) fn releasable(&self, ts: Timestamp, seen: Timestamp) -> bool {
         let horizon = seen.saturating_sub(self.config.max_lateness);
         match self.rule.semantics() {
             // Equal timestamps sort by arrival: a later arrival goes after.

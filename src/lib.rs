@@ -106,6 +106,7 @@ mod hosts;
 mod keys;
 mod owned;
 pub mod partition;
+mod probe;
 pub mod snapshot;
 pub mod stable_hash;
 mod stats;

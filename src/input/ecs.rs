@@ -614,7 +614,7 @@ fn decode_slow(
 
 /// A leaf field the decoder keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Field {
+pub(super) enum Field {
     Timestamp,
     Category,
     Type,
@@ -699,8 +699,8 @@ impl Shape {
     }
 }
 
-struct Node {
-    name: &'static str,
+pub(super) struct Node {
+    pub(super) name: &'static str,
     /// Full dotted name, for errors.
     path: &'static str,
     kind: Kind,
@@ -729,7 +729,7 @@ macro_rules! branch {
     };
 }
 
-static ROOT: &[Node] = &[
+pub(super) static ROOT: &[Node] = &[
     leaf!("@timestamp", "@timestamp", Timestamp),
     branch!(
         "event",
@@ -815,7 +815,7 @@ static ROOT: &[Node] = &[
 
 /// Where a key (possibly dotted) leads from a given object.
 #[derive(Clone, Copy)]
-enum Route {
+pub(super) enum Route {
     /// Not a field this crate reads: skip the value.
     Unknown,
     /// An object of the tree: its value must be an object (or null).
@@ -827,7 +827,7 @@ enum Route {
     PastLeaf(Field, &'static str),
 }
 
-fn route(nodes: &'static [Node], key: &str) -> Route {
+pub(super) fn route(nodes: &'static [Node], key: &str) -> Route {
     let mut nodes = nodes;
     let mut found = Route::Unknown;
     for segment in key.split('.') {
@@ -837,19 +837,21 @@ fn route(nodes: &'static [Node], key: &str) -> Route {
         let Some(node) = nodes.iter().find(|n| n.name == segment) else {
             return Route::Unknown;
         };
-        found = match node.kind {
-            Kind::Branch(children) => {
-                nodes = children;
-                Route::Branch(node.path, children)
-            }
-            Kind::Root => {
-                nodes = ROOT;
-                Route::Branch(node.path, ROOT)
-            }
-            Kind::Leaf(field) => Route::Leaf(field, node.path),
-        };
+        found = node_route(node);
+        if let Route::Branch(_, children) = found {
+            nodes = children;
+        }
     }
     found
+}
+
+/// Where a key naming exactly `node` leads (one segment of [`route`]).
+pub(super) fn node_route(node: &'static Node) -> Route {
+    match node.kind {
+        Kind::Branch(children) => Route::Branch(node.path, children),
+        Kind::Root => Route::Branch(node.path, ROOT),
+        Kind::Leaf(field) => Route::Leaf(field, node.path),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

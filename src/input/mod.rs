@@ -110,6 +110,44 @@
 //! Other categories are decoded the same way (so a line is valid or not whatever its
 //! category) and then produce no event.
 //!
+//! # Prefilter
+//!
+//! Most lines of an endpoint stream cannot be part of a sequence, and about half of the
+//! rest are process starts that match nothing. [`EcsPipeline`] feeds a detector from
+//! NDJSON lines and, with its [`Prefilter`] on, avoids the full decode for both, with
+//! the same detector state and verdicts as the full path:
+//!
+//! 1. [`lacks_rule_category`], a byte search (no parse): a line in which `"file"` and
+//!    `"process"` occur only as keys, and that has no `\u` escape, makes no event at
+//!    all. It is skipped.
+//! 2. [`Prefilter::scan`], a single validating pass over the JSON tokens that routes
+//!    keys through this decoder's own field tree (nested, dotted, mixed, `_source`),
+//!    reads `@timestamp`, `event.category`, `event.type`, `event.sequence`, `host.id`,
+//!    `host.os.type`, `process.executable` exactly as the decoder would, and gives up
+//!    (full decode) on `\u` escapes, repeated fields, arrays of objects on the path,
+//!    odd types and anything else unusual. [`Screened::screen`] then decides: no
+//!    candidate of either stage, skip (the detector counts the events the line holds,
+//!    [`Detector::count_irrelevant`](crate::Detector::count_irrelevant)); a possible
+//!    write, full decode; a process start, the fast path below.
+//! 3. A process start is handed to the detector without its id, pid, code signature
+//!    and hashes, when the read-only
+//!    [`Detector::execution_needs_full_event`](crate::Detector::execution_needs_full_event)
+//!    says nothing could read them: no pending write under its `(host, path)`, not late,
+//!    not held for reordering. That holds at lateness 0 under Elasticsearch semantics;
+//!    at a lateness above zero (the command line's default is 10 s), and in hardened
+//!    semantics, candidates are held and always decoded, so there only the skipping
+//!    pays.
+//!
+//! The proofs are in the [`Prefilter`] docs; tests run every fixture corpus both ways
+//! and compare verdicts, counters and detector snapshots, and a fuzz target does the
+//! same on arbitrary input. **The trade-off** is validation: in
+//! [`Prefiltering::Validating`] mode (the default) step 1 does not skip, it only
+//! routes, so every skipped line was walked and accepted by the scanner, which accepts
+//! only lines the decoder accepts: the bad lines reported are the same as without the
+//! prefilter. [`Prefiltering::Fast`] also takes step 1's skips, unvalidated: a bad
+//! line among them is not reported ([`PipelineStats::unvalidated`] counts them).
+//! Sysmon lines are always decoded: no prefilter is proven for them.
+//!
 //! # Sysmon
 //!
 //! [`SysmonRecord::parse`] (or [`decode_sysmon_line`]) decodes one Sysmon event as JSON
@@ -198,6 +236,8 @@ mod common;
 mod ecs;
 #[cfg(feature = "evtx")]
 mod evtx;
+mod pipeline;
+mod prefilter;
 mod rfc3339;
 mod sysmon;
 
@@ -206,6 +246,8 @@ mod sysmon;
 pub use self::evtx::{EvtxJsonRecord, EvtxReadError, EvtxReader};
 pub use crate::event::Hashes;
 pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_line};
+pub use pipeline::{EcsPipeline, Fed, PipelineStats, Prefiltering};
+pub use prefilter::{Prefilter, Screen, Screened, lacks_rule_category};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
 pub use sysmon::{
     SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, decode_sysmon_line,

@@ -107,6 +107,18 @@ pub enum InputFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrefilterMode {
+    /// Skip only ECS lines the prefilter has validated: the same output, bad lines
+    /// included, as `off`.
+    Auto,
+    /// Also skip ECS lines that cannot be candidates without parsing them at all
+    /// (fastest; a bad line among them is not reported, only counted).
+    On,
+    /// Decode and validate every line.
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// `text` on a terminal, `json` otherwise.
     Auto,
@@ -142,6 +154,13 @@ pub struct DetectArgs {
     /// Input format.
     #[arg(long = "input-format", value_enum, default_value_t = InputFormat::Auto)]
     pub input_format: InputFormat,
+    /// Byte-level prefilter for ECS lines (Sysmon lines are always decoded): lines
+    /// that cannot be part of a sequence are skipped without being decoded, and process
+    /// starts that cannot match take a fast path (at `--max-lateness 0` with
+    /// `--semantics elasticsearch`). Alerts are the same in every mode; `auto` reports
+    /// the same bad lines as `off`, `on` skips some unvalidated (`--stats` counts them).
+    #[arg(long, value_enum, default_value_t = PrefilterMode::Auto)]
+    pub prefilter: PrefilterMode,
     /// Cap on pending writes, all hosts together.
     #[arg(long, value_name = "N")]
     pub max_pending: Option<usize>,

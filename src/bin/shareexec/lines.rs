@@ -10,6 +10,9 @@ pub struct Lines {
     reader: Box<dyn BufRead>,
     max: usize,
     buf: Vec<u8>,
+    /// Bytes of the reader's buffer handed out in place by the last call, consumed at
+    /// the next one.
+    pending: usize,
     /// Bytes consumed from the (decompressed) stream so far.
     pub consumed: u64,
 }
@@ -51,6 +54,7 @@ impl Lines {
             reader,
             max,
             buf: Vec::new(),
+            pending: 0,
             consumed: 0,
         })
     }
@@ -65,6 +69,29 @@ impl Lines {
 
     /// The next line, or `None` at the end.
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        if self.pending > 0 {
+            self.reader.consume(self.pending);
+            self.pending = 0;
+        }
+        // The common case: the whole line is in the reader's buffer; hand it out in
+        // place (no copy), and consume it at the next call.
+        let found = {
+            let chunk = self.reader.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            memchr_newline(chunk)
+        };
+        if let Some(i) = found
+            && i <= self.max
+        {
+            self.pending = i + 1;
+            self.consumed += (i + 1) as u64;
+            // Nothing was consumed since the last `fill_buf`: the same bytes.
+            let chunk = self.reader.fill_buf()?;
+            let line = chunk.get(..i).unwrap_or_default();
+            return Ok(Some(Line::Text(line.strip_suffix(b"\r").unwrap_or(line))));
+        }
         self.buf.clear();
         let mut skipped: u64 = 0;
         let mut any = false;
@@ -104,8 +131,25 @@ impl Lines {
     }
 }
 
+/// The first `\n`, eight bytes at a time (SWAR: the lowest flagged byte of the
+/// zero-byte test is exact).
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?) ^ (LO * u64::from(b'\n'));
+        let hits = x.wrapping_sub(LO) & !x & HI;
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| i + p)
 }
 
 #[cfg(test)]
@@ -122,6 +166,45 @@ mod tests {
             });
         }
         out
+    }
+
+    #[test]
+    fn newline_search_matches_a_plain_one() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut v = vec![0xffu8; len];
+                if at < len {
+                    v[at] = b'\n';
+                }
+                v.extend_from_slice(b"x\ny");
+                let plain = v.iter().position(|&b| b == b'\n');
+                assert_eq!(memchr_newline(&v), plain, "{len} {at}");
+                assert_eq!(memchr_newline(&v[..len]), plain.filter(|&p| p < len));
+            }
+        }
+    }
+
+    #[test]
+    fn long_lines_across_buffer_refills() {
+        let mut input = Vec::new();
+        for n in [10usize, 70_000, 5, 200_000, 3] {
+            input.extend(std::iter::repeat_n(b'a', n));
+            input.extend_from_slice(b"\r\n");
+        }
+        let input: &'static [u8] = Box::leak(input.into_boxed_slice());
+        let lens: Vec<usize> = {
+            let mut l = Lines::from_bytes(input, 100_000).unwrap();
+            let mut out = Vec::new();
+            while let Some(line) = l.next_line().unwrap() {
+                out.push(match line {
+                    Line::Text(t) => t.len(),
+                    Line::TooLong(n) => 1_000_000 + n as usize,
+                });
+            }
+            assert_eq!(l.consumed, input.len() as u64);
+            out
+        };
+        assert_eq!(lens, [10, 70_000, 5, 1_000_000 + 200_001, 3]);
     }
 
     #[test]

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shareexec::input::format_rfc3339;
-use shareexec::input::{SysmonErrorKind, decode_line, decode_sysmon_line, looks_like_sysmon};
+use shareexec::input::{
+    EcsPipeline, Prefiltering, SysmonErrorKind, decode_sysmon_line, looks_like_sysmon,
+};
 use shareexec::output::{Location, verdict_json};
 use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
-use crate::args::{DetectArgs, InputFormat, OutputFormat};
+use crate::args::{DetectArgs, InputFormat, OutputFormat, PrefilterMode};
 use crate::lines::{Line, Lines};
 use crate::state;
 
@@ -30,7 +32,8 @@ pub enum Outcome {
 const REPORTED_BAD_LINES: u64 = 100;
 
 struct Run {
-    detector: Detector,
+    /// The detector, behind the ECS line pipeline (prefilter on or off).
+    pipeline: EcsPipeline,
     semantics: Semantics,
     explain: bool,
     /// Human-readable lines instead of JSON.
@@ -54,7 +57,7 @@ impl Run {
     }
 
     fn emit(&mut self) -> io::Result<()> {
-        while let Some(v) = self.detector.poll_verdict() {
+        while let Some(v) = self.pipeline.detector_mut().poll_verdict() {
             if !self.explain && !matches!(v, Verdict::Alert(_)) {
                 continue;
             }
@@ -96,8 +99,13 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
             Vec::new(),
         ),
     };
+    let prefilter = match args.prefilter {
+        PrefilterMode::Auto => Prefiltering::Validating,
+        PrefilterMode::On => Prefiltering::Fast,
+        PrefilterMode::Off => Prefiltering::Off,
+    };
     let mut run = Run {
-        detector,
+        pipeline: EcsPipeline::new(detector, prefilter),
         semantics,
         explain: args.explain,
         text: match args.output_format {
@@ -121,7 +129,7 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
     let read = read_inputs(&mut run, args, &inputs, sample);
     // Every run reports all it can, even when an input failed: what earlier inputs
     // left held for reordering is decided and printed before the error is.
-    run.detector.flush();
+    run.pipeline.detector_mut().flush();
     run.emit()?;
     let outcome = match read {
         Ok(outcome) => outcome,
@@ -135,7 +143,7 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
     // over to the next run (not after a failed input or a --strict stop: that run is
     // to be repeated).
     if let (Some(path), Outcome::Done) = (&args.state, &outcome) {
-        state::save(path, &run.detector, run.line, &run.sources)?;
+        state::save(path, run.pipeline.detector(), run.line, &run.sources)?;
     }
     run.out.flush()?;
     summarize(&run, args, started);
@@ -258,7 +266,7 @@ fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<
                 record
                     .iter()
                     .flat_map(|r| r.events(position))
-                    .for_each(|e| run.detector.handle(e));
+                    .for_each(|e| run.pipeline.detector_mut().handle(e));
                 return Ok(());
             }
             // The sniff is a substring test, and attacker-chosen values (a command
@@ -268,12 +276,10 @@ fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<
             Err(e) => return Err(e.to_string()),
         }
     }
-    let record = decode_line(text).map_err(|e| e.to_string())?;
-    record
-        .iter()
-        .flat_map(|r| r.events(position))
-        .for_each(|e| run.detector.handle(e));
-    Ok(())
+    run.pipeline
+        .feed(text, position)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Reads a Windows event log file: each record counts as one line.
@@ -286,7 +292,7 @@ fn read_evtx(run: &mut Run, args: &DetectArgs, name: &str, path: &Path) -> io::R
         match record {
             Ok(record) => {
                 for event in record.events(run.line) {
-                    run.detector.handle(event);
+                    run.pipeline.detector_mut().handle(event);
                 }
             }
             Err(e) => {
@@ -324,7 +330,8 @@ fn progress_bar(args: &DetectArgs, size: Option<u64>) -> Option<indicatif::Progr
 }
 
 fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
-    let st: Stats = run.detector.stats();
+    let st: Stats = run.pipeline.detector().stats();
+    let lines = run.pipeline.stats();
     eprintln!(
         "shareexec: {} lines, {} alerts, {} suppressed, {} late, {} bad lines ({} semantics, lateness {})",
         run.line,
@@ -342,6 +349,10 @@ fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
             "bytes": run.bytes,
             "seconds": started.elapsed().as_secs_f64(),
             "semantics": run.semantics.name(),
+            "prefilter": format!("{:?}", run.pipeline.prefiltering()).to_lowercase(),
+            "skipped_lines": lines.skipped,
+            "unvalidated_skipped_lines": lines.unvalidated,
+            "fast_path_lines": lines.fast,
             "detector": st,
         });
         eprintln!("{summary}");

@@ -1,0 +1,196 @@
+//! ECS NDJSON lines into a detector, with the prefilter off, validating, or fast.
+
+use super::common::is_blank;
+use super::ecs::{EcsError, EcsRecord};
+use super::prefilter::{Prefilter, Screen};
+use crate::detector::Detector;
+use crate::event::{Event, Position};
+use crate::rule::Semantics;
+use crate::time::Span;
+use crate::trust::{SignerPolicy, TrustPolicy};
+
+/// How an [`EcsPipeline`] uses the [`Prefilter`]. The detector's state and verdicts
+/// are the same in all three.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Prefiltering {
+    /// Every non-blank line is decoded (and so validated) in full.
+    Off,
+    /// Skips only lines the scanner walked and accepted, which are lines the decoder
+    /// accepts (claim 1 of the [`Prefilter`] docs): every line the decoder would refuse
+    /// is still decoded and reported, so the errors are the same as with `Off` too.
+    #[default]
+    Validating,
+    /// Also skips, without any parse, lines in which `"file"` and `"process"` occur
+    /// only as keys ([`lacks_rule_category`](super::lacks_rule_category), claim 0):
+    /// the fastest, but such a line is **not validated**, so a bad one is not reported
+    /// ([`PipelineStats::unvalidated`] counts them).
+    Fast,
+}
+
+/// How [`EcsPipeline::feed`] dealt with a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fed {
+    /// Empty or JSON whitespace only: nothing to do (as [`decode_line`](super::decode_line)).
+    Blank,
+    /// The prefilter proved the line holds no candidate; it was not decoded, only
+    /// counted as the events it holds (see [`Prefiltering`] for what was validated).
+    Skipped,
+    /// A process start handled without the full decode (nothing could match it).
+    Fast,
+    /// Decoded fully and handed over.
+    Decoded,
+}
+
+/// Line counts of an [`EcsPipeline`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PipelineStats {
+    /// Lines fed, blank ones included.
+    pub lines: u64,
+    /// Lines the prefilter skipped (all of them, validated or not).
+    pub skipped: u64,
+    /// Of those, the lines skipped without any parse ([`Prefiltering::Fast`] only):
+    /// **not validated**.
+    pub unvalidated: u64,
+    /// Process starts handled on the fast path.
+    pub fast: u64,
+    /// Lines decoded fully (accepted or not).
+    pub decoded: u64,
+}
+
+/// ECS NDJSON lines in, a [`Detector`] fed: the library form of what the `shareexec`
+/// command does with an ECS line, with the [`Prefilter`] off, validating or fast (see
+/// [`Prefiltering`]).
+///
+/// With the prefilter **off**, every non-blank line is decoded by
+/// [`EcsRecord::parse`] and its events handed to the detector. Otherwise a line the
+/// prefilter proves irrelevant is skipped (the detector only counts its events, see
+/// [`Detector::count_irrelevant`]), and a process start that cannot match is handled
+/// from the few fields the prefilter read (see
+/// [`Detector::execution_needs_full_event`]); every other line is decoded as with it
+/// off. The detector's state and verdicts are the same either way.
+///
+/// **The trade-off** is validation: [`Prefiltering::Validating`] skips only lines the
+/// decoder would accept, so it reports the same bad lines as `Off`;
+/// [`Prefiltering::Fast`] also skips lines it has not parsed at all, and a bad line
+/// among those is not reported ([`PipelineStats::unvalidated`] counts them).
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use shareexec::input::{EcsPipeline, Fed, Prefiltering};
+/// use shareexec::{Config, Detector, Rule};
+///
+/// let detector = Detector::new(Arc::new(Rule::elasticsearch()), Config::default()).unwrap();
+/// let mut pipeline = EcsPipeline::new(detector, Prefiltering::Validating);
+/// let lines: [&[u8]; 3] = [
+///     br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":"network","type":"info"}}"#,
+///     br#"{"@timestamp":"2024-01-03T14:00:01Z","event":{"category":"file","type":"creation"},
+///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4},
+///         "file":{"path":"C:\\Windows\\evil.exe","extension":"exe"}}"#,
+///     br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"process","type":"start"},
+///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\Windows\\evil.exe"}}"#,
+/// ];
+/// let fed: Vec<Fed> = lines.iter().zip(1..).map(|(l, n)| pipeline.feed(l, n).unwrap()).collect();
+/// assert_eq!(fed, [Fed::Skipped, Fed::Decoded, Fed::Decoded]); // the start matches: decoded
+/// assert!(pipeline.detector_mut().poll_verdict().unwrap().as_alert().is_some());
+/// assert_eq!(pipeline.stats().skipped, 1);
+/// ```
+#[derive(Debug)]
+pub struct EcsPipeline<P: TrustPolicy = SignerPolicy> {
+    detector: Detector<P>,
+    prefilter: Option<Prefilter>,
+    mode: Prefiltering,
+    stats: PipelineStats,
+}
+
+impl<P: TrustPolicy> EcsPipeline<P> {
+    /// Feeds `detector`, with the prefilter used as `mode` says.
+    pub fn new(detector: Detector<P>, mode: Prefiltering) -> Self {
+        // The process-start fast path can only pay where in-order candidates are not
+        // held: lateness 0 under Elasticsearch semantics (see
+        // `Detector::execution_needs_full_event`).
+        let fast_path = detector.rule().semantics() == Semantics::Elasticsearch
+            && detector.config().max_lateness == Span::ZERO;
+        EcsPipeline {
+            detector,
+            prefilter: (mode != Prefiltering::Off).then(|| {
+                Prefilter::new()
+                    .with_fast_path(fast_path)
+                    .with_validation(mode == Prefiltering::Validating)
+            }),
+            mode,
+            stats: PipelineStats::default(),
+        }
+    }
+
+    /// How the prefilter is used.
+    pub fn prefiltering(&self) -> Prefiltering {
+        self.mode
+    }
+
+    /// Decodes (or screens) one NDJSON line and hands its events to the detector, all
+    /// at `position`. Poll the detector afterwards.
+    ///
+    /// # Errors
+    ///
+    /// The decoder's error for a line it refuses (nothing reaches the detector). A
+    /// skipped line is never an error.
+    pub fn feed(&mut self, line: &[u8], position: Position) -> Result<Fed, EcsError> {
+        self.stats.lines += 1;
+        if is_blank(line) {
+            return Ok(Fed::Blank);
+        }
+        let EcsPipeline {
+            detector,
+            prefilter,
+            stats,
+            ..
+        } = self;
+        if let Some(prefilter) = prefilter {
+            match prefilter.screen(line, detector.rule(), position) {
+                Screen::Skip { events } => {
+                    detector.count_irrelevant(u64::from(events));
+                    stats.skipped += 1;
+                    if prefilter.last_skip_unvalidated() {
+                        stats.unvalidated += 1;
+                    }
+                    return Ok(Fed::Skipped);
+                }
+                Screen::Execution(event) if !detector.execution_needs_full_event(&event) => {
+                    detector.handle(Event::Process(event));
+                    stats.fast += 1;
+                    return Ok(Fed::Fast);
+                }
+                _ => {}
+            }
+        }
+        stats.decoded += 1;
+        let record = EcsRecord::parse(line)?;
+        for event in record.events(position) {
+            detector.handle(event);
+        }
+        Ok(Fed::Decoded)
+    }
+
+    /// Line counts so far.
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &Detector<P> {
+        &self.detector
+    }
+
+    /// The detector, to poll verdicts, advance, flush, or hand it other events.
+    pub fn detector_mut(&mut self) -> &mut Detector<P> {
+        &mut self.detector
+    }
+
+    /// The detector, pipeline dropped.
+    pub fn into_detector(self) -> Detector<P> {
+        self.detector
+    }
+}

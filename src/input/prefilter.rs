@@ -1,0 +1,1274 @@
+//! A sound byte-level prefilter for ECS NDJSON: decides, without the full decode, that
+//! a line cannot be a candidate of either stage, and reads a process start's join key
+//! and clock fields so that the detector can be asked whether the full event matters.
+
+use alloc::string::String;
+
+use super::ecs::{Category, Field, Node, ROOT, Route, node_route, parse_es_date, route};
+use crate::event::{EventTypes, Origin, Position, ProcessEvent};
+use crate::rule::Rule;
+use crate::time::Timestamp;
+use crate::trust::TrustPolicy;
+
+/// Deeper than this the scanner gives up (`serde_json` refuses 128).
+const MAX_DEPTH: u32 = 64;
+/// Longer number tokens make the scanner give up (an `f64` overflows past 309 digits).
+const MAX_NUMBER: usize = 40;
+
+const CAT_FILE: u8 = 1;
+const CAT_PROCESS: u8 = 2;
+
+/// A sound byte-level prefilter for ECS NDJSON: decides, without the full decode, that
+/// a line cannot be a candidate of either stage, and reads a process start's join key
+/// and clock fields so that the detector can be asked whether the full event matters.
+///
+/// # What it does
+///
+/// [`Prefilter::scan`] walks the JSON text of one line once, token by token, with no
+/// allocation: string bodies are skipped eight bytes at a time (a SWAR search for `"`,
+/// `\` and control bytes), keys are routed through **the decoder's own field tree**
+/// (the same `route` function, so nested, dotted, mixed spellings and `_source` are
+/// understood exactly as [`EcsRecord::parse`] understands them), and only the fields the
+/// candidate predicates and the detector's clock read are kept: `@timestamp`,
+/// `event.category`, `event.type`, `event.sequence`, `host.id`, `host.os.type`,
+/// `process.executable`. The other fields the decoder reads are type-checked (so that a
+/// line the scanner accepts is one the decoder accepts) and skipped.
+///
+/// It gives up — returns `None`, meaning "decode this line fully" — on anything
+/// unusual: any `\u` escape anywhere, an escape in a key or in a kept field other than
+/// `process.executable`, a field of the decoder's tree given twice (a repeated key, or a
+/// dotted and a nested spelling of one field), a branch of the tree (`process`,
+/// `host.os`, `_source`…) whose value is not an object, an array for a field other than
+/// `event.category`/`event.type`, a category or type array holding anything but strings,
+/// numbers with an exponent or longer than 40 bytes, a `process.pid`/`event.sequence`
+/// that is not a plain integer, an `@timestamp` that is not a string Elasticsearch
+/// reads, a missing `@timestamp`, nesting deeper than 64, a raw control byte inside a
+/// string, and any JSON syntax error.
+///
+/// Before the walk, [`lacks_rule_category`] looks for a cheaper certainty: a line in
+/// which `"file"` and `"process"` appear only as keys makes no event at all, whatever
+/// else it holds (most of a Defend stream: network, registry, library, authentication
+/// events), and needs no parse. The same search sends a line with the values `"file"`
+/// and `"creation"` or `"change"` (a likely write, which needs the full decode anyway)
+/// and a line with a `\u` (on which the walk would give up) straight to the decoder.
+///
+/// # Soundness
+///
+/// **Claim 0 (no category).** If [`lacks_rule_category`]`(line)`, then
+/// [`EcsRecord::events`] of [`EcsRecord::parse`]`(line)` is empty or the parse fails:
+/// either way the full path hands the detector nothing, exactly as a skip with
+/// `events: 0` does.
+///
+/// *Argument.* Suppose the parse succeeds with category `file` (`process` is the same).
+/// Then some JSON string token routed to `event.category` decodes to `file`. The line
+/// has no `\u`, and every other JSON escape decodes to one of `" \ / \b \f \n \r \t`,
+/// never a letter; so the token's raw body is exactly `file`, and the bytes `"file"`
+/// occur at it. Its opening quote is unescaped: the search pairs backslashes from the
+/// left of each run, as JSON does inside strings, so it never steps over such a quote
+/// and checks the bytes after it. And the token is a value (an array element or a
+/// member's value), so JSON puts `,`, `]` or `}` after it, never `:`: the search
+/// returned false. ∎ Note what this does *not* need: the line to be valid. A skipped
+/// line the decoder would refuse is not reported (the trade-off below).
+///
+/// **Claim 1 (agreement).** If `scan(line)` returns `Some(s)`, then
+/// [`EcsRecord::parse`]`(line)` returns `Ok(r)` with `r.timestamp() == s.timestamp`,
+/// `r.sequence() == s.sequence`, `r.category() == s.category`,
+/// `r.event_types() == s.types`, `r.host_id() == s.host_id`, `r.os_type() ==
+/// s.os_type` and `r.process_executable() == s.executable`.
+///
+/// *Argument.* The scanner accepts a subset of RFC 8259 JSON: an object at the top,
+/// strict number, literal and string grammar (escapes limited to `\" \\ \/ \b \f \n \r
+/// \t`, no raw control bytes, the line already checked to be UTF-8 after an optional
+/// byte-order mark, exactly as the decoder's framing does), whitespace only where JSON
+/// allows it, nothing after the object. `serde_json` accepts every such text (nesting
+/// stays under its limit of 128; numbers without exponent of at most 40 bytes never
+/// overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
+/// routes, and both route it with the same function over the same tree from the same
+/// node, so each value reaches the same place in both. In the decoder, a value of an
+/// unknown key is skipped (it can only fail on syntax, accepted above); a branch's
+/// object recurses (the scanner accepts only objects there: the decoder's
+/// array-flattening and `null` cases never arise); a leaf's value is read per its
+/// shape, and the scanner accepts only values the decoder reads without error: a string
+/// or `null` for a keyword it keeps; a string, number, boolean or `null` for a keyword
+/// it does not keep (the decoder indexes numbers and booleans as their text); `true`,
+/// `false` or `null` for a boolean; a plain integer of at most 18 digits (19 for the
+/// non-negative `event.sequence`) or `null` for an integer, which fits the field's type;
+/// a string without escapes that the decoder's own function `parse_es_date` reads, for
+/// `@timestamp`; and for `event.category`/`event.type`, an escape-free
+/// string or a flat array of them, whose union both compute with the same exact
+/// comparisons (`EventTypes::insert_str`, `"file"`/`"process"`). Every leaf is seen at
+/// most once (otherwise the scanner gives up), so the decoder's rules for repeated and
+/// multi-valued fields (union, first-`windows`, last-wins) all reduce to "the one value
+/// given", which is what the scanner keeps. A `@timestamp` was seen, so the decoder's
+/// `MissingTimestamp` does not apply. `process.executable` may hold the simple escapes;
+/// the scanner undoes them as JSON defines, as `serde_json` does. ∎
+///
+/// **Claim 2 (skip).** If [`Screened::screen`] says [`Screen::Skip`]` { events: n }`,
+/// then [`EcsRecord::events`] yields exactly `n` events, and [`Rule::is_write`] and
+/// [`Rule::is_execution`] are false for each of them; so handing the detector those
+/// events is the same as [`Detector::count_irrelevant`]`(n)` (both only count `n`
+/// events: see `Detector::handle`, which returns before touching any other state for a
+/// non-candidate).
+///
+/// *Argument.* By claim 1 the record's category, types and `host.os.type` are the
+/// scanner's. `events()` yields one event per category among `file` and `process`. The
+/// process event is `ProcessEvent { os_type, types, .. }` and `is_execution` reads only
+/// those two fields, so the scanner evaluates it exactly (on an event with the same
+/// two fields). `is_write` is a conjunction that includes `is_windows(os_type)` and
+/// `types ∩ {creation, change} ≠ ∅`; the scanner evaluates that necessary part exactly
+/// (`is_windows` through `is_execution` of an event of type `start` with the same
+/// `os_type`), and skips only when it is false. ∎
+///
+/// **Claim 3 (fast path).** If `screen` says [`Screen::Execution`]`(e)`, then the
+/// record's category is exactly `process`, `events()` yields one process event `f`, and
+/// `e` equals `f` except that `origin.id`, `pid`, `code_signature` and `hash` are left
+/// empty. [`Detector::execution_needs_full_event`] is false only when handling `e`
+/// and handling `f` change the detector identically and produce the same verdicts
+/// (none): see that method for the argument. Otherwise the pipeline decodes the line
+/// fully.
+///
+/// # What is given up
+///
+/// A line skipped by [`lacks_rule_category`] is **not validated at all**: had it been
+/// invalid, the full path would have reported an error (and handed the detector
+/// nothing, as the skip does). [`with_validation`](Prefilter::with_validation) turns
+/// those skips off. A line skipped after the walk was validated: claim 1 makes the
+/// scanner at least as strict as the decoder on every line it accepts (the
+/// equivalence tests, the property tests and the `prefilter` fuzz target check exactly
+/// that), so the decoder would have accepted it too. What a skipped line would have
+/// said, had it been decoded (its id, its other fields), is never computed.
+/// [`EcsPipeline`](super::EcsPipeline) counts skipped lines, and the unvalidated ones.
+///
+/// `\u` escapes anywhere, tabs inside strings and the other rare shapes listed above
+/// take the full path: correct, just not faster.
+///
+/// # Example
+///
+/// ```
+/// use shareexec::input::{Category, Prefilter, Screen};
+/// use shareexec::Rule;
+///
+/// let rule = Rule::elasticsearch();
+/// let mut prefilter = Prefilter::new();
+/// let dns = br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":["network"],"type":["protocol"]}}"#;
+/// let scanned = prefilter.scan(dns).expect("a plain line");
+/// assert_eq!(scanned.category, Category::Other);
+/// assert_eq!(scanned.screen(&rule, 1), Screen::Skip { events: 0 });
+///
+/// let start = br#"{"@timestamp":"2024-01-03T14:00:00Z","event.category":"process",
+///     "event":{"type":["start"]},"host":{"id":"h1","os.type":"windows"},
+///     "process":{"executable":"C:\\Windows\\x.exe","pid":1234}}"#;
+/// let Screen::Execution(event) = prefilter.scan(start).unwrap().screen(&rule, 2) else { panic!() };
+/// assert_eq!(event.executable, Some(r"C:\Windows\x.exe"));
+/// ```
+///
+/// [`EcsRecord::parse`]: super::EcsRecord::parse
+/// [`EcsRecord::events`]: super::EcsRecord::events
+/// [`Rule::is_write`]: crate::Rule::is_write
+/// [`Rule::is_execution`]: crate::Rule::is_execution
+/// [`Detector::count_irrelevant`]: crate::Detector::count_irrelevant
+/// [`Detector::execution_needs_full_event`]: crate::Detector::execution_needs_full_event
+///
+/// The value itself is a reusable scanner with a scratch buffer for an escaped
+/// `process.executable` (no allocation per line once it has grown).
+#[derive(Clone, Debug)]
+pub struct Prefilter {
+    scratch: String,
+    /// Whether lines that look like process starts are walked for the fast path.
+    fast_path: bool,
+    /// Whether every skip must come from the validating walk.
+    validate: bool,
+    /// Whether the last [`screen`](Prefilter::screen) skipped without a walk.
+    unvalidated: bool,
+}
+
+impl Default for Prefilter {
+    fn default() -> Self {
+        Prefilter {
+            scratch: String::new(),
+            fast_path: true,
+            validate: false,
+            unvalidated: false,
+        }
+    }
+}
+
+/// What [`Prefilter::scan`] read from a line it fully understood: exactly the values
+/// [`EcsRecord`](super::EcsRecord) would hold for these fields (claim 1 of the
+/// [`Prefilter`] docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Screened<'a> {
+    /// `@timestamp`.
+    pub timestamp: Timestamp,
+    /// `event.sequence`.
+    pub sequence: Option<u64>,
+    /// `event.category`, as the rule sees it.
+    pub category: Category,
+    /// `event.type`.
+    pub types: EventTypes,
+    /// `host.id`.
+    pub host_id: Option<&'a str>,
+    /// `host.os.type`.
+    pub os_type: Option<&'a str>,
+    /// `process.executable`, unescaped.
+    pub executable: Option<&'a str>,
+}
+
+/// What to do with a line, by [`Screened::screen`].
+// A return value, moved once: boxing the event would cost an allocation per line.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen<'a> {
+    /// No candidate: the full decode would hand the detector `events` events (0, 1 or
+    /// 2), none of which it would look at past counting them.
+    Skip {
+        /// How many events the full decode makes of the line.
+        events: u8,
+    },
+    /// A process start (category exactly `process`, and a stage-2 candidate): the event
+    /// without the fields only a match reads (id, pid, signature, hashes). Ask
+    /// [`Detector::execution_needs_full_event`](crate::Detector::execution_needs_full_event)
+    /// before handling it instead of the full event.
+    Execution(ProcessEvent<'a>),
+    /// Possibly a write: decode fully.
+    Decode,
+}
+
+impl Prefilter {
+    /// A prefilter with an empty scratch buffer, the fast path on.
+    pub fn new() -> Self {
+        Prefilter::default()
+    }
+
+    /// With `on` false, [`screen`](Self::screen) sends lines that look like process
+    /// starts (the values `"process"` and `"start"`) straight to the full decode
+    /// instead of walking them for [`Screen::Execution`]: for a detector that holds
+    /// every candidate for reordering (a lateness above 0, or hardened semantics,
+    /// where [`Detector::execution_needs_full_event`](crate::Detector::execution_needs_full_event)
+    /// is true for every in-order event), the walk would be wasted.
+    /// [`EcsPipeline`](super::EcsPipeline) sets it from its detector. Any setting is
+    /// correct: the full decode always is.
+    #[must_use]
+    pub fn with_fast_path(mut self, on: bool) -> Self {
+        self.fast_path = on;
+        self
+    }
+
+    /// With `on` true, [`screen`](Self::screen) skips only lines its validating walk
+    /// accepted (lines the decoder accepts, claim 1), never on the byte search alone:
+    /// every line the decoder would refuse then reaches the decoder. Off by default
+    /// (the byte search's skips are the cheapest).
+    #[must_use]
+    pub fn with_validation(mut self, on: bool) -> Self {
+        self.validate = on;
+        self
+    }
+
+    /// Whether the last [`screen`](Self::screen) said [`Screen::Skip`] on the byte
+    /// search alone, without validating the line.
+    pub fn last_skip_unvalidated(&self) -> bool {
+        self.unvalidated
+    }
+
+    /// The whole prefilter on one line: [`lacks_rule_category`] first (a byte search
+    /// that skips most irrelevant lines without a parse, unless
+    /// [validating](Self::with_validation)), then [`scan`](Self::scan) and
+    /// [`Screened::screen`]; [`Screen::Decode`] when the scanner gives up.
+    /// Blank lines are [`Screen::Decode`] (the decoder's framing decides about them).
+    pub fn screen<'s, P: TrustPolicy>(
+        &'s mut self,
+        line: &'s [u8],
+        rule: &Rule<P>,
+        position: Position,
+    ) -> Screen<'s> {
+        self.unvalidated = false;
+        match sight(line) {
+            Sight::NoCategory if !self.validate && !super::common::is_blank(line) => {
+                self.unvalidated = true;
+                return Screen::Skip { events: 0 };
+            }
+            Sight::Decode => return Screen::Decode,
+            Sight::Start if !self.fast_path => return Screen::Decode,
+            _ => {}
+        }
+        match self.scan(line) {
+            Some(scanned) => scanned.screen(rule, position),
+            None => Screen::Decode,
+        }
+    }
+
+    /// Reads `line` (one NDJSON line, with or without a byte-order mark) if it is plain
+    /// enough to be read without the full decoder; `None` otherwise ("decode it").
+    /// Blank lines are `None` too (the decoder's framing handles them). Never panics.
+    pub fn scan<'s>(&'s mut self, line: &'s [u8]) -> Option<Screened<'s>> {
+        let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        let text = core::str::from_utf8(line).ok()?;
+        let mut w = Walker {
+            b: line,
+            text,
+            i: 0,
+            depth: 0,
+            raw: Raw::default(),
+        };
+        w.ws();
+        w.object(ROOT)?;
+        w.ws();
+        if w.i != line.len() {
+            return None;
+        }
+        let raw = w.raw;
+        let timestamp = raw.timestamp?;
+        let executable = match raw.executable {
+            None => None,
+            Some((body, false)) => Some(core::str::from_utf8(body).ok()?),
+            Some((body, true)) => {
+                unescape(body, &mut self.scratch)?;
+                Some(self.scratch.as_str())
+            }
+        };
+        let category = match raw.categories {
+            0 => Category::Other,
+            CAT_FILE => Category::File,
+            CAT_PROCESS => Category::Process,
+            _ => Category::FileAndProcess,
+        };
+        Some(Screened {
+            timestamp,
+            sequence: raw.sequence,
+            category,
+            types: raw.types,
+            host_id: raw.host_id,
+            os_type: raw.os_type,
+            executable,
+        })
+    }
+}
+
+impl<'a> Screened<'a> {
+    /// How many events [`EcsRecord::events`](super::EcsRecord::events) makes of the
+    /// line: one per category among `file` and `process`.
+    pub fn events(&self) -> u8 {
+        u8::from(self.category.is_file()) + u8::from(self.category.is_process())
+    }
+
+    /// The process event the full decode would make, without the fields only a match
+    /// reads (`origin.id`, `pid`, `code_signature`, `hash`), at `position`.
+    pub fn process_event(&self, position: Position) -> ProcessEvent<'a> {
+        ProcessEvent {
+            origin: Origin {
+                timestamp: self.timestamp,
+                sequence: self.sequence,
+                id: None,
+                position,
+            },
+            host_id: self.host_id,
+            os_type: self.os_type,
+            types: self.types,
+            executable: self.executable,
+            ..ProcessEvent::default()
+        }
+    }
+
+    /// Skip, fast path or full decode, under `rule` (claims 2 and 3 of the
+    /// [`Prefilter`] docs).
+    pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
+        let process = self.process_event(position);
+        // `is_execution` reads only `os_type` and `types`, both exact here.
+        let execution = self.category.is_process() && rule.is_execution(&process);
+        // `is_windows(os_type)`, through the one public predicate that reads it alone.
+        let windows = rule.is_execution(&ProcessEvent {
+            types: EventTypes::START,
+            ..process
+        });
+        let may_write = self.category.is_file()
+            && windows
+            && self
+                .types
+                .intersects(EventTypes::CREATION | EventTypes::CHANGE);
+        match (execution, may_write) {
+            (false, false) => Screen::Skip {
+                events: self.events(),
+            },
+            (true, false) if !self.category.is_file() => Screen::Execution(process),
+            _ => Screen::Decode,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Raw<'a> {
+    timestamp: Option<Timestamp>,
+    sequence: Option<u64>,
+    categories: u8,
+    types: EventTypes,
+    host_id: Option<&'a str>,
+    os_type: Option<&'a str>,
+    /// The raw body, and whether it holds escapes.
+    executable: Option<(&'a [u8], bool)>,
+    /// Leaves seen, by `Field` discriminant: a second sighting gives up.
+    seen: u32,
+}
+
+struct Walker<'a> {
+    b: &'a [u8],
+    /// `b` as text (validated once): slices of it at quotes are text too.
+    text: &'a str,
+    i: usize,
+    depth: u32,
+    raw: Raw<'a>,
+}
+
+impl<'a> Walker<'a> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline(always)]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek()? == c {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// A string at the cursor: its raw body and whether it holds (simple) escapes.
+    #[inline(always)]
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            let j = find_special(self.b, self.i)?;
+            match *self.b.get(j)? {
+                b'"' => {
+                    self.i = j + 1;
+                    return Some((self.b.get(start..j)?, escaped));
+                }
+                b'\\' => {
+                    // `\u` (and anything invalid) gives up.
+                    match *self.b.get(j + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        _ => return None,
+                    }
+                    escaped = true;
+                    self.i = j + 2;
+                }
+                // A raw control byte: invalid JSON.
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string at the cursor, checked and skipped (as [`string`](Self::string)).
+    #[inline(always)]
+    fn skip_string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let j = find_special(self.b, self.i)?;
+            match *self.b.get(j)? {
+                b'"' => {
+                    self.i = j + 1;
+                    return Some(());
+                }
+                b'\\' => {
+                    match *self.b.get(j + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        _ => return None,
+                    }
+                    self.i = j + 2;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string without escapes, as text.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        match self.string()? {
+            (body, false) => {
+                // The body sits between two quotes, ASCII, so it is whole characters.
+                let end = self.i - 1;
+                self.text.get(end - body.len()..end)
+            }
+            (_, true) => None,
+        }
+    }
+
+    /// A number token (no exponent, at most [`MAX_NUMBER`] bytes).
+    fn number(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !self.peek()?.is_ascii_digit() {
+                return None;
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            return None;
+        }
+        let token = self.b.get(start..self.i)?;
+        (token.len() <= MAX_NUMBER).then_some(token)
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? == word {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// `true`, `false` or `null` at the cursor; `Some(None)` for `null`.
+    fn boolean_or_null(&mut self) -> Option<Option<bool>> {
+        match self.peek()? {
+            b't' => self.literal(b"true").map(|()| Some(true)),
+            b'f' => self.literal(b"false").map(|()| Some(false)),
+            b'n' => self.literal(b"null").map(|()| None),
+            _ => None,
+        }
+    }
+
+    /// Any JSON value, checked and skipped.
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.skip_string()?;
+                        self.ws();
+                        self.eat(b':')?;
+                        self.ws();
+                        self.skip_value()?;
+                        self.ws();
+                        match self.peek()? {
+                            b',' => {
+                                self.i += 1;
+                                self.ws();
+                            }
+                            b'}' => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(())
+            }
+            b'[' => {
+                self.enter()?;
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.skip_value()?;
+                        self.ws();
+                        match self.peek()? {
+                            b',' => {
+                                self.i += 1;
+                                self.ws();
+                            }
+                            b']' => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(())
+            }
+            b't' | b'f' | b'n' => self.boolean_or_null().map(drop),
+            b'-' | b'0'..=b'9' => self.number().map(drop),
+            _ => None,
+        }
+    }
+
+    /// An object of the decoder's tree at the cursor, its keys routed as the decoder
+    /// routes them.
+    fn object(&mut self, nodes: &'static [Node]) -> Option<()> {
+        self.eat(b'{')?;
+        self.enter()?;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            self.depth -= 1;
+            return Some(());
+        }
+        loop {
+            let key = self.plain_string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            match route_key(nodes, key) {
+                Route::Unknown => self.skip_value()?,
+                Route::Branch(_, children) => self.object(children)?,
+                Route::Leaf(field, _) => self.leaf(field)?,
+                Route::PastLeaf(..) => return None,
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.i += 1;
+                    self.ws();
+                }
+                b'}' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// A leaf's value: kept, or checked to be one the decoder reads without error.
+    fn leaf(&mut self, field: Field) -> Option<()> {
+        let bit = 1u32 << (field as u32);
+        if self.raw.seen & bit != 0 {
+            return None;
+        }
+        self.raw.seen |= bit;
+        match field {
+            Field::Timestamp => {
+                let text = self.plain_string()?;
+                self.raw.timestamp = Some(parse_es_date(text).ok()?);
+            }
+            Field::Category | Field::Type => self.set(field)?,
+            Field::Sequence => {
+                if self.peek()? == b'n' {
+                    self.literal(b"null")?;
+                } else {
+                    let token = self.number()?;
+                    self.raw.sequence = Some(plain_integer(token, 19)?.try_into().ok()?);
+                }
+            }
+            Field::Pid => {
+                if self.peek()? == b'n' {
+                    self.literal(b"null")?;
+                } else {
+                    plain_integer(self.number()?, 18)?;
+                }
+            }
+            Field::SigExists | Field::SigTrusted => {
+                self.boolean_or_null()?;
+            }
+            Field::HostId | Field::OsType | Field::Executable => {
+                if self.peek()? == b'n' {
+                    self.literal(b"null")?;
+                } else if field == Field::Executable {
+                    self.raw.executable = Some(self.string()?);
+                } else {
+                    let text = Some(self.plain_string()?);
+                    if field == Field::HostId {
+                        self.raw.host_id = text;
+                    } else {
+                        self.raw.os_type = text;
+                    }
+                }
+            }
+            // Other keywords: any scalar (the decoder indexes numbers and booleans as
+            // their text); not kept.
+            _ => match self.peek()? {
+                b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9' => self.skip_value()?,
+                _ => return None,
+            },
+        }
+        Some(())
+    }
+
+    /// `event.category` / `event.type`: an escape-free string or a flat array of them.
+    fn set(&mut self, field: Field) -> Option<()> {
+        if self.peek()? == b'[' {
+            self.i += 1;
+            self.ws();
+            if self.peek()? == b']' {
+                self.i += 1;
+                return Some(());
+            }
+            loop {
+                let value = self.plain_string()?;
+                self.add(field, value);
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        self.ws();
+                    }
+                    b']' => {
+                        self.i += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        let value = self.plain_string()?;
+        self.add(field, value);
+        Some(())
+    }
+
+    /// The decoder's `add_to_set`, exactly.
+    fn add(&mut self, field: Field, value: &str) {
+        if field == Field::Category {
+            match value {
+                "file" => self.raw.categories |= CAT_FILE,
+                "process" => self.raw.categories |= CAT_PROCESS,
+                _ => {}
+            }
+        } else {
+            self.raw.types.insert_str(value);
+        }
+    }
+}
+
+/// `route(nodes, key)`, with a shortcut for the common cases. `route` splits the key
+/// at dots and looks the first segment up by name (names are unique in a node list),
+/// answering `Unknown` when no node has it. The first segment equals a node's name
+/// exactly when the key starts with the name followed by a dot or the end. So: no such
+/// node, `Unknown`; the key is the name, `node_route(node)` (what `route` itself
+/// computes for a one-segment key); a dotted key, `route` itself.
+#[inline(always)]
+fn route_key(nodes: &'static [Node], key: &str) -> Route {
+    let k = key.as_bytes();
+    let Some(&first) = k.first() else {
+        return Route::Unknown;
+    };
+    for node in nodes {
+        let name = node.name.as_bytes();
+        // Byte by byte: names are short, and a library `memcmp` call costs more.
+        if name.first() != Some(&first)
+            || k.len() < name.len()
+            || !name.iter().zip(k).all(|(a, b)| a == b)
+        {
+            continue;
+        }
+        return match k.get(name.len()) {
+            None => node_route(node),
+            Some(b'.') => route(nodes, key),
+            Some(_) => continue,
+        };
+    }
+    Route::Unknown
+}
+
+/// A number token that is a plain integer (no fraction) of at most `max` digits.
+fn plain_integer(token: &[u8], max: usize) -> Option<i128> {
+    let (negative, digits) = match token.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, token),
+    };
+    if digits.is_empty() || digits.len() > max || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // `-0` is an `f64` to `serde_json`: leave it to the decoder.
+    if negative && digits == b"0" {
+        return None;
+    }
+    let magnitude = digits
+        .iter()
+        .fold(0i128, |n, d| n * 10 + i128::from(d - b'0'));
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Undoes JSON's simple escapes (the scanner gave up on any other) into `out`.
+fn unescape(body: &[u8], out: &mut String) -> Option<()> {
+    out.clear();
+    let mut rest = body;
+    while let Some(at) = rest.iter().position(|&c| c == b'\\') {
+        out.push_str(core::str::from_utf8(rest.get(..at)?).ok()?);
+        out.push(match *rest.get(at + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        rest = rest.get(at + 2..)?;
+    }
+    out.push_str(core::str::from_utf8(rest).ok()?);
+    Some(())
+}
+
+/// Whether `line` certainly makes no event (category neither `file` nor `process`),
+/// by a byte search, without a parse: true when the line has no `\u` and every
+/// `"file"` or `"process"` in it is followed (after JSON whitespace) by `:`, i.e. is
+/// a key, never a value. See claim 0 of the [`Prefilter`] docs.
+///
+/// # Example
+/// ```
+/// use shareexec::input::lacks_rule_category;
+/// assert!(lacks_rule_category(br#"{"event":{"category":"network"},"process":{"pid":4}}"#));
+/// assert!(!lacks_rule_category(br#"{"event":{"category":["process"]}}"#));
+/// assert!(!lacks_rule_category(br#"{"event":{"category":"proc\u0065ss"}}"#));
+/// ```
+pub fn lacks_rule_category(line: &[u8]) -> bool {
+    sight(line) == Sight::NoCategory
+}
+
+/// What the byte search saw in a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sight {
+    /// No `\u`, and no `"file"`/`"process"` value: no event (claim 0).
+    NoCategory,
+    /// Decode fully without walking: a `\u` (the walk would give up on it), or values
+    /// `"file"` and `"creation"`/`"change"`, a likely write, which the walk would
+    /// send to the full decode anyway. (Decoding is always correct; this only saves
+    /// the walk.)
+    Decode,
+    /// Walk it ([`Prefilter::scan`]).
+    Walk,
+    /// Walk it, but it has the values `"process"` and `"start"`: likely a process start.
+    Start,
+}
+
+/// The byte search behind [`lacks_rule_category`] (see claim 0 of the [`Prefilter`]
+/// docs for why it never misses a `"file"` or `"process"` value).
+fn sight(line: &[u8]) -> Sight {
+    let (mut file, mut process, mut write, mut start) = (false, false, false, false);
+    let mut i = 0;
+    while let Some(j) = find_candidate(line, i) {
+        if line.get(j) == Some(&b'\\') {
+            // Backslashes pair up from the left of each run, as in a JSON string, so
+            // an unescaped quote is never stepped over.
+            if line.get(j + 1) == Some(&b'u') {
+                return Sight::Decode;
+            }
+            i = j + 2;
+            continue;
+        }
+        i = j + 1;
+        if line.get(j) != Some(&b'"') {
+            continue;
+        }
+        let rest = line.get(j + 1..).unwrap_or_default();
+        let (len, seen) = if rest.starts_with(b"file\"") {
+            (5, &mut file)
+        } else if rest.starts_with(b"process\"") {
+            (8, &mut process)
+        } else if rest.starts_with(b"creation\"") {
+            (9, &mut write)
+        } else if rest.starts_with(b"change\"") {
+            (7, &mut write)
+        } else if rest.starts_with(b"start\"") {
+            (6, &mut start)
+        } else {
+            continue;
+        };
+        let mut k = j + 1 + len;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(k) {
+            k += 1;
+        }
+        if line.get(k) == Some(&b':') {
+            // A key: its closing quote and the colon hold no pattern start.
+            i = k + 1;
+        } else {
+            // A value (or invalid JSON): the search goes on from its closing quote.
+            *seen = true;
+            i = j + len;
+        }
+    }
+    match (file, process, write, start) {
+        (false, false, _, _) => Sight::NoCategory,
+        (true, _, true, _) => Sight::Decode,
+        (_, true, _, true) => Sight::Start,
+        _ => Sight::Walk,
+    }
+}
+
+/// The index of the first byte at or after `i` that is `\`, or `"` followed by `f`,
+/// `p`, `c` or `s` (the start of a possible `"file"`, `"process"`, `"creation"`,
+/// `"change"` or `"start"`); it may also stop at other
+/// bytes (the caller checks), never past one of those. Eight positions at a time: the
+/// SWAR zero-byte test flags every zero byte (and possibly bytes above one), so a
+/// flagged-bit AND of two tests has no false negatives.
+#[inline]
+fn find_candidate(b: &[u8], mut i: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn zero(v: u64) -> u64 {
+        v.wrapping_sub(LO) & !v & HI
+    }
+    while let Some(chunk) = b.get(i..i + 9) {
+        let x = u64::from_le_bytes(chunk.get(..8)?.try_into().ok()?);
+        let y = u64::from_le_bytes(chunk.get(1..)?.try_into().ok()?);
+        let quote = zero(x ^ (LO * u64::from(b'"')));
+        let next = zero(y ^ (LO * u64::from(b'f')))
+            | zero(y ^ (LO * u64::from(b'p')))
+            | zero(y ^ (LO * u64::from(b'c')))
+            | zero(y ^ (LO * u64::from(b's')));
+        let hits = (quote & next) | zero(x ^ (LO * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of the first `"`, `\` or control byte (< 0x20) at or after `i`; eight
+/// bytes at a time (SWAR: the lowest flagged byte of each test is exact, since borrows
+/// only run upward).
+#[inline(always)]
+pub(super) fn find_special(b: &[u8], mut i: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+        let q = x ^ (LO * u64::from(b'"'));
+        let s = x ^ (LO * u64::from(b'\\'));
+        let hits = ((q.wrapping_sub(LO) & !q)
+            | (s.wrapping_sub(LO) & !s)
+            | (x.wrapping_sub(LO * 0x20) & !x))
+            & HI;
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::EcsRecord;
+    use alloc::format;
+    use alloc::vec::Vec;
+
+    fn naive(b: &[u8], i: usize) -> Option<usize> {
+        (i..b.len()).find(|&j| matches!(b[j], b'"' | b'\\') || b[j] < 0x20)
+    }
+
+    #[test]
+    fn find_special_matches_naive() {
+        let samples: &[&[u8]] = &[
+            b"abcdefghijklmnop\"",
+            b"\x7f\x80\xff\xe0\x9f abc\\def\"",
+            b"0123456\x1f89",
+            b"\xa2\xa2\xa2\xa2\xa2\xa2\xa2\xa2\xa2\"",
+            b"",
+            b"short",
+        ];
+        for s in samples {
+            for i in 0..=s.len() {
+                assert_eq!(find_special(s, i), naive(s, i), "{s:?} at {i}");
+            }
+        }
+        for byte in 0u8..=255 {
+            for pos in 0..10 {
+                let mut v = Vec::from(&b"xxxxxxxxxxxxxxxx"[..]);
+                v[pos] = byte;
+                assert_eq!(find_special(&v, 0), naive(&v, 0), "{byte} at {pos}");
+            }
+        }
+    }
+
+    const BASE: &str = r#""@timestamp":"2024-01-03T14:00:00.5Z""#;
+
+    /// Checks claim 1 on `line`; the scanner's category, types and event count.
+    fn agrees(line: &str) -> Option<Seen> {
+        let mut p = Prefilter::new();
+        let s = p.scan(line.as_bytes())?;
+        let r = EcsRecord::parse(line.as_bytes()).expect("the scanner accepted it");
+        assert_eq!(s.timestamp, r.timestamp(), "{line}");
+        assert_eq!(s.sequence, r.sequence(), "{line}");
+        assert_eq!(s.category, r.category(), "{line}");
+        assert_eq!(s.types, r.event_types(), "{line}");
+        assert_eq!(s.host_id, r.host_id(), "{line}");
+        assert_eq!(s.os_type, r.os_type(), "{line}");
+        assert_eq!(s.executable, r.process_executable(), "{line}");
+        Some(Seen {
+            category: s.category,
+            types: s.types,
+            events: s.events(),
+        })
+    }
+
+    struct Seen {
+        category: Category,
+        types: EventTypes,
+        events: u8,
+    }
+
+    fn start(body: &str) -> String {
+        format!("{{{BASE},{body}}}")
+    }
+
+    #[test]
+    fn nested_dotted_and_mixed_spellings_agree() {
+        for body in [
+            r#""event":{"category":["process"],"type":["start"]},"host":{"id":"h","os":{"type":"windows"}},"process":{"executable":"C:\\a.exe"}"#,
+            r#""event.category":"process","event.type":"start","host.id":"h","host.os.type":"windows","process.executable":"C:\\a.exe""#,
+            r#""event":{"category":"process","kind":"x"},"event.type":["start"],"host":{"os.type":"windows","id":"h"},"process":{"executable":"C:\\a.exe"}"#,
+        ] {
+            let s = agrees(&start(body)).expect("plain");
+            assert_eq!(s.category, Category::Process);
+            assert!(s.types.intersects(EventTypes::START));
+        }
+    }
+
+    #[test]
+    fn whitespace_and_key_order_agree() {
+        let line = "\u{feff} { \"process\" : { \"executable\" : \"C:\\\\a.exe\" } ,\n\t\"host\":{\"os\":{\"type\":\"windows\"},\"id\":\"h\"}, \"event\" : { \"type\" : [ \"start\" , \"info\" ] , \"category\" : [ ] } ,\r\"@timestamp\" : \"1704290400000\" } \r\n";
+        let s = agrees(line).expect("plain");
+        assert_eq!(s.category, Category::Other);
+        assert_eq!(s.types, EventTypes::START | EventTypes::INFO);
+    }
+
+    #[test]
+    fn scalar_and_array_categories_agree() {
+        for cat in [r#""file""#, r#"["file"]"#, r#"["x","file"]"#] {
+            let s = agrees(&start(&format!(
+                r#""event":{{"category":{cat},"type":"creation"}}"#
+            )))
+            .expect("plain");
+            assert_eq!(s.category, Category::File);
+        }
+        let s = agrees(&start(r#""event":{"category":["file","process"]}"#)).unwrap();
+        assert_eq!(s.category, Category::FileAndProcess);
+        assert_eq!(s.events, 2);
+    }
+
+    #[test]
+    fn source_of_a_search_hit_agrees() {
+        let line = format!(
+            r#"{{"_index":"x","_id":"1","_source":{{{BASE},"event":{{"category":"process","type":"start"}},"host.id":"h"}}}}"#
+        );
+        let s = agrees(&line).expect("plain");
+        assert_eq!(s.category, Category::Process);
+        let dotted = format!(r#"{{"_source.event.category":"file",{BASE}}}"#);
+        assert_eq!(agrees(&dotted).unwrap().category, Category::File);
+    }
+
+    #[test]
+    fn escaped_executable_is_unescaped() {
+        let line = start(r#""process":{"executable":"C:\\dir\/a \"b\".exe"}"#);
+        let mut p = Prefilter::new();
+        assert_eq!(
+            p.scan(line.as_bytes()).unwrap().executable,
+            Some(r#"C:\dir/a "b".exe"#)
+        );
+        agrees(&line).unwrap();
+    }
+
+    #[test]
+    fn gives_up_on_doubt() {
+        let doubtful = [
+            // `\u` anywhere, even in a value nobody reads.
+            start(r#""message":"caf\u00e9""#),
+            start(r#""ev\u0065nt":{"type":"start"}"#),
+            // Escapes in keys or kept fields (other than the executable).
+            start(r#""host":{"id":"a\"b"}"#),
+            start(r#""event":{"type":"st\/art"}"#),
+            // Repeats, dotted + nested.
+            start(r#""host.id":"a","host":{"id":"b"}"#),
+            start(r#""event.type":"start","event.type":"end""#),
+            format!(r#"{{{BASE},{BASE}}}"#),
+            // Branch that is not an object, arrays of objects, null branches.
+            start(r#""process":[{"executable":"x"}]"#),
+            start(r#""process":null"#),
+            start(r#""host":"name""#),
+            // Odd types for read fields.
+            start(r#""process":{"pid":"4"}"#),
+            start(r#""process":{"pid":4.0}"#),
+            start(r#""process":{"pid":-0}"#),
+            start(r#""process.code_signature.trusted":"true""#),
+            start(r#""event":{"sequence":-1}"#),
+            start(r#""event":{"category":[["file"]]}"#),
+            start(r#""event":{"category":[1]}"#),
+            start(r#""host.os.type":["windows"]"#),
+            start(r#""file.path":{"a":1}"#),
+            start(r#""process.pid.x":1"#),
+            // Numbers with exponents, too long.
+            start(r#""size":1e3"#),
+            start(&format!(r#""size":{}"#, "9".repeat(41))),
+            // Timestamps.
+            r#"{"@timestamp":1704290400000}"#.into(),
+            r#"{"@timestamp":"yesterday"}"#.into(),
+            r#"{"event":{"type":"start"}}"#.into(),
+            // Syntax.
+            start(r#""a":tru"#),
+            start(r#""a":01"#),
+            start(r#""a":1.}"#),
+            start("\"a\":\"x\ty\""),
+            start(r#""a":[1,]"#),
+            format!("{{{BASE}}}x"),
+            format!("[{{{BASE}}}]"),
+            "   ".into(),
+            String::new(),
+        ];
+        for line in &doubtful {
+            assert!(
+                Prefilter::new().scan(line.as_bytes()).is_none(),
+                "should give up: {line}"
+            );
+        }
+        let mut deep = String::from("{\"@timestamp\":\"2024\",\"x\":");
+        deep.push_str(&"[".repeat(70));
+        deep.push_str(&"]".repeat(70));
+        deep.push('}');
+        assert!(Prefilter::new().scan(deep.as_bytes()).is_none());
+        assert!(
+            Prefilter::new()
+                .scan(b"{\"@timestamp\":\"2024\",\"a\":\"\xff\"}")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn accepted_odd_but_valid_values_agree() {
+        for body in [
+            r#""file":{"extension":1.50,"path":true,"hash":{"md5":null}}"#,
+            r#""process":{"pid":null,"code_signature":{"trusted":false,"exists":null}}"#,
+            r#""event":{"sequence":9999999999999999999,"id":7}"#,
+            r#""host":{"id":null},"process.executable":null"#,
+            r#""process":{"pid":-12,"name":""},"id":"x","_id":3"#,
+            r#""a":{"b":[1,{"c":[]},"d",null,true,-0.5]},"event":{"type":[]}"#,
+        ] {
+            agrees(&start(body)).unwrap_or_else(|| panic!("accepted: {body}"));
+        }
+    }
+
+    #[test]
+    fn byte_search_sights() {
+        let cases: &[(&[u8], Sight)] = &[
+            (
+                br#"{"process":{"pid":4},"file" :{"path":"x"},"event":{"category":"network"}}"#,
+                Sight::NoCategory,
+            ),
+            (
+                br#"{"event":{"category":"registry","type":"change"}}"#,
+                Sight::NoCategory,
+            ),
+            (
+                br#"{"event":{"category":["file"],"type":["creation"]}}"#,
+                Sight::Decode,
+            ),
+            (
+                br#"{"event":{"category":"file" ,"type": "change" }}"#,
+                Sight::Decode,
+            ),
+            (
+                br#"{"event":{"category":"file","type":"deletion"}}"#,
+                Sight::Walk,
+            ),
+            (
+                br#"{"event":{"category":["process"],"type":["start"]}}"#,
+                Sight::Start,
+            ),
+            (br#"{"a":"\u0041"}"#, Sight::Decode),
+            // An escaped quote does not start a token; an escaped backslash before a
+            // real quote does not hide it.
+            (br#"{"a":"x\"file","b":1}"#, Sight::NoCategory),
+            (br#"{"a":"x\\","event.category":"process"}"#, Sight::Walk),
+            (br#"{"a":["x\\\\","file"]}"#, Sight::Walk),
+        ];
+        for (line, sight) in cases {
+            assert_eq!(
+                super::sight(line),
+                *sight,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn screen_decisions() {
+        let es = Rule::elasticsearch();
+        let hardened = Rule::hardened();
+        let screen = |body: &str, rule: &Rule| {
+            let line = start(body);
+            let mut p = Prefilter::new();
+            let s = p.scan(line.as_bytes()).expect("plain");
+            match s.screen(rule, 9) {
+                Screen::Skip { events } => Screen::Skip { events },
+                Screen::Execution(e) => {
+                    assert_eq!(e.origin.position, 9);
+                    Screen::Execution(ProcessEvent::default())
+                }
+                Screen::Decode => Screen::Decode,
+            }
+        };
+        let exec = Screen::Execution(ProcessEvent::default());
+        let start_win = r#""event":{"category":"process","type":"start"},"host.os.type":"windows""#;
+        assert_eq!(screen(start_win, &es), exec);
+        let start_upper =
+            r#""event":{"category":"process","type":"start"},"host.os.type":"Windows""#;
+        assert_eq!(screen(start_upper, &es), Screen::Skip { events: 1 });
+        assert_eq!(screen(start_upper, &hardened), exec);
+        let end = r#""event":{"category":"process","type":"end"},"host.os.type":"windows""#;
+        assert_eq!(screen(end, &es), Screen::Skip { events: 1 });
+        let write = r#""event":{"category":"file","type":"change"},"host.os.type":"windows""#;
+        assert_eq!(screen(write, &es), Screen::Decode);
+        let linux = r#""event":{"category":"file","type":"creation"},"host.os.type":"linux""#;
+        assert_eq!(screen(linux, &es), Screen::Skip { events: 1 });
+        let both =
+            r#""event":{"category":["file","process"],"type":"start"},"host.os.type":"windows""#;
+        assert_eq!(screen(both, &es), Screen::Decode);
+        let both_no =
+            r#""event":{"category":["file","process"],"type":"info"},"host.os.type":"windows""#;
+        assert_eq!(screen(both_no, &es), Screen::Skip { events: 2 });
+        assert_eq!(screen(r#""x":1"#, &es), Screen::Skip { events: 0 });
+    }
+}

@@ -1,0 +1,402 @@
+//! The prefilter changes nothing: every fixture corpus through `EcsPipeline` with the
+//! prefilter off, validating and fast, under four configurations, gives the same
+//! verdicts in the same order, the same counters and the same detector state
+//! (byte-identical snapshots), and the same errors on every line (validating) or on
+//! every line that is not skipped (fast). Every line the scanner accepts
+//! agrees with the decoder (claim 1 of `shareexec::input::Prefilter`), and every line
+//! it skips makes no candidate (claims 0 and 2). Plus a property test over generated
+//! and mutated lines.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use shareexec::input::{
+    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Prefiltering, Screen, lacks_rule_category,
+};
+use shareexec::{Config, Detector, Event, Rule, Semantics, Span};
+
+fn fixture_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                let name = path.to_string_lossy();
+                if name.ends_with(".ndjson") || name.ends_with(".ndjson.gz") {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    walk(&root.join("tests/fixtures"), &mut files);
+    files.push(root.join("data/sample.ndjson"));
+    files
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .expect("gzip");
+        out
+    } else {
+        bytes
+    }
+}
+
+fn configs() -> Vec<(Semantics, Span)> {
+    vec![
+        (Semantics::Elasticsearch, Span::ZERO),
+        (Semantics::Hardened, Span::ZERO),
+        (Semantics::Elasticsearch, Span::from_secs(10)),
+        (Semantics::Hardened, Span::from_secs(10)),
+    ]
+}
+
+struct Outcome {
+    verdicts: Vec<String>,
+    /// Per line: how it was fed, and the error text if any.
+    lines: Vec<(Fed, Option<String>)>,
+    snapshot: Vec<u8>,
+    stats: shareexec::Stats,
+    fast: u64,
+    skipped: u64,
+    unvalidated: u64,
+}
+
+fn run(lines: &[&[u8]], semantics: Semantics, lateness: Span, mode: Prefiltering) -> Outcome {
+    let config = Config::default()
+        .with_max_lateness(lateness)
+        .with_hash_seed(Some(7));
+    let detector = Detector::new(Arc::new(Rule::new(semantics)), config).expect("config");
+    let mut pipeline = EcsPipeline::new(detector, mode);
+    let mut verdicts = Vec::new();
+    let mut fed = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        fed.push(match pipeline.feed(line, n as u64 + 1) {
+            Ok(how) => (how, None),
+            Err(e) => (Fed::Decoded, Some(e.to_string())),
+        });
+        verdicts.extend(
+            pipeline
+                .detector_mut()
+                .drain_verdicts()
+                .map(|v| format!("{v:?}")),
+        );
+    }
+    pipeline.detector_mut().flush();
+    verdicts.extend(
+        pipeline
+            .detector_mut()
+            .drain_verdicts()
+            .map(|v| format!("{v:?}")),
+    );
+    let stats = pipeline.stats();
+    Outcome {
+        verdicts,
+        lines: fed,
+        snapshot: pipeline.detector().snapshot().expect("snapshot"),
+        stats: pipeline.detector().stats(),
+        fast: stats.fast,
+        skipped: stats.skipped,
+        unvalidated: stats.unvalidated,
+    }
+}
+
+/// Claims 0-2 on one line, against the decoder.
+fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
+    let decoded = EcsRecord::parse(line);
+    if lacks_rule_category(line)
+        && let Ok(record) = &decoded
+    {
+        assert_eq!(
+            record.category(),
+            Category::Other,
+            "claim 0: {}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    let Some(scanned) = prefilter.scan(line) else {
+        return;
+    };
+    let record = decoded.unwrap_or_else(|e| {
+        panic!(
+            "claim 1: scanner accepted a line the decoder refuses ({e}): {}",
+            String::from_utf8_lossy(line)
+        )
+    });
+    let text = String::from_utf8_lossy(line);
+    assert_eq!(scanned.timestamp, record.timestamp(), "{text}");
+    assert_eq!(scanned.sequence, record.sequence(), "{text}");
+    assert_eq!(scanned.category, record.category(), "{text}");
+    assert_eq!(scanned.types, record.event_types(), "{text}");
+    assert_eq!(scanned.host_id, record.host_id(), "{text}");
+    assert_eq!(scanned.os_type, record.os_type(), "{text}");
+    assert_eq!(scanned.executable, record.process_executable(), "{text}");
+    let events: Vec<Event<'_>> = record.events(5).collect();
+    match scanned.screen(rule, 5) {
+        Screen::Skip { events: n } => {
+            assert_eq!(usize::from(n), events.len(), "claim 2: {text}");
+            for e in &events {
+                match e {
+                    Event::File(f) => assert!(!rule.is_write(f), "claim 2: {text}"),
+                    Event::Process(p) => assert!(!rule.is_execution(p), "claim 2: {text}"),
+                    _ => unreachable!(),
+                }
+            }
+        }
+        Screen::Execution(fast) => {
+            let [Event::Process(full)] = events[..] else {
+                panic!("claim 3: not one process event: {text}")
+            };
+            let full_minus = shareexec::ProcessEvent {
+                origin: shareexec::Origin {
+                    id: None,
+                    ..full.origin
+                },
+                pid: None,
+                code_signature: Default::default(),
+                hash: Default::default(),
+                ..full
+            };
+            assert_eq!(fast, full_minus, "claim 3: {text}");
+            assert!(rule.is_execution(&full), "claim 3: {text}");
+        }
+        Screen::Decode => {}
+    }
+}
+
+#[test]
+fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
+    let files = fixture_files();
+    assert!(files.len() > 60, "fixtures found: {}", files.len());
+    let (mut skipped, mut fast, mut total, mut skipped_invalid) = (0u64, 0u64, 0u64, 0u64);
+    for path in &files {
+        let text = read(path);
+        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+        let name = path.display();
+        for ((semantics, lateness), mode) in configs()
+            .into_iter()
+            .flat_map(|c| [(c, Prefiltering::Validating), (c, Prefiltering::Fast)])
+        {
+            let off = run(&lines, semantics, lateness, Prefiltering::Off);
+            let on = run(&lines, semantics, lateness, mode);
+            let what = format!("{name} ({semantics:?}, lateness {lateness:?}, {mode:?})");
+            assert_eq!(off.verdicts, on.verdicts, "verdicts: {what}");
+            assert_eq!(off.stats, on.stats, "stats: {what}");
+            assert!(off.snapshot == on.snapshot, "detector state: {what}");
+            for (n, ((how_off, err_off), (how_on, err_on))) in
+                off.lines.iter().zip(&on.lines).enumerate()
+            {
+                match how_on {
+                    Fed::Skipped if mode == Prefiltering::Fast => {
+                        // Not validated: the only difference allowed, and counted.
+                        if err_off.is_some() {
+                            skipped_invalid += 1;
+                        }
+                    }
+                    Fed::Skipped => {
+                        assert_eq!(err_off, &None, "validated skip, line {}: {what}", n + 1)
+                    }
+                    _ => assert_eq!(
+                        (err_off, how_off == &Fed::Blank),
+                        (err_on, how_on == &Fed::Blank),
+                        "line {}: {what}",
+                        n + 1
+                    ),
+                }
+            }
+            assert_eq!(off.skipped + off.fast, 0);
+            if mode == Prefiltering::Validating {
+                assert_eq!(on.unvalidated, 0);
+            }
+            skipped += on.skipped;
+            fast += on.fast;
+            total += lines.len() as u64;
+        }
+        let rules = [Rule::elasticsearch(), Rule::hardened()];
+        let mut prefilter = Prefilter::new();
+        for line in &lines {
+            for rule in &rules {
+                check_line(&mut prefilter, line, rule);
+            }
+        }
+    }
+    // The prefilter did work (not a test that cannot fail by doing nothing).
+    assert!(skipped > total / 3, "skipped {skipped} of {total}");
+    assert!(fast > 10_000, "fast path {fast}");
+    eprintln!(
+        "lines {total}, skipped {skipped}, fast {fast}, skipped lines the decoder refuses {skipped_invalid}"
+    );
+}
+
+#[test]
+fn the_fast_path_and_the_skips_count_as_the_full_path() {
+    // A stream where sweeps and host scans matter: many hosts, small intervals.
+    let mut text = String::new();
+    for i in 0..4000u64 {
+        let host = i % 37;
+        let ts = 1_704_290_400_000u64 + i * 10 + if host == 3 { 0 } else { i };
+        let line = match i % 5 {
+            0 => format!(
+                r#"{{"@timestamp":"{ts}","event":{{"category":"file","type":"creation"}},"host":{{"id":"h{host}","os":{{"type":"windows"}}}},"process":{{"pid":4}},"file":{{"path":"C:\\x{}.exe","extension":"exe"}}}}"#,
+                i % 11
+            ),
+            1 | 2 => format!(
+                r#"{{"@timestamp":"{ts}","event":{{"category":"process","type":"start","sequence":{i}}},"host":{{"id":"h{host}","os":{{"type":"windows"}}}},"process":{{"executable":"C:\\x{}.exe","pid":{i}}},"id":"e{i}"}}"#,
+                i % 13
+            ),
+            3 => format!(
+                r#"{{"@timestamp":"{ts}","event":{{"category":"process","type":"end"}},"host":{{"id":"h{host}","os":{{"type":"windows"}}}}}}"#
+            ),
+            _ => format!(
+                r#"{{"@timestamp":"{ts}","event":{{"category":"network","type":"start"}},"host":{{"id":"h{host}"}}}}"#
+            ),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let lines: Vec<&[u8]> = text.lines().map(str::as_bytes).collect();
+    for (semantics, lateness) in configs() {
+        let config = |n| {
+            Config::default()
+                .with_max_lateness(lateness)
+                .with_hash_seed(Some(1))
+                .with_max_hosts(n)
+                .with_sweep_interval(50)
+        };
+        let go = |mode: Prefiltering| {
+            let rule = Arc::new(Rule::new(semantics));
+            let mut p = EcsPipeline::new(Detector::new(rule, config(20)).unwrap(), mode);
+            let mut out = Vec::new();
+            for (n, l) in lines.iter().enumerate() {
+                p.feed(l, n as u64).unwrap();
+                out.extend(p.detector_mut().drain_verdicts().map(|v| format!("{v:?}")));
+            }
+            (out, p.detector().snapshot().unwrap(), p.stats())
+        };
+        let off = go(Prefiltering::Off);
+        for mode in [Prefiltering::Validating, Prefiltering::Fast] {
+            let on = go(mode);
+            assert_eq!(off.0, on.0, "{semantics:?} {lateness:?} {mode:?}");
+            assert!(off.1 == on.1, "state {semantics:?} {lateness:?} {mode:?}");
+            assert!(on.2.skipped >= 1600, "{:?}", on.2);
+            if semantics == Semantics::Elasticsearch && lateness == Span::ZERO {
+                assert!(on.2.fast > 100, "{:?}", on.2);
+            }
+        }
+    }
+}
+
+/// JSON lines built from the pieces the decoder treats specially.
+fn line_strategy() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("event.category"),
+        Just("event.type"),
+        Just("event.sequence"),
+        Just("host.id"),
+        Just("host.os.type"),
+        Just("process.executable"),
+        Just("process.pid"),
+        Just("process.code_signature.trusted"),
+        Just("file.path"),
+        Just("file.extension"),
+        Just("_source.event.category"),
+        Just("id"),
+        Just("message"),
+    ];
+    let value = prop_oneof![
+        Just(r#""process""#.to_string()),
+        Just(r#""file""#.to_string()),
+        Just(r#"["file","process"]"#.to_string()),
+        Just(r#""start""#.to_string()),
+        Just(r#"["creation","info"]"#.to_string()),
+        Just(r#""change""#.to_string()),
+        Just(r#""windows""#.to_string()),
+        Just(r#""Windows""#.to_string()),
+        Just(r#""C:\\a.exe""#.to_string()),
+        Just(r#""proc\u0065ss""#.to_string()),
+        Just("4".to_string()),
+        Just("-0".to_string()),
+        Just("4.5".to_string()),
+        Just("1e2".to_string()),
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("[]".to_string()),
+        Just(r#"{"a":"file"}"#.to_string()),
+        Just(r#"[{"x":1}]"#.to_string()),
+        "[a-z]{0,6}".prop_map(|s| format!("\"{s}\"")),
+    ];
+    let member = (key, value, prop::bool::ANY).prop_map(|(k, v, nested)| {
+        let mut parts: Vec<&str> = k.split('.').collect();
+        if nested && parts.len() > 1 {
+            let last = parts.pop().unwrap_or_default();
+            let mut s = String::new();
+            for p in &parts {
+                s.push_str(&format!("\"{p}\":{{"));
+            }
+            s.push_str(&format!("\"{last}\":{v}"));
+            s.push_str(&"}".repeat(parts.len()));
+            s
+        } else {
+            format!("\"{k}\":{v}")
+        }
+    });
+    let ts = prop_oneof![
+        Just(r#""@timestamp":"2024-01-03T14:00:00Z""#.to_string()),
+        Just(r#""@timestamp":"1704290400000""#.to_string()),
+        Just(r#""@timestamp":1704290400000"#.to_string()),
+        Just(String::new()),
+    ];
+    (ts, prop::collection::vec(member, 0..7), " ?").prop_map(|(ts, members, ws)| {
+        let mut all = members;
+        if !ts.is_empty() {
+            all.push(ts);
+        }
+        format!("{{{}}}", all.join(&format!(",{ws}")))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn generated_lines_satisfy_the_claims(line in line_strategy()) {
+        let mut p = Prefilter::new();
+        for rule in [Rule::elasticsearch(), Rule::hardened()] {
+            check_line(&mut p, line.as_bytes(), &rule);
+        }
+    }
+
+    #[test]
+    fn mutated_lines_satisfy_the_claims(
+        line in line_strategy(),
+        at in any::<prop::sample::Index>(),
+        byte in prop_oneof![Just(b'"'), Just(b'\\'), Just(b':'), Just(b','), Just(b' '),
+            Just(b'{'), Just(b']'), Just(b'\t'), Just(0u8), Just(0xffu8), any::<u8>()],
+        delete in prop::bool::ANY,
+    ) {
+        let mut bytes = line.into_bytes();
+        let i = at.index(bytes.len() + 1);
+        if delete && i < bytes.len() {
+            bytes.remove(i);
+        } else {
+            bytes.insert(i, byte);
+        }
+        let mut p = Prefilter::new();
+        for rule in [Rule::elasticsearch(), Rule::hardened()] {
+            check_line(&mut p, &bytes, &rule);
+        }
+    }
+}
