@@ -1,6 +1,7 @@
 //! The sans-IO state machine: events in, verdicts out.
 
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::iter::FusedIterator;
@@ -11,12 +12,14 @@ use crate::event::{Event, Origin};
 use crate::hosts::{HELD_OVERHEAD, Held, Hosts, OrderKey};
 use crate::keys::{KeyHasher, PathMatch};
 use crate::owned::{OwnedEvent, TextPool};
-use crate::rule::{Rule, Semantics};
+use crate::rule::{Rule, RuleMeta, Semantics};
+use crate::stable_hash::StableHasher;
 use crate::stats::Stats;
 use crate::time::{Span, Timestamp};
 use crate::trust::{SignerPolicy, TrustPolicy};
 use crate::verdict::{
-    AlertId, EventRef, Late, OwnedHashes, Sequence, Signature, Stage, Suppression, Verdict,
+    AlertId, EventRef, Late, OwnedHashes, Packer, Placed, Sequence, Signature, Stage, Suppression,
+    Verdict,
 };
 use crate::window::{Entry, Window, entry_string_bytes};
 
@@ -73,6 +76,89 @@ pub struct Detector<P = SignerPolicy> {
     pub(crate) next_sweep: u64,
     pub(crate) next_host_scan: u64,
     pub(crate) scratch: Vec<Timestamp>,
+    /// Builds the sequences of verdicts.
+    pub(crate) sequences: SequenceMaker,
+}
+
+/// What building a verdict's [`Sequence`] reuses from one to the next.
+pub(crate) struct SequenceMaker {
+    rule: &'static RuleMeta,
+    /// The alert id hasher after the rule's id (the same for every alert).
+    seed: StableHasher,
+    /// Where a sequence's strings are packed before their one allocation.
+    scratch: String,
+}
+
+impl SequenceMaker {
+    /// The verdict's sequence. Its strings are packed into one shared allocation
+    /// (`scratch` is reused), and the alert id hashing starts from `seed`.
+    fn make(
+        &mut self,
+        host_id: Arc<str>,
+        write: &Entry,
+        exe: &str,
+        p: &crate::event::ProcessEvent<'_>,
+        span: Span,
+    ) -> Sequence {
+        let (w, wh) = (write.origin(), write.hash());
+        let (e, eh, sig) = (&p.origin, &p.hash, &p.code_signature);
+        let mut pack = Packer::new(&mut self.scratch);
+        let path = pack.put(write.path());
+        // Under Elasticsearch semantics (and mostly under hardened) the executable is
+        // the path byte for byte: one copy serves both.
+        let executable = if exe == write.path() {
+            path
+        } else {
+            pack.put(exe)
+        };
+        let ids = [pack.put_opt(w.id), pack.put_opt(e.id)];
+        let signer = [pack.put_opt(sig.subject_name), pack.put_opt(sig.status)];
+        let hashes = [
+            pack.put_opt(wh.sha256),
+            pack.put_opt(wh.sha1),
+            pack.put_opt(wh.md5),
+            pack.put_opt(eh.sha256),
+            pack.put_opt(eh.sha1),
+            pack.put_opt(eh.md5),
+        ];
+        let buf = pack.finish();
+        let text = |p: Option<Placed>| p.map(|p| p.text(&buf));
+        let event_ref = |o: &Origin<'_>, id| EventRef {
+            timestamp: o.timestamp,
+            sequence: o.sequence,
+            id: text(id),
+            position: o.position,
+        };
+        let write_ref = event_ref(&w, ids[0]);
+        let exec_ref = event_ref(e, ids[1]);
+        Sequence {
+            id: AlertId::derive(self.seed, &host_id, write.path(), &write_ref, &exec_ref),
+            host_id,
+            path: path.text(&buf),
+            executable: executable.text(&buf),
+            write: write_ref,
+            execution: exec_ref,
+            pid: p.pid,
+            code_signature: Signature {
+                exists: sig.exists,
+                trusted: sig.trusted,
+                subject_name: text(signer[0]),
+                status: text(signer[1]),
+            },
+            file_hash: OwnedHashes {
+                sha256: text(hashes[0]),
+                sha1: text(hashes[1]),
+                md5: text(hashes[2]),
+            },
+            process_hash: OwnedHashes {
+                sha256: text(hashes[3]),
+                sha1: text(hashes[4]),
+                md5: text(hashes[5]),
+            },
+            span,
+            rule: self.rule,
+        }
+    }
 }
 
 /// A summary (the state itself can be millions of entries).
@@ -102,6 +188,11 @@ impl<P: TrustPolicy> Detector<P> {
         };
         let seed = config.hash_seed.unwrap_or_else(default_seed);
         Ok(Detector {
+            sequences: SequenceMaker {
+                rule: rule.meta(),
+                seed: AlertId::seed(rule.meta()),
+                scratch: String::new(),
+            },
             keys: KeyHasher::new(seed, paths),
             next_sweep: config.sweep_interval,
             rule,
@@ -553,7 +644,7 @@ impl<P: TrustPolicy> Detector<P> {
                 let Some(host_id) = self.hosts.get(slot).map(|h| h.id.clone()) else {
                     return;
                 };
-                let sequence = self.sequence(host_id, write, exe, p, span);
+                let sequence = self.sequences.make(host_id, write, exe, p, span);
                 match self.rule.assess(p) {
                     None => {
                         self.stats.alerts += 1;
@@ -589,33 +680,6 @@ impl<P: TrustPolicy> Detector<P> {
                     (_, _, None) => true,
                 }
             }
-        }
-    }
-
-    fn sequence(
-        &self,
-        host_id: Arc<str>,
-        write: &Entry,
-        exe: &str,
-        p: &crate::event::ProcessEvent<'_>,
-        span: Span,
-    ) -> Sequence {
-        let rule = self.rule.meta();
-        let write_ref = EventRef::from_origin(&write.origin());
-        let exec_ref = EventRef::from_origin(&p.origin);
-        Sequence {
-            id: AlertId::derive(rule, &host_id, write.path(), &write_ref, &exec_ref),
-            host_id,
-            path: write.path().into(),
-            executable: exe.into(),
-            write: write_ref,
-            execution: exec_ref,
-            pid: p.pid,
-            code_signature: Signature::from(&p.code_signature),
-            file_hash: OwnedHashes::from(&write.hash()),
-            process_hash: OwnedHashes::from(&p.hash),
-            span,
-            rule,
         }
     }
 
