@@ -370,12 +370,21 @@ impl<P: TrustPolicy> Detector<P> {
         }
         host.seen = host.seen.max(ts);
         let seen = host.seen;
-        let key = self.order_key(origin);
+        let nothing_held = host.buffer.is_empty();
         let releasable = self.releasable(ts, seen);
-        let first = self
-            .hosts
-            .get(slot)
-            .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
+        if nothing_held && releasable {
+            // The common case (in order, nothing held: always so under Elasticsearch
+            // semantics at lateness 0): processed at once. Processing holds nothing,
+            // so there is nothing to release after it either.
+            self.process(slot, event);
+            return;
+        }
+        let key = self.order_key(origin);
+        let first = nothing_held
+            || self
+                .hosts
+                .get(slot)
+                .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
         if releasable && first {
             self.process(slot, event);
         } else {
@@ -547,12 +556,13 @@ impl<P: TrustPolicy> Detector<P> {
     /// when a write is pending for its executable.
     fn process_copy(&mut self, slot: u32, copy: &OwnedEvent) {
         if copy.is_process() {
-            if self.clock(slot, copy.timestamp()).is_none() {
+            let Some((_, true)) = self.clock(slot, copy.timestamp()) else {
+                // No host, or no pending write for any path of it.
                 return;
-            }
+            };
             let pending = copy
                 .executable()
-                .and_then(|exe| self.pending_write(slot, exe));
+                .and_then(|exe| self.window.find(&self.keys, slot, exe));
             if pending.is_none() {
                 return;
             }
@@ -561,8 +571,10 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// Moves the host's processing clock to `ts` if that is later, expiring the
-    /// writes this puts out of reach. The host's clock, or `None` for no host.
-    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<Timestamp> {
+    /// writes this puts out of reach. The host's clock and whether it still has
+    /// pending writes (read while the host is at hand), or `None` for no host.
+    #[inline(always)]
+    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<(Timestamp, bool)> {
         let maxspan = self.rule.meta().maxspan;
         let host = self.hosts.get_mut(slot)?;
         if ts > host.now {
@@ -571,25 +583,18 @@ impl<P: TrustPolicy> Detector<P> {
                 .window
                 .expire(&self.keys, &mut host.list, host.now, maxspan);
         }
-        Some(host.now)
-    }
-
-    /// The pending write of `(host, path)`, if any. A host without pending writes has
-    /// none for this path either (most hosts, most of the time), so no lookup.
-    fn pending_write(&self, slot: u32, path: &str) -> Option<u32> {
-        match self.hosts.get(slot)?.list.len {
-            0 => None,
-            _ => self.window.find(&self.keys, slot, path),
-        }
+        Some((host.now, host.list.len > 0))
     }
 
     /// The heart: one candidate event, in the time-sorted order of its host.
     fn process(&mut self, slot: u32, event: &Event<'_>) {
         let maxspan = self.rule.meta().maxspan;
         let origin = *event.origin();
-        let Some(now) = self.clock(slot, origin.timestamp) else {
+        let Some((now, has_pending)) = self.clock(slot, origin.timestamp) else {
             return;
         };
+        // A host without pending writes (most hosts, most of the time) has none for
+        // this path either: no lookup.
         match event {
             Event::File(f) => {
                 let Some(path) = f.path else { return };
@@ -598,7 +603,10 @@ impl<P: TrustPolicy> Detector<P> {
                     self.stats.expired += 1;
                     return;
                 }
-                if let Some(existing) = self.pending_write(slot, path) {
+                if let Some(existing) = has_pending
+                    .then(|| self.window.find(&self.keys, slot, path))
+                    .flatten()
+                {
                     // The latest write wins; a late, older write does not replace it.
                     if self
                         .window
@@ -628,7 +636,10 @@ impl<P: TrustPolicy> Detector<P> {
             }
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
-                let Some(found) = self.pending_write(slot, exe) else {
+                if !has_pending {
+                    return;
+                }
+                let Some(found) = self.window.find(&self.keys, slot, exe) else {
                     return;
                 };
                 let Some(write) = self.window.get(found) else {
