@@ -556,13 +556,12 @@ impl<P: TrustPolicy> Detector<P> {
     /// when a write is pending for its executable.
     fn process_copy(&mut self, slot: u32, copy: &OwnedEvent) {
         if copy.is_process() {
-            let Some((_, true)) = self.clock(slot, copy.timestamp()) else {
-                // No host, or no pending write for any path of it.
+            let Some((_, classes)) = self.clock(slot, copy.timestamp()) else {
                 return;
             };
             let pending = copy
                 .executable()
-                .and_then(|exe| self.window.find(&self.keys, slot, exe));
+                .and_then(|exe| self.pending_write(classes, slot, exe));
             if pending.is_none() {
                 return;
             }
@@ -571,10 +570,11 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// Moves the host's processing clock to `ts` if that is later, expiring the
-    /// writes this puts out of reach. The host's clock and whether it still has
-    /// pending writes (read while the host is at hand), or `None` for no host.
+    /// writes this puts out of reach. The host's clock and the path classes of its
+    /// pending writes (`HostList::classes`, read while the host is at hand: 0 for
+    /// none), or `None` for no host.
     #[inline(always)]
-    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<(Timestamp, bool)> {
+    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<(Timestamp, u32)> {
         let maxspan = self.rule.meta().maxspan;
         let host = self.hosts.get_mut(slot)?;
         if ts > host.now {
@@ -583,18 +583,29 @@ impl<P: TrustPolicy> Detector<P> {
                 .window
                 .expire(&self.keys, &mut host.list, host.now, maxspan);
         }
-        Some((host.now, host.list.len > 0))
+        Some((host.now, host.list.classes))
+    }
+
+    /// The pending write of `(host, path)`, if any; `classes` are the host's
+    /// (`HostList::classes`, from [`clock`](Self::clock)). A host without pending
+    /// writes (most hosts, most of the time), or none of this path's length class
+    /// (most process starts of a host that has some), has none for this path
+    /// either: no hashing, no lookup.
+    #[inline(always)]
+    fn pending_write(&self, classes: u32, slot: u32, path: &str) -> Option<u32> {
+        if classes == 0 || classes & self.keys.path_class(path) == 0 {
+            return None;
+        }
+        self.window.find(&self.keys, slot, path)
     }
 
     /// The heart: one candidate event, in the time-sorted order of its host.
     fn process(&mut self, slot: u32, event: &Event<'_>) {
         let maxspan = self.rule.meta().maxspan;
         let origin = *event.origin();
-        let Some((now, has_pending)) = self.clock(slot, origin.timestamp) else {
+        let Some((now, classes)) = self.clock(slot, origin.timestamp) else {
             return;
         };
-        // A host without pending writes (most hosts, most of the time) has none for
-        // this path either: no lookup.
         match event {
             Event::File(f) => {
                 let Some(path) = f.path else { return };
@@ -603,10 +614,7 @@ impl<P: TrustPolicy> Detector<P> {
                     self.stats.expired += 1;
                     return;
                 }
-                if let Some(existing) = has_pending
-                    .then(|| self.window.find(&self.keys, slot, path))
-                    .flatten()
-                {
+                if let Some(existing) = self.pending_write(classes, slot, path) {
                     // The latest write wins; a late, older write does not replace it.
                     if self
                         .window
@@ -636,10 +644,7 @@ impl<P: TrustPolicy> Detector<P> {
             }
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
-                if !has_pending {
-                    return;
-                }
-                let Some(found) = self.window.find(&self.keys, slot, exe) else {
+                let Some(found) = self.pending_write(classes, slot, exe) else {
                     return;
                 };
                 let Some(write) = self.window.get(found) else {
@@ -914,4 +919,84 @@ fn default_seed() -> u64 {
 #[cfg(not(feature = "std"))]
 fn default_seed() -> u64 {
     0x243f_6a88_85a3_08d3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventTypes, FileEvent, ProcessEvent};
+    use alloc::format;
+    use alloc::string::ToString;
+
+    fn write(path: &str, ms: i64) -> Event<'_> {
+        Event::File(FileEvent {
+            origin: Origin {
+                timestamp: Timestamp::from_millis(1_000_000 + ms),
+                ..Origin::default()
+            },
+            host_id: Some("h"),
+            os_type: Some("windows"),
+            types: EventTypes::CREATION,
+            pid: Some(4),
+            path: Some(path),
+            extension: Some("exe"),
+            ..FileEvent::default()
+        })
+    }
+
+    fn start(path: &str, ms: i64) -> Event<'_> {
+        Event::Process(ProcessEvent {
+            origin: Origin {
+                timestamp: Timestamp::from_millis(1_000_000 + ms),
+                ..Origin::default()
+            },
+            host_id: Some("h"),
+            os_type: Some("windows"),
+            types: EventTypes::START,
+            executable: Some(path),
+            ..ProcessEvent::default()
+        })
+    }
+
+    fn alerts(d: &mut Detector) -> alloc::vec::Vec<alloc::string::String> {
+        d.flush();
+        d.drain_verdicts()
+            .filter_map(|v| v.as_alert().map(|s| s.executable.to_string()))
+            .collect()
+    }
+
+    /// The path-class filter (`HostList::classes`) never hides a match: equal paths
+    /// share a class however their bytes differ, whatever else the host holds, and
+    /// after its list has emptied and filled again.
+    #[test]
+    fn path_classes_never_hide_a_match() {
+        for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+            let config = Config::default().with_hash_seed(Some(3));
+            let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
+            // Every class set, then a same-class miss and a hit.
+            let fillers: alloc::vec::Vec<_> = (0..40)
+                .map(|n| format!("C:\\{}.exe", "x".repeat(n)))
+                .collect();
+            for (i, f) in fillers.iter().enumerate() {
+                d.handle(write(f, i as i64));
+            }
+            d.handle(write("C:\\a.exe", 100));
+            d.handle(start("C:\\b.exe", 101));
+            d.handle(start("C:\\a.exe", 102));
+            assert_eq!(alerts(&mut d), ["C:\\a.exe"], "{semantics:?}");
+            // The list empties (expiry), then holds one path again.
+            d.handle(start("C:\\zz.exe", 200_000));
+            d.flush();
+            assert_eq!(d.stats().pending, 0);
+            d.handle(write("C:\\\u{212A}.EXE", 200_001));
+            d.handle(start("c:\\k.exe", 200_002));
+            d.handle(start("C:\\\u{212A}.EXE", 200_003));
+            let expected: &[&str] = match semantics {
+                // Folded: 8 bytes against 10, but the same 8 characters.
+                Semantics::Hardened => &["c:\\k.exe"],
+                _ => &["C:\\\u{212A}.EXE"],
+            };
+            assert_eq!(alerts(&mut d), expected, "{semantics:?}");
+        }
+    }
 }

@@ -165,6 +165,12 @@ pub(crate) struct HostList {
     head: u32,
     tail: u32,
     pub(crate) len: u32,
+    /// A filter of the host's pending paths: bit `KeyHasher::path_class` of every
+    /// path inserted since the list was last empty (removals leave their bit: it
+    /// can only say "maybe"). A process start whose class bit is clear has no
+    /// pending write: most starts skip the hashing and the table lookup. It sits
+    /// in what was padding, so the host does not grow; 0 exactly when `len` is 0.
+    pub(crate) classes: u32,
     /// The head's timestamp, when `len > 0`.
     head_ts: Timestamp,
 }
@@ -175,6 +181,7 @@ impl Default for HostList {
             head: NIL,
             tail: NIL,
             len: 0,
+            classes: 0,
             head_ts: Timestamp::MIN,
         }
     }
@@ -322,6 +329,7 @@ impl Window {
         self.len += 1;
         self.string_bytes += bytes;
         self.link(list, slot);
+        list.classes |= keys.path_class(path);
         Some(slot)
     }
 
@@ -461,6 +469,7 @@ impl Window {
         list.len = list.len.saturating_sub(1);
         if list.len == 0 {
             self.hosts_with_entries = self.hosts_with_entries.saturating_sub(1);
+            list.classes = 0;
         }
         match self.entry_mut(ap) {
             Some(p) => p.all_next = an,
