@@ -100,7 +100,7 @@ impl SequenceMaker {
         p: &crate::event::ProcessEvent<'_>,
         span: Span,
     ) -> Sequence {
-        let (w, wh) = (write.origin(), write.hash());
+        let (w, wh) = write.origin_and_hash();
         let (e, eh, sig) = (&p.origin, &p.hash, &p.code_signature);
         let mut pack = Packer::new(&mut self.scratch);
         let path = pack.put(write.path());

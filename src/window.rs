@@ -103,33 +103,48 @@ impl Entry {
         (self.meta & HAS_SEQUENCE != 0).then_some(self.sequence)
     }
 
-    fn carried(&self, index: usize) -> Option<&str> {
+    /// The carried strings (id, sha256, sha1, md5), in one walk of the lengths.
+    fn carried(&self) -> [Option<&str>; 4] {
+        let mut out = [None; 4];
         let mut start = self.path_len();
-        for (i, &len) in self.carried.iter().enumerate() {
-            if len == ABSENT {
-                if i == index {
-                    return None;
-                }
-                continue;
+        for (field, &len) in out.iter_mut().zip(&self.carried) {
+            if len != ABSENT {
+                let end = start + len as usize;
+                *field = self.text.get(start..end);
+                start = end;
             }
-            if i == index {
-                return self.text.get(start..start + len as usize);
-            }
-            start += len as usize;
         }
-        None
+        out
     }
 
     pub(crate) fn id(&self) -> Option<&str> {
-        self.carried(0)
+        // The id comes first: no walk.
+        match self.carried[0] {
+            ABSENT => None,
+            len => {
+                let start = self.path_len();
+                self.text.get(start..start + len as usize)
+            }
+        }
     }
 
     pub(crate) fn hash(&self) -> Hashes<'_> {
-        Hashes {
-            sha256: self.carried(1),
-            sha1: self.carried(2),
-            md5: self.carried(3),
-        }
+        let [_, sha256, sha1, md5] = self.carried();
+        Hashes { sha256, sha1, md5 }
+    }
+
+    /// [`origin`](Self::origin) and [`hash`](Self::hash) together, in one walk.
+    pub(crate) fn origin_and_hash(&self) -> (Origin<'_>, Hashes<'_>) {
+        let [id, sha256, sha1, md5] = self.carried();
+        (
+            Origin {
+                timestamp: self.timestamp,
+                sequence: self.sequence(),
+                id,
+                position: self.position,
+            },
+            Hashes { sha256, sha1, md5 },
+        )
     }
 
     pub(crate) fn origin(&self) -> Origin<'_> {
