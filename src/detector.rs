@@ -1,6 +1,7 @@
 //! The sans-IO state machine: events in, verdicts out.
 
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::iter::FusedIterator;
@@ -11,12 +12,14 @@ use crate::event::{Event, Origin};
 use crate::hosts::{HELD_OVERHEAD, Held, Hosts, OrderKey};
 use crate::keys::{KeyHasher, PathMatch};
 use crate::owned::{OwnedEvent, TextPool};
-use crate::rule::{Rule, Semantics};
+use crate::rule::{Rule, RuleMeta, Semantics};
+use crate::stable_hash::StableHasher;
 use crate::stats::Stats;
 use crate::time::{Span, Timestamp};
 use crate::trust::{SignerPolicy, TrustPolicy};
 use crate::verdict::{
-    AlertId, EventRef, Late, OwnedHashes, Sequence, Signature, Stage, Suppression, Verdict,
+    AlertId, EventRef, Late, OwnedHashes, Packer, Placed, Sequence, Signature, Stage, Suppression,
+    Verdict,
 };
 use crate::window::{Entry, Window, entry_string_bytes};
 
@@ -73,6 +76,89 @@ pub struct Detector<P = SignerPolicy> {
     pub(crate) next_sweep: u64,
     pub(crate) next_host_scan: u64,
     pub(crate) scratch: Vec<Timestamp>,
+    /// Builds the sequences of verdicts.
+    pub(crate) sequences: SequenceMaker,
+}
+
+/// What building a verdict's [`Sequence`] reuses from one to the next.
+pub(crate) struct SequenceMaker {
+    rule: &'static RuleMeta,
+    /// The alert id hasher after the rule's id (the same for every alert).
+    seed: StableHasher,
+    /// Where a sequence's strings are packed before their one allocation.
+    scratch: String,
+}
+
+impl SequenceMaker {
+    /// The verdict's sequence. Its strings are packed into one shared allocation
+    /// (`scratch` is reused), and the alert id hashing starts from `seed`.
+    fn make(
+        &mut self,
+        host_id: Arc<str>,
+        write: &Entry,
+        exe: &str,
+        p: &crate::event::ProcessEvent<'_>,
+        span: Span,
+    ) -> Sequence {
+        let (w, wh) = write.origin_and_hash();
+        let (e, eh, sig) = (&p.origin, &p.hash, &p.code_signature);
+        let mut pack = Packer::new(&mut self.scratch);
+        let path = pack.put(write.path());
+        // Under Elasticsearch semantics (and mostly under hardened) the executable is
+        // the path byte for byte: one copy serves both.
+        let executable = if exe == write.path() {
+            path
+        } else {
+            pack.put(exe)
+        };
+        let ids = [pack.put_opt(w.id), pack.put_opt(e.id)];
+        let signer = [pack.put_opt(sig.subject_name), pack.put_opt(sig.status)];
+        let hashes = [
+            pack.put_opt(wh.sha256),
+            pack.put_opt(wh.sha1),
+            pack.put_opt(wh.md5),
+            pack.put_opt(eh.sha256),
+            pack.put_opt(eh.sha1),
+            pack.put_opt(eh.md5),
+        ];
+        let buf = pack.finish();
+        let text = |p: Option<Placed>| p.map(|p| p.text(&buf));
+        let event_ref = |o: &Origin<'_>, id| EventRef {
+            timestamp: o.timestamp,
+            sequence: o.sequence,
+            id: text(id),
+            position: o.position,
+        };
+        let write_ref = event_ref(&w, ids[0]);
+        let exec_ref = event_ref(e, ids[1]);
+        Sequence {
+            id: AlertId::derive(self.seed, &host_id, write.path(), &write_ref, &exec_ref),
+            host_id,
+            path: path.text(&buf),
+            executable: executable.text(&buf),
+            write: write_ref,
+            execution: exec_ref,
+            pid: p.pid,
+            code_signature: Signature {
+                exists: sig.exists,
+                trusted: sig.trusted,
+                subject_name: text(signer[0]),
+                status: text(signer[1]),
+            },
+            file_hash: OwnedHashes {
+                sha256: text(hashes[0]),
+                sha1: text(hashes[1]),
+                md5: text(hashes[2]),
+            },
+            process_hash: OwnedHashes {
+                sha256: text(hashes[3]),
+                sha1: text(hashes[4]),
+                md5: text(hashes[5]),
+            },
+            span,
+            rule: self.rule,
+        }
+    }
 }
 
 /// A summary (the state itself can be millions of entries).
@@ -102,6 +188,11 @@ impl<P: TrustPolicy> Detector<P> {
         };
         let seed = config.hash_seed.unwrap_or_else(default_seed);
         Ok(Detector {
+            sequences: SequenceMaker {
+                rule: rule.meta(),
+                seed: AlertId::seed(rule.meta()),
+                scratch: String::new(),
+            },
             keys: KeyHasher::new(seed, paths),
             next_sweep: config.sweep_interval,
             rule,
@@ -279,12 +370,21 @@ impl<P: TrustPolicy> Detector<P> {
         }
         host.seen = host.seen.max(ts);
         let seen = host.seen;
-        let key = self.order_key(origin);
+        let nothing_held = host.buffer.is_empty();
         let releasable = self.releasable(ts, seen);
-        let first = self
-            .hosts
-            .get(slot)
-            .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
+        if nothing_held && releasable {
+            // The common case (in order, nothing held: always so under Elasticsearch
+            // semantics at lateness 0): processed at once. Processing holds nothing,
+            // so there is nothing to release after it either.
+            self.process(slot, event);
+            return;
+        }
+        let key = self.order_key(origin);
+        let first = nothing_held
+            || self
+                .hosts
+                .get(slot)
+                .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
         if releasable && first {
             self.process(slot, event);
         } else {
@@ -456,12 +556,12 @@ impl<P: TrustPolicy> Detector<P> {
     /// when a write is pending for its executable.
     fn process_copy(&mut self, slot: u32, copy: &OwnedEvent) {
         if copy.is_process() {
-            if self.clock(slot, copy.timestamp()).is_none() {
+            let Some((_, classes)) = self.clock(slot, copy.timestamp()) else {
                 return;
-            }
+            };
             let pending = copy
                 .executable()
-                .and_then(|exe| self.pending_write(slot, exe));
+                .and_then(|exe| self.pending_write(classes, slot, exe));
             if pending.is_none() {
                 return;
             }
@@ -470,8 +570,11 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// Moves the host's processing clock to `ts` if that is later, expiring the
-    /// writes this puts out of reach. The host's clock, or `None` for no host.
-    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<Timestamp> {
+    /// writes this puts out of reach. The host's clock and the path classes of its
+    /// pending writes (`HostList::classes`, read while the host is at hand: 0 for
+    /// none), or `None` for no host.
+    #[inline(always)]
+    fn clock(&mut self, slot: u32, ts: Timestamp) -> Option<(Timestamp, u32)> {
         let maxspan = self.rule.meta().maxspan;
         let host = self.hosts.get_mut(slot)?;
         if ts > host.now {
@@ -480,23 +583,27 @@ impl<P: TrustPolicy> Detector<P> {
                 .window
                 .expire(&self.keys, &mut host.list, host.now, maxspan);
         }
-        Some(host.now)
+        Some((host.now, host.list.classes))
     }
 
-    /// The pending write of `(host, path)`, if any. A host without pending writes has
-    /// none for this path either (most hosts, most of the time), so no lookup.
-    fn pending_write(&self, slot: u32, path: &str) -> Option<u32> {
-        match self.hosts.get(slot)?.list.len {
-            0 => None,
-            _ => self.window.find(&self.keys, slot, path),
+    /// The pending write of `(host, path)`, if any; `classes` are the host's
+    /// (`HostList::classes`, from [`clock`](Self::clock)). A host without pending
+    /// writes (most hosts, most of the time), or none of this path's length class
+    /// (most process starts of a host that has some), has none for this path
+    /// either: no hashing, no lookup.
+    #[inline(always)]
+    fn pending_write(&self, classes: u32, slot: u32, path: &str) -> Option<u32> {
+        if classes == 0 || classes & self.keys.path_class(path) == 0 {
+            return None;
         }
+        self.window.find(&self.keys, slot, path)
     }
 
     /// The heart: one candidate event, in the time-sorted order of its host.
     fn process(&mut self, slot: u32, event: &Event<'_>) {
         let maxspan = self.rule.meta().maxspan;
         let origin = *event.origin();
-        let Some(now) = self.clock(slot, origin.timestamp) else {
+        let Some((now, classes)) = self.clock(slot, origin.timestamp) else {
             return;
         };
         match event {
@@ -507,7 +614,7 @@ impl<P: TrustPolicy> Detector<P> {
                     self.stats.expired += 1;
                     return;
                 }
-                if let Some(existing) = self.pending_write(slot, path) {
+                if let Some(existing) = self.pending_write(classes, slot, path) {
                     // The latest write wins; a late, older write does not replace it.
                     if self
                         .window
@@ -537,7 +644,7 @@ impl<P: TrustPolicy> Detector<P> {
             }
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
-                let Some(found) = self.pending_write(slot, exe) else {
+                let Some(found) = self.pending_write(classes, slot, exe) else {
                     return;
                 };
                 let Some(write) = self.window.get(found) else {
@@ -553,7 +660,7 @@ impl<P: TrustPolicy> Detector<P> {
                 let Some(host_id) = self.hosts.get(slot).map(|h| h.id.clone()) else {
                     return;
                 };
-                let sequence = self.sequence(host_id, write, exe, p, span);
+                let sequence = self.sequences.make(host_id, write, exe, p, span);
                 match self.rule.assess(p) {
                     None => {
                         self.stats.alerts += 1;
@@ -589,33 +696,6 @@ impl<P: TrustPolicy> Detector<P> {
                     (_, _, None) => true,
                 }
             }
-        }
-    }
-
-    fn sequence(
-        &self,
-        host_id: Arc<str>,
-        write: &Entry,
-        exe: &str,
-        p: &crate::event::ProcessEvent<'_>,
-        span: Span,
-    ) -> Sequence {
-        let rule = self.rule.meta();
-        let write_ref = EventRef::from_origin(&write.origin());
-        let exec_ref = EventRef::from_origin(&p.origin);
-        Sequence {
-            id: AlertId::derive(rule, &host_id, write.path(), &write_ref, &exec_ref),
-            host_id,
-            path: write.path().into(),
-            executable: exe.into(),
-            write: write_ref,
-            execution: exec_ref,
-            pid: p.pid,
-            code_signature: Signature::from(&p.code_signature),
-            file_hash: OwnedHashes::from(&write.hash()),
-            process_hash: OwnedHashes::from(&p.hash),
-            span,
-            rule,
         }
     }
 
@@ -839,4 +919,84 @@ fn default_seed() -> u64 {
 #[cfg(not(feature = "std"))]
 fn default_seed() -> u64 {
     0x243f_6a88_85a3_08d3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventTypes, FileEvent, ProcessEvent};
+    use alloc::format;
+    use alloc::string::ToString;
+
+    fn write(path: &str, ms: i64) -> Event<'_> {
+        Event::File(FileEvent {
+            origin: Origin {
+                timestamp: Timestamp::from_millis(1_000_000 + ms),
+                ..Origin::default()
+            },
+            host_id: Some("h"),
+            os_type: Some("windows"),
+            types: EventTypes::CREATION,
+            pid: Some(4),
+            path: Some(path),
+            extension: Some("exe"),
+            ..FileEvent::default()
+        })
+    }
+
+    fn start(path: &str, ms: i64) -> Event<'_> {
+        Event::Process(ProcessEvent {
+            origin: Origin {
+                timestamp: Timestamp::from_millis(1_000_000 + ms),
+                ..Origin::default()
+            },
+            host_id: Some("h"),
+            os_type: Some("windows"),
+            types: EventTypes::START,
+            executable: Some(path),
+            ..ProcessEvent::default()
+        })
+    }
+
+    fn alerts(d: &mut Detector) -> alloc::vec::Vec<alloc::string::String> {
+        d.flush();
+        d.drain_verdicts()
+            .filter_map(|v| v.as_alert().map(|s| s.executable.to_string()))
+            .collect()
+    }
+
+    /// The path-class filter (`HostList::classes`) never hides a match: equal paths
+    /// share a class however their bytes differ, whatever else the host holds, and
+    /// after its list has emptied and filled again.
+    #[test]
+    fn path_classes_never_hide_a_match() {
+        for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+            let config = Config::default().with_hash_seed(Some(3));
+            let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
+            // Every class set, then a same-class miss and a hit.
+            let fillers: alloc::vec::Vec<_> = (0..40)
+                .map(|n| format!("C:\\{}.exe", "x".repeat(n)))
+                .collect();
+            for (i, f) in fillers.iter().enumerate() {
+                d.handle(write(f, i as i64));
+            }
+            d.handle(write("C:\\a.exe", 100));
+            d.handle(start("C:\\b.exe", 101));
+            d.handle(start("C:\\a.exe", 102));
+            assert_eq!(alerts(&mut d), ["C:\\a.exe"], "{semantics:?}");
+            // The list empties (expiry), then holds one path again.
+            d.handle(start("C:\\zz.exe", 200_000));
+            d.flush();
+            assert_eq!(d.stats().pending, 0);
+            d.handle(write("C:\\\u{212A}.EXE", 200_001));
+            d.handle(start("c:\\k.exe", 200_002));
+            d.handle(start("C:\\\u{212A}.EXE", 200_003));
+            let expected: &[&str] = match semantics {
+                // Folded: 8 bytes against 10, but the same 8 characters.
+                Semantics::Hardened => &["c:\\k.exe"],
+                _ => &["C:\\\u{212A}.EXE"],
+            };
+            assert_eq!(alerts(&mut d), expected, "{semantics:?}");
+        }
+    }
 }

@@ -84,6 +84,20 @@ impl KeyHasher {
         h.finish()
     }
 
+    /// One bit of 32 that equal paths (as [`path_eq`](Self::path_eq) compares them)
+    /// always share: their length in bytes (exact) or in characters (folded:
+    /// simple case folding maps each character to one character), modulo 32.
+    /// Far cheaper than [`path`](Self::path): it filters lookups (see
+    /// `HostList::classes`), it never decides a match.
+    #[inline]
+    pub(crate) fn path_class(&self, path: &str) -> u32 {
+        let n = match self.paths {
+            PathMatch::Exact => path.len(),
+            PathMatch::Folded => path.chars().count(),
+        };
+        1 << (n % 32)
+    }
+
     pub(crate) fn path_eq(&self, a: &str, b: &str) -> bool {
         match self.paths {
             PathMatch::Exact => a == b,
@@ -107,6 +121,9 @@ mod tests {
         let e = KeyHasher::new(7, PathMatch::Exact);
         assert_ne!(e.path(1, "C:\\A.EXE"), e.path(1, "c:\\a.exe"));
         assert!(k.path_eq("ΣX", "σx") && !e.path_eq("ΣX", "σx"));
+        assert_eq!(k.path_class("ΣX"), k.path_class("σx"));
+        assert_eq!(k.path_class("C:\\\u{212A}.EXE"), k.path_class("c:\\k.exe"));
+        assert_ne!(e.path_class("C:\\\u{212A}.EXE"), e.path_class("c:\\k.exe"));
         // Non-ASCII text folding to ASCII hashes as the ASCII text, whatever the
         // block boundaries (multi-byte characters straddle them).
         assert_eq!(k.path(1, "C:\\\u{212A}.EXE"), k.path(1, "c:\\k.exe"));
@@ -119,6 +136,7 @@ mod tests {
             let b = format!("{}kSσx{}", "a".repeat(pad), "B".repeat(FOLD_BLOCK));
             assert_eq!(k.path(3, &a), k.path(3, &a.to_lowercase()), "{pad}");
             assert!(k.path_eq(&a, &b));
+            assert_eq!(k.path_class(&a), k.path_class(&b), "{pad}");
             assert_eq!(k.path(3, &a), k.path(3, &b), "{pad}");
             let ascii = format!("{}K.EXE", "A".repeat(pad));
             let kelvin = format!("{}\u{212A}.exe", "a".repeat(pad));

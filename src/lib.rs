@@ -137,7 +137,7 @@ pub use trust::{
     Either, SignerPolicy, SignerPolicyBuilder, TrustNothing, TrustPolicy, TrustReason,
 };
 pub use verdict::{
-    AlertId, EventRef, Late, OwnedHashes, Sequence, Signature, Stage, Suppression, Verdict,
+    AlertId, EventRef, Late, OwnedHashes, Sequence, Signature, Stage, Suppression, Text, Verdict,
 };
 
 /// The README's examples, compiled and run as doc tests.

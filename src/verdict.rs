@@ -1,14 +1,236 @@
 //! What the detector says: alerts, suppressions and late events.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::sync::Arc;
+use core::borrow::Borrow;
 use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::ops::Deref;
 
 use crate::event::{CodeSignature, Hashes, Origin, Position};
 use crate::rule::RuleMeta;
 use crate::stable_hash::StableHasher;
 use crate::time::{Span, Timestamp};
 use crate::trust::TrustReason;
+
+/// An owned, immutable string of a verdict. It reads like a `&str` (it derefs to
+/// one, compares, hashes, prints and serializes as one), but the strings of one
+/// [`Sequence`] share a single allocation: an alert costs one allocation for all of
+/// its path, executable, event ids, signer and hashes, not one each. Cloning shares
+/// the allocation too (a reference count, no copy).
+///
+/// # Example
+///
+/// ```
+/// use shareexec::Text;
+///
+/// let t = Text::from("C:\\Windows\\PSEXESVC.exe");
+/// assert_eq!(t, "C:\\Windows\\PSEXESVC.exe");
+/// assert!(t.ends_with(".exe"));
+/// assert_eq!(t.to_string(), "C:\\Windows\\PSEXESVC.exe");
+/// ```
+#[derive(Clone)]
+pub struct Text {
+    buf: Arc<str>,
+    /// Where this string starts in `buf`.
+    start: u32,
+    /// Its length, or `WHOLE` for all of `buf` (a buffer too long for `u32`
+    /// offsets is never shared, only held whole).
+    len: u32,
+}
+
+const WHOLE: u32 = u32::MAX;
+
+impl Text {
+    /// The string as a `&str`.
+    pub fn as_str(&self) -> &str {
+        if self.len == WHOLE {
+            return &self.buf;
+        }
+        let start = self.start as usize;
+        self.buf.get(start..start + self.len as usize).unwrap_or("")
+    }
+
+    /// `buf[start..start + len]`, sharing `buf` (an own copy when the offsets do not
+    /// fit the compact form: strings of 4 GiB, never in practice).
+    pub(crate) fn share(buf: &Arc<str>, start: usize, len: usize) -> Text {
+        match (u32::try_from(start), u32::try_from(len)) {
+            (Ok(start), Ok(len)) if len != WHOLE => Text {
+                buf: buf.clone(),
+                start,
+                len,
+            },
+            _ => Text::from(buf.get(start..start + len).unwrap_or("")),
+        }
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text {
+            buf: Arc::from(s),
+            start: 0,
+            len: WHOLE,
+        }
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text::from(s.as_str())
+    }
+}
+
+impl From<Box<str>> for Text {
+    fn from(s: Box<str>) -> Self {
+        Text {
+            buf: Arc::from(s),
+            start: 0,
+            len: WHOLE,
+        }
+    }
+}
+
+impl From<Arc<str>> for Text {
+    fn from(buf: Arc<str>) -> Self {
+        Text {
+            buf,
+            start: 0,
+            len: WHOLE,
+        }
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> core::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // As `str` hashes, so that `Borrow<str>` lookups work.
+        self.as_str().hash(h);
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Text::from)
+    }
+}
+
+/// Packs the strings of one verdict into one buffer, then hands out [`Text`]s that
+/// share it: one allocation per verdict.
+pub(crate) struct Packer<'s> {
+    scratch: &'s mut String,
+}
+
+/// Where a string went in the packed buffer.
+#[derive(Clone, Copy)]
+pub(crate) struct Placed {
+    start: usize,
+    len: usize,
+}
+
+impl<'s> Packer<'s> {
+    /// Starts packing into `scratch` (reused across verdicts: no allocation once it
+    /// has grown to the longest verdict).
+    pub(crate) fn new(scratch: &'s mut String) -> Self {
+        scratch.clear();
+        Packer { scratch }
+    }
+
+    pub(crate) fn put(&mut self, s: &str) -> Placed {
+        let start = self.scratch.len();
+        self.scratch.push_str(s);
+        Placed {
+            start,
+            len: s.len(),
+        }
+    }
+
+    pub(crate) fn put_opt(&mut self, s: Option<&str>) -> Option<Placed> {
+        s.map(|s| self.put(s))
+    }
+
+    /// The one allocation: the packed strings, shared.
+    pub(crate) fn finish(self) -> Arc<str> {
+        Arc::from(self.scratch.as_str())
+    }
+}
+
+impl Placed {
+    pub(crate) fn text(self, buf: &Arc<str>) -> Text {
+        Text::share(buf, self.start, self.len)
+    }
+}
 
 /// One event of a sequence, owned, as an alert reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +241,7 @@ pub struct EventRef {
     /// `event.sequence`, if the event had one.
     pub sequence: Option<u64>,
     /// The event's id, if it had one.
-    pub id: Option<Box<str>>,
+    pub id: Option<Text>,
     /// The caller's position for the event, passed through untouched.
     pub position: Position,
 }
@@ -29,7 +251,7 @@ impl EventRef {
         EventRef {
             timestamp: o.timestamp,
             sequence: o.sequence,
-            id: o.id.map(Box::from),
+            id: o.id.map(Text::from),
             position: o.position,
         }
     }
@@ -44,9 +266,9 @@ pub struct Signature {
     /// `trusted`.
     pub trusted: Option<bool>,
     /// `subject_name`.
-    pub subject_name: Option<Box<str>>,
+    pub subject_name: Option<Text>,
     /// `status`.
-    pub status: Option<Box<str>>,
+    pub status: Option<Text>,
 }
 
 impl From<&CodeSignature<'_>> for Signature {
@@ -54,8 +276,8 @@ impl From<&CodeSignature<'_>> for Signature {
         Signature {
             exists: s.exists,
             trusted: s.trusted,
-            subject_name: s.subject_name.map(Box::from),
-            status: s.status.map(Box::from),
+            subject_name: s.subject_name.map(Text::from),
+            status: s.status.map(Text::from),
         }
     }
 }
@@ -65,11 +287,11 @@ impl From<&CodeSignature<'_>> for Signature {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OwnedHashes {
     /// `sha256`.
-    pub sha256: Option<Box<str>>,
+    pub sha256: Option<Text>,
     /// `sha1`.
-    pub sha1: Option<Box<str>>,
+    pub sha1: Option<Text>,
     /// `md5`.
-    pub md5: Option<Box<str>>,
+    pub md5: Option<Text>,
 }
 
 impl OwnedHashes {
@@ -82,9 +304,9 @@ impl OwnedHashes {
 impl From<&Hashes<'_>> for OwnedHashes {
     fn from(h: &Hashes<'_>) -> Self {
         OwnedHashes {
-            sha256: h.sha256.map(Box::from),
-            sha1: h.sha1.map(Box::from),
-            md5: h.md5.map(Box::from),
+            sha256: h.sha256.map(Text::from),
+            sha1: h.sha1.map(Text::from),
+            md5: h.md5.map(Text::from),
         }
     }
 }
@@ -97,8 +319,15 @@ impl From<&Hashes<'_>> for OwnedHashes {
 pub struct AlertId(pub u64);
 
 impl AlertId {
+    /// The hasher after the rule's id: the same for every alert of a detector, so it
+    /// is computed once (see [`derive`](Self::derive)).
+    pub(crate) fn seed(rule: &RuleMeta) -> StableHasher {
+        StableHasher::new().str(rule.id)
+    }
+
+    /// The id of an alert; `seed` is [`AlertId::seed`] of its rule.
     pub(crate) fn derive(
-        rule: &RuleMeta,
+        seed: StableHasher,
         host: &str,
         path: &str,
         write: &EventRef,
@@ -109,7 +338,7 @@ impl AlertId {
                 .u64(e.sequence.map_or(0, |s| s.wrapping_add(1)))
                 .opt_str(e.id.as_deref())
         };
-        let h = StableHasher::new().str(rule.id).str(host).str(path);
+        let h = seed.str(host).str(path);
         AlertId(event(event(h, write), exec).finish())
     }
 }
@@ -130,10 +359,10 @@ pub struct Sequence {
     /// `host.id`, the first join key.
     pub host_id: Arc<str>,
     /// `file.path` of the write, as written.
-    pub path: Box<str>,
+    pub path: Text,
     /// `process.executable` of the execution, as started (differs from `path` only
     /// in case, and only under hardened semantics).
-    pub executable: Box<str>,
+    pub executable: Text,
     /// The write (stage 1).
     pub write: EventRef,
     /// The execution (stage 2).

@@ -103,33 +103,48 @@ impl Entry {
         (self.meta & HAS_SEQUENCE != 0).then_some(self.sequence)
     }
 
-    fn carried(&self, index: usize) -> Option<&str> {
+    /// The carried strings (id, sha256, sha1, md5), in one walk of the lengths.
+    fn carried(&self) -> [Option<&str>; 4] {
+        let mut out = [None; 4];
         let mut start = self.path_len();
-        for (i, &len) in self.carried.iter().enumerate() {
-            if len == ABSENT {
-                if i == index {
-                    return None;
-                }
-                continue;
+        for (field, &len) in out.iter_mut().zip(&self.carried) {
+            if len != ABSENT {
+                let end = start + len as usize;
+                *field = self.text.get(start..end);
+                start = end;
             }
-            if i == index {
-                return self.text.get(start..start + len as usize);
-            }
-            start += len as usize;
         }
-        None
+        out
     }
 
     pub(crate) fn id(&self) -> Option<&str> {
-        self.carried(0)
+        // The id comes first: no walk.
+        match self.carried[0] {
+            ABSENT => None,
+            len => {
+                let start = self.path_len();
+                self.text.get(start..start + len as usize)
+            }
+        }
     }
 
     pub(crate) fn hash(&self) -> Hashes<'_> {
-        Hashes {
-            sha256: self.carried(1),
-            sha1: self.carried(2),
-            md5: self.carried(3),
-        }
+        let [_, sha256, sha1, md5] = self.carried();
+        Hashes { sha256, sha1, md5 }
+    }
+
+    /// [`origin`](Self::origin) and [`hash`](Self::hash) together, in one walk.
+    pub(crate) fn origin_and_hash(&self) -> (Origin<'_>, Hashes<'_>) {
+        let [id, sha256, sha1, md5] = self.carried();
+        (
+            Origin {
+                timestamp: self.timestamp,
+                sequence: self.sequence(),
+                id,
+                position: self.position,
+            },
+            Hashes { sha256, sha1, md5 },
+        )
     }
 
     pub(crate) fn origin(&self) -> Origin<'_> {
@@ -165,6 +180,12 @@ pub(crate) struct HostList {
     head: u32,
     tail: u32,
     pub(crate) len: u32,
+    /// A filter of the host's pending paths: bit `KeyHasher::path_class` of every
+    /// path inserted since the list was last empty (removals leave their bit: it
+    /// can only say "maybe"). A process start whose class bit is clear has no
+    /// pending write: most starts skip the hashing and the table lookup. It sits
+    /// in what was padding, so the host does not grow; 0 exactly when `len` is 0.
+    pub(crate) classes: u32,
     /// The head's timestamp, when `len > 0`.
     head_ts: Timestamp,
 }
@@ -175,6 +196,7 @@ impl Default for HostList {
             head: NIL,
             tail: NIL,
             len: 0,
+            classes: 0,
             head_ts: Timestamp::MIN,
         }
     }
@@ -322,6 +344,7 @@ impl Window {
         self.len += 1;
         self.string_bytes += bytes;
         self.link(list, slot);
+        list.classes |= keys.path_class(path);
         Some(slot)
     }
 
@@ -461,6 +484,7 @@ impl Window {
         list.len = list.len.saturating_sub(1);
         if list.len == 0 {
             self.hosts_with_entries = self.hosts_with_entries.saturating_sub(1);
+            list.classes = 0;
         }
         match self.entry_mut(ap) {
             Some(p) => p.all_next = an,

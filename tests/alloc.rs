@@ -134,6 +134,111 @@ fn no_allocation_per_event_in_steady_state() {
     );
 }
 
+/// Allocations of `rounds` SMB writes, each followed by its unsigned execution (an
+/// alert) and, every other round, first by a trusted one (a suppression), in
+/// steady state. Every string an alert can carry is present.
+fn alert_path_allocations(semantics: Semantics, lateness: Span, rounds: usize) -> usize {
+    let config = Config::default()
+        .with_max_lateness(lateness)
+        .with_hash_seed(Some(5))
+        .with_sweep_interval(1_000);
+    let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
+    let paths: Vec<String> = (0..64)
+        .map(|i| format!("C:\\Windows\\PSEXESVC-{i:02}.exe"))
+        .collect();
+    let hash = Hashes {
+        sha256: Some("aa"),
+        sha1: Some("bb"),
+        md5: Some("cc"),
+    };
+    let mut n = 0i64;
+    let round = |d: &mut Detector, n: &mut i64| {
+        let path = paths[*n as usize % paths.len()].as_str();
+        let host_id = Some(HOSTS[*n as usize % 4]);
+        let origin = |k: i64| Origin {
+            timestamp: ts(*n * 10 + k),
+            sequence: Some((*n * 10 + k) as u64),
+            id: Some("event-id"),
+            position: (*n * 10 + k) as u64,
+        };
+        d.handle(Event::File(FileEvent {
+            origin: origin(0),
+            host_id,
+            os_type: Some("windows"),
+            types: EventTypes::CREATION,
+            pid: Some(4),
+            path: Some(path),
+            extension: Some("exe"),
+            header_bytes: Some("4d5a9000"),
+            hash,
+        }));
+        let start = |k: i64, subject_name| {
+            Event::Process(ProcessEvent {
+                origin: origin(k),
+                host_id,
+                os_type: Some("windows"),
+                types: EventTypes::START,
+                executable: Some(path),
+                pid: Some(7000),
+                code_signature: CodeSignature {
+                    exists: Some(true),
+                    trusted: Some(true),
+                    subject_name: Some(subject_name),
+                    status: Some("trusted"),
+                },
+                hash,
+            })
+        };
+        if *n % 2 == 0 {
+            d.handle(start(
+                1,
+                "Microsoft Windows Hardware Compatibility Publisher",
+            ));
+        }
+        d.handle(start(2, "Some Vendor"));
+        d.drain_verdicts().for_each(drop);
+        *n += 1;
+    };
+    for _ in 0..2_000 {
+        round(&mut d, &mut n);
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..rounds {
+        round(&mut d, &mut n);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    d.flush();
+    let st = d.stats();
+    assert_eq!(
+        (st.alerts, st.suppressed),
+        (2_000 + rounds as u64, (2_000 + rounds as u64) / 2),
+        "{st:?}"
+    );
+    allocations
+}
+
+/// A write and its alert cost exactly two allocations, whatever they carry: the
+/// pending write's one (path, id and hashes in one string) and the verdict's one
+/// (every string of the sequence shares it, see `Text`); a suppression costs one.
+/// Before the strings were shared, a round here cost 19 (the write's one, then 12
+/// per sequence: path, executable, two event ids, signer name and status, six
+/// hashes, a box each).
+#[test]
+fn allocations_per_alert() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const ROUNDS: usize = 1_000;
+    for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+        for lateness in [Span::ZERO, Span::from_secs(2)] {
+            // Per round: the write, its alert, and half a suppression.
+            assert_eq!(
+                alert_path_allocations(semantics, lateness, ROUNDS),
+                ROUNDS * 2 + ROUNDS / 2,
+                "{semantics:?}, lateness {lateness}"
+            );
+        }
+    }
+}
+
 /// Heap bytes of the detector per pending write, beyond the path's own bytes.
 #[test]
 fn bytes_per_pending_entry() {
