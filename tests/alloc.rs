@@ -202,11 +202,11 @@ fn alert_path_allocations(semantics: Semantics, lateness: Span, rounds: usize) -
     for _ in 0..2_000 {
         round(&mut d, &mut n);
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     for _ in 0..rounds {
         round(&mut d, &mut n);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = ALLOCATIONS.with(Cell::get) - before;
     d.flush();
     let st = d.stats();
     assert_eq!(
@@ -225,7 +225,6 @@ fn alert_path_allocations(semantics: Semantics, lateness: Span, rounds: usize) -
 /// hashes, a box each).
 #[test]
 fn allocations_per_alert() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const ROUNDS: usize = 1_000;
     for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
         for lateness in [Span::ZERO, Span::from_secs(2)] {

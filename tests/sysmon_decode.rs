@@ -15,7 +15,7 @@ use shareexec::input::{
 use shareexec::*;
 
 mod support;
-use support::{FIXTURES, fixture as read};
+use support::fixture as read;
 
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     bytes
@@ -1294,6 +1294,7 @@ proptest! {
 mod evtx_files {
     use super::*;
     use shareexec::input::{EvtxReadError, EvtxReader};
+    use support::FIXTURES;
 
     const SYSMON_EVTX: &str = "evtx/ID11,13,17,18-PSexec as system execution.evtx";
     const SECURITY_EVTX: &str =
