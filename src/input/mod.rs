@@ -250,6 +250,6 @@ pub use pipeline::{EcsPipeline, Fed, PipelineStats, Prefiltering};
 pub use prefilter::{Prefilter, Screen, Screened, lacks_rule_category};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
 pub use sysmon::{
-    SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, decode_sysmon_line,
-    looks_like_sysmon,
+    SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, SysmonSniffer,
+    decode_sysmon_line, looks_like_sysmon,
 };

@@ -318,33 +318,69 @@ pub fn decode_sysmon_line(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, Sysmo
 /// no event of it). Decide on more than one line, and let the decoder's errors have
 /// the last word.
 pub fn looks_like_sysmon(line: &[u8]) -> bool {
-    // One pass over the quotes (memchr) instead of a scan per needle: the CLI sniffs
-    // every line in `auto` mode, and a naive search per needle had cost more than
-    // decoding the line. Every needle starts or ends with a quote, so checking at each
-    // quote finds exactly the occurrences the definition above names.
-    // Every needle holds `Event` or `event_id`, which ECS documents rarely do: two
-    // vectorized searches reject those lines before any per-quote work.
-    if memchr::memmem::find(line, b"Event").is_none()
-        && memchr::memmem::find(line, b"event_id").is_none()
-    {
-        return false;
+    SysmonSniffer::new().looks_like_sysmon(line)
+}
+
+/// [`looks_like_sysmon`] with its substring searchers built once: for callers that sniff
+/// every line of a stream (building them costs about as much as searching a line).
+///
+/// # Example
+/// ```
+/// use shareexec::input::SysmonSniffer;
+///
+/// let sniffer = SysmonSniffer::new();
+/// assert!(sniffer.looks_like_sysmon(br#"{"EventID":1,"Image":"C:\x.exe"}"#));
+/// assert!(!sniffer.looks_like_sysmon(br#"{"event":{"category":"process"}}"#));
+/// ```
+#[derive(Clone, Debug)]
+pub struct SysmonSniffer {
+    event: memchr::memmem::Finder<'static>,
+    event_id: memchr::memmem::Finder<'static>,
+}
+
+impl Default for SysmonSniffer {
+    fn default() -> Self {
+        Self::new()
     }
-    let (mut event_id, mut winlog_branch) = (false, false);
-    for quote in memchr::memchr_iter(b'"', line) {
-        let (before, after) = (&line[..quote], &line[quote + 1..]);
-        if after.starts_with(b"EventID\"")
-            || after.starts_with(b"EventData\"")
-            || before.ends_with(b".event_id")
-        {
-            return true;
-        }
-        event_id |= after.starts_with(b"event_id\"");
-        winlog_branch |= after.starts_with(b"winlog\"") || after.starts_with(b"event_data\"");
-        if event_id && winlog_branch {
-            return true;
+}
+
+impl SysmonSniffer {
+    /// A sniffer (no allocation).
+    pub fn new() -> Self {
+        SysmonSniffer {
+            event: memchr::memmem::Finder::new(b"Event"),
+            event_id: memchr::memmem::Finder::new(b"event_id"),
         }
     }
-    false
+
+    /// Exactly [`looks_like_sysmon`].
+    pub fn looks_like_sysmon(&self, line: &[u8]) -> bool {
+        // Every needle holds `Event` or `event_id`, which ECS documents rarely do: two
+        // vectorized searches reject those lines before any per-quote work.
+        if self.event.find(line).is_none() && self.event_id.find(line).is_none() {
+            return false;
+        }
+        // One pass over the quotes (memchr) instead of a scan per needle: the CLI sniffs
+        // every line in `auto` mode, and a naive search per needle had cost more than
+        // decoding the line. Every needle starts or ends with a quote, so checking at
+        // each quote finds exactly the occurrences the definition names.
+        let (mut event_id, mut winlog_branch) = (false, false);
+        for quote in memchr::memchr_iter(b'"', line) {
+            let (before, after) = (&line[..quote], &line[quote + 1..]);
+            if after.starts_with(b"EventID\"")
+                || after.starts_with(b"EventData\"")
+                || before.ends_with(b".event_id")
+            {
+                return true;
+            }
+            event_id |= after.starts_with(b"event_id\"");
+            winlog_branch |= after.starts_with(b"winlog\"") || after.starts_with(b"event_data\"");
+            if event_id && winlog_branch {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 impl<'a> SysmonRecord<'a> {
@@ -1499,9 +1535,11 @@ mod tests {
             )
         ) {
             let line = parts.concat();
+            let by_definition = looks_like_sysmon_by_definition(line.as_bytes());
+            proptest::prop_assert_eq!(looks_like_sysmon(line.as_bytes()), by_definition, "{}", line);
             proptest::prop_assert_eq!(
-                looks_like_sysmon(line.as_bytes()),
-                looks_like_sysmon_by_definition(line.as_bytes()),
+                SysmonSniffer::default().looks_like_sysmon(line.as_bytes()),
+                by_definition,
                 "{}", line
             );
         }

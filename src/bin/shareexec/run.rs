@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use shareexec::input::format_rfc3339;
 use shareexec::input::{
-    EcsPipeline, Prefiltering, SysmonErrorKind, decode_sysmon_line, looks_like_sysmon,
+    EcsPipeline, Prefiltering, SysmonErrorKind, SysmonSniffer, decode_sysmon_line,
 };
 use shareexec::output::{Location, verdict_json};
 use shareexec::{Config, Detector, Semantics, Stats, Verdict};
@@ -44,6 +44,8 @@ struct Run {
     line: u64,
     bad_lines: u64,
     bytes: u64,
+    /// `--input-format auto` sniffs every line (a stream may mix shapes).
+    sniffer: SysmonSniffer,
 }
 
 impl Run {
@@ -118,6 +120,7 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         line,
         bad_lines: 0,
         bytes: 0,
+        sniffer: SysmonSniffer::new(),
     };
     let started = Instant::now();
     let sample = args.files.is_empty() && io::stdin().is_terminal();
@@ -256,7 +259,7 @@ fn read_input(
 fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<(), String> {
     let position = run.line;
     let sysmon = match format {
-        InputFormat::Auto => looks_like_sysmon(text),
+        InputFormat::Auto => run.sniffer.looks_like_sysmon(text),
         InputFormat::Ecs => false,
         InputFormat::Sysmon => true,
     };
