@@ -94,7 +94,17 @@ impl Options {
         if self.epoch <= Span::ZERO {
             return Err("--epoch must be longer than 0".into());
         }
-        Ok(())
+        // The detectors' configuration (e.g. a lateness the idle-host sweep cannot
+        // allow), checked here so that every process refuses it before connecting.
+        let maxspan = shareexec::Rule::new(self.semantics).meta().maxspan;
+        self.detector_config()
+            .validate(maxspan)
+            .map_err(|e| format!("--max-lateness: {e}"))
+    }
+
+    /// The configuration of every worker's detector.
+    pub fn detector_config(&self) -> shareexec::Config {
+        shareexec::Config::default().with_max_lateness(self.max_lateness)
     }
 
     /// Timely's configuration, from its own options.
