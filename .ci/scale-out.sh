@@ -13,7 +13,9 @@ step "cargo clippy -p shareexec-timely --all-targets -- -D warnings"
 cargo clippy -p shareexec-timely --all-targets -- -D warnings
 
 step "cluster tests: cargo test -p shareexec-timely"
-cargo test -p shareexec-timely
+# Each test bounds its own clusters (they are killed after a few minutes); this bounds
+# the whole step too, so that nothing can hold CI forever.
+timeout 30m cargo test -p shareexec-timely
 
 step "docs: cargo doc --no-deps -p shareexec-timely"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p shareexec-timely

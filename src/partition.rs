@@ -163,6 +163,10 @@ mod tests {
             key_hash("6d14475b-f320-40e5-7b29-5d5fdeb8fc4c"),
             0x4323_4459_dbad_c8b8
         );
+        // Multi-byte UTF-8, and a length over one byte (the 8 length bytes matter).
+        assert_eq!(key_hash("\u{fc}"), 0x3e4e_6525_6515_8edc);
+        assert_eq!(key_hash(&"h".repeat(300)), 0x7bf2_596e_5d3a_2099);
+        assert_eq!(key_group(0x3e4e_6525_6515_8edc, DEFAULT_KEY_GROUPS), 92);
         assert_eq!(key_group(key_hash(""), DEFAULT_KEY_GROUPS), 49);
         assert_eq!(key_group(key_hash("host-1"), DEFAULT_KEY_GROUPS), 12);
         assert_eq!(

@@ -544,6 +544,13 @@ impl<P: TrustPolicy> Detector<P> {
                 }
                 let copy = OwnedEvent::new(&event, String::new());
                 let bytes = copy.bytes() + HELD_OVERHEAD;
+                // The bytes cap too, as `hold` and `merge` keep it: a restored detector
+                // stays within `Config::memory_bound`.
+                if d.buffered_bytes.saturating_add(bytes) > d.config.max_buffered_bytes {
+                    return Err(SnapshotError::OverCaps {
+                        what: "max_buffered_bytes",
+                    });
+                }
                 d.store_held(slot, key, copy, bytes);
             }
         }
@@ -622,7 +629,8 @@ impl<P: TrustPolicy> Detector<P> {
     /// [`restore`](Self::restore), combine parts with [`merge`](Self::merge).
     ///
     /// The detector-wide values go to every part: the watermark, the arrival counter
-    /// (a tiebreak for held events), the sweep schedule. The counters
+    /// (a tiebreak for held events), the sweep schedule (in the other parts as the
+    /// same number of events from their zero count). The counters
     /// ([`Stats`] totals) go to part 0 only and are zero in the others, so merging
     /// every part gives back this detector's counters exactly, never a multiple.
     /// `split(1, |_| 0)` is byte for byte [`snapshot`](Self::snapshot).
@@ -689,8 +697,15 @@ impl<P: TrustPolicy> Detector<P> {
                 Stats::default()
             });
             w.opt_i64(self.watermark.map(Timestamp::as_nanos));
-            w.u64(self.next_sweep);
-            w.u64(self.next_host_scan);
+            // The schedules count events (`stats.events`): a part whose counters are
+            // zero gets the same distance to its next sweep and host scan, not the
+            // whole event count more.
+            let schedule = |at: u64| match part {
+                0 => at,
+                _ => at.saturating_sub(self.stats.events),
+            };
+            w.u64(schedule(self.next_sweep));
+            w.u64(schedule(self.next_host_scan));
             let slots = hosts_in.get(part).map(Vec::as_slice).unwrap_or(&[]);
             w.u64(slots.len() as u64);
             for &slot in slots {
@@ -751,7 +766,9 @@ impl<P: TrustPolicy> Detector<P> {
     /// - **arrival counter** (the last tiebreak among held events of equal time): the
     ///   higher, so every later event sorts after everything either side holds;
     /// - **counters**: summed (a split puts them in one part, so merging all parts
-    ///   counts each event once); **sweep schedule**: the later of the two;
+    ///   counts each event once); **sweep schedule** (idle-host sweep and host scan,
+    ///   counted in events): as many events after the summed count as the later of
+    ///   the two was after its own;
     /// - **caps**: the combined state must fit this detector's configuration.
     ///
     /// Merging every part of a `split` (in any order, starting from a
@@ -879,9 +896,22 @@ impl<P: TrustPolicy> Detector<P> {
             (Some(a), Some(b)) => Some(a.min(b)),
             _ => None,
         };
+        // The schedules count events: the merged one is as far after the summed event
+        // count as the later of the two was after its own; when both are due, it
+        // stays due (the higher of the two, both at most the sum). Merging the parts
+        // of a `split` gives back the original's exactly.
+        let (mine, theirs) = (self.stats.events, other.stats.events);
+        let later = |a: u64, b: u64| {
+            if a <= mine && b <= theirs {
+                a.max(b)
+            } else {
+                mine.saturating_add(theirs)
+                    .saturating_add(a.saturating_sub(mine).max(b.saturating_sub(theirs)))
+            }
+        };
+        self.next_sweep = later(self.next_sweep, other.next_sweep);
+        self.next_host_scan = later(self.next_host_scan, other.next_host_scan);
         add_totals(&mut self.stats, &other.stats);
-        self.next_sweep = self.next_sweep.max(other.next_sweep);
-        self.next_host_scan = self.next_host_scan.max(other.next_host_scan);
         Ok(())
     }
 }

@@ -62,7 +62,16 @@ fn ev() -> impl Strategy<Value = Ev> {
     (
         any::<bool>(),
         prop::option::weighted(0.95, prop::sample::select(HOSTS.to_vec())),
-        prop::sample::select(vec!["C:\\a.exe", "C:\\A.EXE", "C:\\b.exe"]),
+        // Paths of several lengths (and of equal length, folding alike or not): the
+        // per-host path-length filter must cover every pending write after a restore
+        // or a merge, or a later execution would miss its write.
+        prop::sample::select(vec![
+            "C:\\a.exe",
+            "C:\\A.EXE",
+            "C:\\b.exe",
+            "C:\\dir\\long.exe",
+            "C:\\Windows\\Temp\\x.exe",
+        ]),
         // Few distinct times: many ties, where order (and the arrival tiebreak) matters.
         0i64..15,
         prop::option::of(0u64..4),
@@ -453,4 +462,119 @@ fn merge_keeps_the_weaker_watermark() {
     a.merge(&fresh.snapshot().unwrap()).unwrap();
     a.handle(at("h4", 5));
     assert!(a.drain_verdicts().next().is_none());
+}
+
+/// A restored or merged host's path-length filter covers every pending write it
+/// brought: writes of many lengths on one host, cut out by `split`, restored, merged
+/// into another host's detector, then each
+/// path executed once: every one alerts, exactly as without the cut.
+#[test]
+fn moved_hosts_find_writes_of_every_path_length() {
+    let paths: Vec<String> = (0..40)
+        .map(|n| format!("C:\\{}.exe", "p".repeat(n + 1)))
+        .collect();
+    let leak = |s: &String| -> &'static str { Box::leak(s.clone().into_boxed_str()) };
+    let write = |host: &'static str, path: &'static str, s: i64| Ev {
+        write: true,
+        host: Some(host),
+        path,
+        ts: s * SEC,
+        seq: None,
+        trusted: false,
+    };
+    let exec = |host: &'static str, path: &'static str, s: i64| Ev {
+        write: false,
+        ..write(host, path, s)
+    };
+    for sem in [Semantics::Elasticsearch, Semantics::Hardened] {
+        let rule = Arc::new(Rule::new(sem));
+        let mut d = detector(sem, 0);
+        let mut other = detector(sem, 0);
+        for (i, p) in paths.iter().enumerate() {
+            d.handle(write("h1", leak(p), i as i64).event(i as u64));
+            other.handle(write("h2", "C:\\a.exe", i as i64).event(i as u64));
+        }
+        d.flush();
+        other.flush();
+        d.drain_verdicts().for_each(drop);
+        other.drain_verdicts().for_each(drop);
+        assert_eq!(d.stats().pending, 40);
+        let parts = d.split(2, |h| usize::from(h == "h1")).unwrap();
+        let mut restored = Detector::restore(rule.clone(), config(0), &parts[1]).unwrap();
+        let mut merged =
+            Detector::restore(rule.clone(), config(0), &other.snapshot().unwrap()).unwrap();
+        merged.merge(&parts[1]).unwrap();
+        for target in [&mut d, &mut restored, &mut merged] {
+            for (i, p) in paths.iter().enumerate() {
+                target.handle(exec("h1", leak(p), 45 + i as i64).event(100 + i as u64));
+            }
+            target.flush();
+            let alerts = target
+                .drain_verdicts()
+                .filter(|v| v.as_alert().is_some())
+                .count();
+            assert_eq!(alerts, 40, "{sem:?}");
+        }
+    }
+}
+
+/// `restore` refuses held events over `max_buffered_bytes` (a restored detector must
+/// stay within `Config::memory_bound`, as a merge does).
+#[test]
+fn restore_checks_the_held_bytes_cap() {
+    let d = busy();
+    let held = d.stats().buffered as usize;
+    assert!(held > 0);
+    let bytes = d.snapshot().unwrap();
+    let rule = Arc::new(Rule::hardened());
+    // Room for the count, not for the bytes (each held event costs well over 100).
+    let tight = config(20).with_max_buffered_bytes(100 * held);
+    assert_eq!(
+        Detector::restore(rule, tight, &bytes).unwrap_err(),
+        SnapshotError::OverCaps {
+            what: "max_buffered_bytes"
+        }
+    );
+}
+
+/// A split part keeps the idle-host sweep schedule: its counters are zero (they go to
+/// part 0), so its next sweep must be as many events away as the original's, not
+/// the original's whole event count later. A part holding every host then behaves
+/// exactly like the original: same sweeps, same hosts.
+#[test]
+fn split_parts_keep_the_sweep_schedule() {
+    let config = || config(0).with_sweep_interval(50);
+    let rule = Arc::new(Rule::hardened());
+    let at = |host: &'static str, s: i64, write: bool| Ev {
+        write,
+        host: Some(host),
+        path: if write { "C:\\w.exe" } else { "C:\\other.exe" },
+        ts: s * SEC,
+        seq: None,
+        trusted: false,
+    };
+    let mut d = Detector::new(rule.clone(), config()).unwrap();
+    // h4 writes once, then falls silent; h1..h3 go on.
+    d.handle(at("h4", 0, true).event(0));
+    for i in 1..1000u64 {
+        let host = ["h1", "h2", "h3"][i as usize % 3];
+        d.handle(at(host, i as i64 / 10, false).event(i));
+    }
+    d.drain_verdicts().for_each(drop);
+    assert_eq!(d.stats().hosts, 4);
+    let parts = d.split(2, |_| 1).unwrap();
+    let mut part = Detector::restore(rule, config(), &parts[1]).unwrap();
+    assert_eq!(part.stats().events, 0, "counters in part 0");
+    // The others run 15 minutes ahead of h4's clock, over a few sweep intervals.
+    for target in [&mut d, &mut part] {
+        for i in 0..200u64 {
+            let host = ["h1", "h2", "h3"][i as usize % 3];
+            target.handle(at(host, 1000 + i as i64, false).event(1000 + i));
+        }
+        target.drain_verdicts().for_each(drop);
+    }
+    assert_eq!(d.stats().hosts, 3, "the original swept h4");
+    assert_eq!(d.stats().swept, 1);
+    assert_eq!(part.stats().hosts, d.stats().hosts);
+    assert_eq!(part.stats().swept, d.stats().swept);
 }

@@ -90,24 +90,46 @@ pub struct PartState {
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+    fs::write(&tmp, bytes).map_err(|e| at(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| at(path, e))
 }
 
 fn json_err(e: serde_json::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
+/// An error about `path`, naming it.
+fn at(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Checks that `dir` can take a new checkpoint: missing, or an empty directory.
+/// Anything in it would mix with the new checkpoint (an older run's state files of
+/// other workers or key groups are merged on resume).
+pub fn check_empty(dir: &Path) -> io::Result<()> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            None => Ok(()),
+            Some(_) => Err(invalid(format!(
+                "--checkpoint-dir {} is not empty: use a new directory for each checkpoint",
+                dir.display()
+            ))),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(at(dir, e)),
+    }
+}
+
 /// Saves the manifest (worker 0).
 pub fn save_manifest(dir: &Path, manifest: &Manifest) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
     let text = serde_json::to_vec_pretty(manifest).map_err(json_err)?;
     write_atomic(&dir.join("manifest.json"), &text)
 }
 
 /// Saves a partition's read position.
 pub fn save_part(dir: &Path, part: usize, state: &PartState) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
     let text = serde_json::to_vec(state).map_err(json_err)?;
     write_atomic(&dir.join(format!("part-{part}.json")), &text)
 }
@@ -120,7 +142,7 @@ pub fn save_detector(
     key_groups: u32,
     detector: &Detector,
 ) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    fs::create_dir_all(dir).map_err(|e| at(dir, e))?;
     let group_of = |host: &str| key_group(key_hash(host), key_groups) as usize;
     let mut used = vec![false; key_groups.max(1) as usize];
     used[0] = true;
@@ -160,8 +182,10 @@ impl Checkpoint {
     /// Opens the checkpoint in `dir` for a run with `options`: it must be complete and
     /// made with the same inputs, semantics, lateness, epoch and key groups.
     pub fn open(dir: &Path, options: &Options) -> io::Result<Checkpoint> {
-        let text = fs::read(dir.join("manifest.json"))?;
-        let manifest: Manifest = serde_json::from_slice(&text).map_err(json_err)?;
+        let path = dir.join("manifest.json");
+        let text = fs::read(&path).map_err(|e| at(&path, e))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&text).map_err(|e| at(&path, json_err(e)))?;
         let mine = Manifest::new(options, manifest.workers, manifest.stop_epoch);
         if mine != manifest {
             return Err(invalid(format!(
@@ -185,15 +209,16 @@ impl Checkpoint {
 
     /// Where partition `part`'s reader stopped.
     pub fn part(&self, part: usize) -> io::Result<PartState> {
-        let text = fs::read(self.dir.join(format!("part-{part}.json")))?;
-        serde_json::from_slice(&text).map_err(json_err)
+        let path = self.dir.join(format!("part-{part}.json"));
+        let text = fs::read(&path).map_err(|e| at(&path, e))?;
+        serde_json::from_slice(&text).map_err(|e| at(&path, json_err(e)))
     }
 
     /// The state files of key groups `groups`, in a fixed order.
     pub fn state_files(&self, groups: &Range<u32>) -> io::Result<Vec<PathBuf>> {
         let mut found = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let name = entry?.file_name();
+        for entry in fs::read_dir(&self.dir).map_err(|e| at(&self.dir, e))? {
+            let name = entry.map_err(|e| at(&self.dir, e))?.file_name();
             let name = name.to_string_lossy();
             let Some(rest) = name.strip_prefix("state-w") else {
                 continue;
@@ -229,7 +254,7 @@ impl Checkpoint {
         };
         let mut detector: Option<Detector> = None;
         for path in self.state_files(groups)? {
-            let bytes = fs::read(&path)?;
+            let bytes = fs::read(&path).map_err(|e| at(&path, e))?;
             match &mut detector {
                 None => {
                     detector = Some(

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use shareexec::input::decode_line;
 use shareexec::output::{Location, verdict_json};
 use shareexec::partition::key_group_range;
-use shareexec::{Config, Detector, Rule, Stats, Verdict};
+use shareexec::{Detector, Rule, Stats, Verdict};
 use timely::dataflow::ProbeHandle;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::UnorderedInput;
@@ -49,7 +49,7 @@ const PARK: std::time::Duration = std::time::Duration::from_millis(5);
 pub fn run(worker: &mut Worker, options: &Options, sink: Sink) -> io::Result<Summary> {
     let (index, peers) = (worker.index(), worker.peers());
     let rule = Arc::new(Rule::new(options.semantics));
-    let config = Config::default().with_max_lateness(options.max_lateness);
+    let config = options.detector_config();
     let resume = match &options.resume {
         Some(dir) => Some(Checkpoint::open(dir, options)?),
         None => None,

@@ -17,6 +17,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(dir) = &options.checkpoint_dir {
+        // Checked before the cluster connects, so before any process writes there: an
+        // older checkpoint's files (state of other workers or key groups) would be
+        // merged into this one's on resume.
+        if let Err(e) = shareexec_timely::checkpoint::check_empty(dir) {
+            eprintln!("shareexec-timely: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let per_worker = options.output.contains("{worker}");
     let shared = if per_worker {
         None

@@ -72,8 +72,44 @@ pub struct Options {
 }
 
 impl Options {
+    /// Refuses shapes and settings that cannot work, before any connection is made:
+    /// timely itself panics in its network thread on `-p` not below `-n` (and the
+    /// process then hangs), and silently runs one worker for `-w 0`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.processes == 0 {
+            return Err("-n (processes) must be at least 1".into());
+        }
+        if self.process >= self.processes {
+            return Err(format!(
+                "-p (this process's index) is {} but must be below -n ({}): processes are numbered from 0",
+                self.process, self.processes
+            ));
+        }
+        if self.threads == 0 {
+            return Err("-w (workers per process) must be at least 1".into());
+        }
+        if self.key_groups == 0 {
+            return Err("--key-groups must be at least 1".into());
+        }
+        if self.epoch <= Span::ZERO {
+            return Err("--epoch must be longer than 0".into());
+        }
+        // The detectors' configuration (e.g. a lateness the idle-host sweep cannot
+        // allow), checked here so that every process refuses it before connecting.
+        let maxspan = shareexec::Rule::new(self.semantics).meta().maxspan;
+        self.detector_config()
+            .validate(maxspan)
+            .map_err(|e| format!("--max-lateness: {e}"))
+    }
+
+    /// The configuration of every worker's detector.
+    pub fn detector_config(&self) -> shareexec::Config {
+        shareexec::Config::default().with_max_lateness(self.max_lateness)
+    }
+
     /// Timely's configuration, from its own options.
     pub fn timely_config(&self) -> Result<timely::Config, String> {
+        self.validate()?;
         let mut args = vec![
             "-w".to_string(),
             self.threads.to_string(),

@@ -277,3 +277,137 @@ fn checkpoints_and_rescaling_equal_the_uninterrupted_run() {
         .unwrap();
     assert!(!status.success());
 }
+
+/// Runs the binary with `args` (and a one-part corpus); it must end within a minute
+/// (a hang is a failure, not a stuck CI): its exit code and standard error.
+fn run_briefly(args: &[&str]) -> (Option<i32>, String) {
+    let dir = scratch(&format!("briefly-{}", args.join("_").replace('/', "")));
+    let input = dir.join("in.ndjson");
+    std::fs::write(&input, &corpus()[..]).unwrap();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("-o")
+        .arg(dir.join("out.ndjson"))
+        .arg(&input)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?}: still running after a minute");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status.code(), err)
+}
+
+/// Impossible cluster shapes and settings are refused at once with a clear message
+/// (`-p` not below `-n` used to panic in timely's network thread and hang).
+#[test]
+fn bad_arguments_are_refused_at_once() {
+    for (args, says) in [
+        (&["-n", "2", "-p", "2"][..], "-p"),
+        (&["-n", "0"][..], "-n"),
+        (&["-w", "0"][..], "-w"),
+        (&["--key-groups", "0"][..], "--key-groups"),
+        (&["--epoch", "0"][..], "--epoch"),
+        (&["--max-lateness", "20m"][..], "--max-lateness"),
+    ] {
+        let (code, err) = run_briefly(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// A checkpoint problem names the directory: a missing or incomplete one to resume
+/// from, and a checkpoint directory that already holds files (an older checkpoint's
+/// state files would be merged into the new one's on resume).
+#[test]
+fn checkpoint_directory_errors_are_clear() {
+    let dir = scratch("ckerr");
+    let missing = dir.join("missing").display().to_string();
+    let (code, err) = run_briefly(&["--resume", &missing]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&missing), "{err}");
+
+    let used = dir.join("used");
+    std::fs::create_dir_all(&used).unwrap();
+    std::fs::write(used.join("state-w3-kg5.sxck"), b"old").unwrap();
+    let used = used.display().to_string();
+    let cut = ["--stop-at", "2024-01-03T14:00:30Z"];
+    let (code, err) = run_briefly(&[&["--checkpoint-dir", &used][..], &cut].concat());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&used) && err.contains("not empty"), "{err}");
+
+    let (code, err) = run_briefly(&["--resume", &used]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&used), "{err}");
+}
+
+/// A process that fails (here: its input partition is missing) ends the whole
+/// cluster: it exits 1 naming the file, and the other process, losing its peer,
+/// exits nonzero too instead of waiting forever.
+#[test]
+fn a_failing_process_ends_the_cluster() {
+    let dir = scratch("failing");
+    let good = dir.join("good.ndjson");
+    std::fs::write(&good, &corpus()[..]).unwrap();
+    let missing = dir.join("missing.ndjson");
+    let hostfile = dir.join("hosts.txt");
+    let hosts: String = free_ports(2)
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}\n"))
+        .collect();
+    std::fs::write(&hostfile, hosts).unwrap();
+    let mut children: Vec<Child> = (0..2)
+        .map(|p| {
+            Command::new(BIN)
+                .args(["-n", "2", "-p", &p.to_string(), "-h"])
+                .arg(&hostfile)
+                .arg("-o")
+                .arg(dir.join(format!("out-{p}.ndjson")))
+                // Partition 1 (missing) is read by worker 1, in process 1.
+                .arg(&good)
+                .arg(&missing)
+                .env("RUST_BACKTRACE", "0")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut codes = [None, None];
+    while codes.iter().any(Option::is_none) {
+        for (child, code) in children.iter_mut().zip(&mut codes) {
+            if code.is_none() {
+                *code = child.try_wait().unwrap().map(|s| s.code());
+            }
+        }
+        if Instant::now() > deadline {
+            children.iter_mut().for_each(|c| drop(c.kill()));
+            panic!("the cluster is still running: {codes:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut children[1].stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(codes[1], Some(Some(1)), "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(
+        codes[0].is_some_and(|c| c != Some(0)),
+        "process 0: {codes:?}"
+    );
+}
