@@ -62,13 +62,15 @@ impl<P: TrustPolicy> Detector<P> {
     /// `true`), so no host is created. `admit` reads the timestamp: not late (else
     /// `true`), so `seen` moves identically and no verdict is made; `releasable` at the
     /// new `seen` holds (else `true`) and the host's buffer is empty (else `true`), so
-    /// the event is processed at once, not copied; `release` then finds nothing to
-    /// release. `process` moves the host's `now` and expires writes by timestamp only,
-    /// then looks the executable up among the host's pending writes: there was no entry
-    /// before expiry (else `true`), and expiry only removes, so there is none after, and
-    /// it returns before reading any other field. `maybe_sweep` reads counters and host
-    /// clocks, equal in both runs. No step read `origin.id`, `pid`, `code_signature`
-    /// or `hash`. ∎
+    /// `admit` takes its in-order branch: the event is processed at once, not copied,
+    /// and nothing is released. `process` moves the host's `now` and expires writes by
+    /// timestamp only, then looks the executable up among the host's pending writes
+    /// (`pending_write`: the host's path-class filter, then the same `window.find` this
+    /// method asks, so it finds an entry only where `window.find` does): there was no
+    /// entry before expiry (else `true`), and expiry only removes, so there is none
+    /// after, and it returns before reading any other field. `maybe_sweep` reads
+    /// counters and host clocks, equal in both runs. No step read `origin.id`, `pid`,
+    /// `code_signature` or `hash`. ∎
     ///
     /// # Example
     /// ```
