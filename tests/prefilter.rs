@@ -7,15 +7,15 @@
 //! it skips makes no candidate (claims 0 and 2). Plus a property test over generated
 //! and mutated lines.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use shareexec::input::{
-    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Prefiltering, Screen, lacks_rule_category,
-};
-use shareexec::{Config, Detector, Event, Rule, Semantics, Span};
+use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering};
+use shareexec::{Config, Detector, Rule, Semantics, Span};
+
+mod support;
+use support::prefilter::check_line;
 
 fn fixture_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -40,19 +40,6 @@ fn fixture_files() -> Vec<PathBuf> {
     walk(&root.join("tests/fixtures"), &mut files);
     files.push(root.join("data/sample.ndjson"));
     files
-}
-
-fn read(path: &Path) -> Vec<u8> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .expect("gzip");
-        out
-    } else {
-        bytes
-    }
 }
 
 fn configs() -> Vec<(Semantics, Span)> {
@@ -114,76 +101,13 @@ fn run(lines: &[&[u8]], semantics: Semantics, lateness: Span, mode: Prefiltering
     }
 }
 
-/// Claims 0-2 on one line, against the decoder.
-fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
-    let decoded = EcsRecord::parse(line);
-    if lacks_rule_category(line)
-        && let Ok(record) = &decoded
-    {
-        assert_eq!(
-            record.category(),
-            Category::Other,
-            "claim 0: {}",
-            String::from_utf8_lossy(line)
-        );
-    }
-    let Some(scanned) = prefilter.scan(line) else {
-        return;
-    };
-    let record = decoded.unwrap_or_else(|e| {
-        panic!(
-            "claim 1: scanner accepted a line the decoder refuses ({e}): {}",
-            String::from_utf8_lossy(line)
-        )
-    });
-    let text = String::from_utf8_lossy(line);
-    assert_eq!(scanned.timestamp, record.timestamp(), "{text}");
-    assert_eq!(scanned.sequence, record.sequence(), "{text}");
-    assert_eq!(scanned.category, record.category(), "{text}");
-    assert_eq!(scanned.types, record.event_types(), "{text}");
-    assert_eq!(scanned.host_id, record.host_id(), "{text}");
-    assert_eq!(scanned.os_type, record.os_type(), "{text}");
-    assert_eq!(scanned.executable, record.process_executable(), "{text}");
-    let events: Vec<Event<'_>> = record.events(5).collect();
-    match scanned.screen(rule, 5) {
-        Screen::Skip { events: n } => {
-            assert_eq!(usize::from(n), events.len(), "claim 2: {text}");
-            for e in &events {
-                match e {
-                    Event::File(f) => assert!(!rule.is_write(f), "claim 2: {text}"),
-                    Event::Process(p) => assert!(!rule.is_execution(p), "claim 2: {text}"),
-                    _ => unreachable!(),
-                }
-            }
-        }
-        Screen::Execution(fast) => {
-            let [Event::Process(full)] = events[..] else {
-                panic!("claim 3: not one process event: {text}")
-            };
-            let full_minus = shareexec::ProcessEvent {
-                origin: shareexec::Origin {
-                    id: None,
-                    ..full.origin
-                },
-                pid: None,
-                code_signature: Default::default(),
-                hash: Default::default(),
-                ..full
-            };
-            assert_eq!(fast, full_minus, "claim 3: {text}");
-            assert!(rule.is_execution(&full), "claim 3: {text}");
-        }
-        Screen::Decode => {}
-    }
-}
-
 #[test]
 fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
     let files = fixture_files();
     assert!(files.len() > 60, "fixtures found: {}", files.len());
     let (mut skipped, mut fast, mut total, mut skipped_invalid) = (0u64, 0u64, 0u64, 0u64);
     for path in &files {
-        let text = read(path);
+        let text = support::read_maybe_gz(path);
         let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
         let name = path.display();
         for ((semantics, lateness), mode) in configs()

@@ -12,10 +12,11 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use shareexec::input::{
-    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Prefiltering, Screen, lacks_rule_category,
-};
-use shareexec::{Config, Detector, Event, Origin, ProcessEvent, Rule, Semantics, Span, Timestamp};
+use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering};
+use shareexec::{Config, Detector, Rule, Semantics, Span, Timestamp};
+
+mod support;
+use support::prefilter::check_line;
 
 /// One step of a stream: a line, or a watermark (`Detector::advance`).
 #[derive(Clone, Debug)]
@@ -119,67 +120,14 @@ fn run(ops: &[Op], setup: Setup, mode: Prefiltering) -> Outcome {
     }
 }
 
-/// Claims 0-3 on one line, against the decoder.
-fn check_line(line: &[u8], rule: &Rule) {
-    let text = String::from_utf8_lossy(line);
-    let decoded = EcsRecord::parse(line);
-    if lacks_rule_category(line)
-        && let Ok(record) = &decoded
-    {
-        assert_eq!(record.category(), Category::Other, "claim 0: {text}");
-    }
-    let mut prefilter = Prefilter::new();
-    let Some(s) = prefilter.scan(line) else {
-        return;
-    };
-    let record = decoded.unwrap_or_else(|e| panic!("claim 1: decoder refuses ({e}): {text}"));
-    assert_eq!(s.timestamp, record.timestamp(), "{text}");
-    assert_eq!(s.sequence, record.sequence(), "{text}");
-    assert_eq!(s.category, record.category(), "{text}");
-    assert_eq!(s.types, record.event_types(), "{text}");
-    assert_eq!(s.host_id, record.host_id(), "{text}");
-    assert_eq!(s.os_type, record.os_type(), "{text}");
-    assert_eq!(s.executable, record.process_executable(), "{text}");
-    let events: Vec<Event<'_>> = record.events(9).collect();
-    match s.screen(rule, 9) {
-        Screen::Skip { events: n } => {
-            assert_eq!(usize::from(n), events.len(), "claim 2: {text}");
-            for e in &events {
-                match e {
-                    Event::File(f) => assert!(!rule.is_write(f), "claim 2: {text}"),
-                    Event::Process(p) => assert!(!rule.is_execution(p), "claim 2: {text}"),
-                    _ => unreachable!(),
-                }
-            }
-        }
-        Screen::Execution(fast) => {
-            let [Event::Process(full)] = events[..] else {
-                panic!("claim 3: not one process event: {text}")
-            };
-            let minus = ProcessEvent {
-                origin: Origin {
-                    id: None,
-                    ..full.origin
-                },
-                pid: None,
-                code_signature: Default::default(),
-                hash: Default::default(),
-                ..full
-            };
-            assert_eq!(fast, minus, "claim 3: {text}");
-        }
-        Screen::Decode => {}
-    }
-}
-
 /// Runs `ops` in every setup with the prefilter off, validating and fast, asserts that
 /// nothing differs, and returns the outcomes with the prefilter off and validating,
 /// by setup.
 fn same_everywhere(ops: &[Op]) -> Vec<(Setup, Outcome, Outcome)> {
     for op in ops {
         if let Op::Line(l) = op {
-            check_line(l, &Rule::elasticsearch());
-            check_line(l, &Rule::hardened());
+            check_line(&mut Prefilter::new(), l, &Rule::elasticsearch());
+            check_line(&mut Prefilter::new(), l, &Rule::hardened());
         }
     }
     let mut out = Vec::new();

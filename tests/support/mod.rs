@@ -2,6 +2,9 @@
 //! `shareexec` binary (`mod support;`). Event builders live in `tests/common`.
 #![allow(dead_code)]
 
+#[cfg(feature = "json")]
+pub mod prefilter;
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
