@@ -402,59 +402,9 @@ impl<P: TrustPolicy> Detector<P> {
     /// assert_eq!(restored.stats(), detector.stats());
     /// ```
     pub fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
-        if !self.out.is_empty() {
-            return Err(SnapshotError::VerdictsNotTaken(self.out.len()));
-        }
-        let mut w = Writer {
-            buf: Vec::with_capacity(64 + self.window.string_bytes() * 2),
-        };
-        w.buf.extend_from_slice(&MAGIC);
-        w.u64(u64::from(FORMAT_VERSION));
-        w.u64(semantics_code(self.rule.semantics()));
-        w.u64(self.arrival);
-        w.stats(&self.stats);
-        w.opt_i64(self.watermark.map(Timestamp::as_nanos));
-        w.u64(self.next_sweep);
-        w.u64(self.next_host_scan);
-        // Hosts, densely renumbered; their held events in heap order (any order
-        // restores the same heap: the keys are total).
-        let slots: Vec<u32> = (0..self.hosts.slot_bound())
-            .filter(|&s| self.hosts.get(s).is_some())
-            .collect();
-        w.u64(slots.len() as u64);
-        for &slot in &slots {
-            let Some(h) = self.hosts.get(slot) else {
-                continue;
-            };
-            w.str(&h.id);
-            w.i64(h.seen.as_nanos());
-            w.i64(h.now.as_nanos());
-            w.i64(h.seen_at_sweep.as_nanos());
-            w.u64(h.buffer.len() as u64);
-            for held in h.buffer.iter() {
-                w.i64(held.key.timestamp.as_nanos());
-                w.u64(u64::from(held.key.tiebreak.0));
-                w.u64(held.key.tiebreak.1);
-                w.u64(held.key.arrival);
-                match self.held.get(held.copy as usize).and_then(Option::as_ref) {
-                    Some(copy) => w.event(&copy.event()),
-                    None => w.event(&Event::File(FileEvent::default())),
-                }
-            }
-        }
-        // Pending writes in insertion order (the order global eviction follows);
-        // restoring them in that order rebuilds each host's time-ordered list.
-        w.u64(self.window.len() as u64);
-        for e in self.window.in_insertion_order() {
-            let host = slots.binary_search(&e.host).unwrap_or(0);
-            w.u64(host as u64);
-            w.str(e.path());
-            w.origin(&e.origin());
-            w.hashes(&e.hash());
-        }
-        let sum = StableHasher::new().bytes(&w.buf).finish();
-        w.buf.extend_from_slice(&sum.to_le_bytes());
-        Ok(w.buf)
+        // One writer for both: a snapshot is a split into one part.
+        let mut parts = self.split(1, |_| 0)?;
+        Ok(parts.pop().unwrap_or_default())
     }
 
     /// A detector for `rule` and `config` holding the state in `bytes` (made by
@@ -684,9 +634,17 @@ impl<P: TrustPolicy> Detector<P> {
                 pending[*part] += 1;
             }
         }
-        let mut writers: Vec<Writer> = (0..parts).map(|_| Writer { buf: Vec::new() }).collect();
+        // A whole snapshot (one part) is the common case: reserve for its strings.
+        let capacity = match parts {
+            1 => 64 + self.window.string_bytes() * 2,
+            _ => 0,
+        };
+        let mut writers: Vec<Writer> = (0..parts)
+            .map(|_| Writer {
+                buf: Vec::with_capacity(capacity),
+            })
+            .collect();
         for (part, w) in writers.iter_mut().enumerate() {
-            // The same header as `snapshot`, field for field.
             w.buf.extend_from_slice(&MAGIC);
             w.u64(u64::from(FORMAT_VERSION));
             w.u64(semantics_code(self.rule.semantics()));
@@ -706,6 +664,8 @@ impl<P: TrustPolicy> Detector<P> {
             };
             w.u64(schedule(self.next_sweep));
             w.u64(schedule(self.next_host_scan));
+            // Hosts, densely renumbered within the part; their held events in heap
+            // order (any order restores the same heap: the keys are total).
             let slots = hosts_in.get(part).map(Vec::as_slice).unwrap_or(&[]);
             w.u64(slots.len() as u64);
             for &slot in slots {
@@ -730,7 +690,9 @@ impl<P: TrustPolicy> Detector<P> {
             }
             w.u64(pending.get(part).copied().unwrap_or(0));
         }
-        // Pending writes in insertion order, each to its host's part.
+        // Pending writes in insertion order (the order global eviction follows), each
+        // to its host's part; restoring them in that order rebuilds each host's
+        // time-ordered list.
         for e in self.window.in_insertion_order() {
             let Some(Some((part, host))) = place.get(e.host as usize).copied() else {
                 continue;
