@@ -441,6 +441,25 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// After a member or element: skips whitespace, then `,` (more follow: `false`) or
+    /// `close` (the container ends: `true`); anything else is not JSON.
+    #[inline(always)]
+    fn next_or_close(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(false)
+            }
+            c if c == close => {
+                self.i += 1;
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
         (self.depth <= MAX_DEPTH).then_some(())
@@ -576,17 +595,8 @@ impl<'a> Walker<'a> {
                         self.eat(b':')?;
                         self.ws();
                         self.skip_value()?;
-                        self.ws();
-                        match self.peek()? {
-                            b',' => {
-                                self.i += 1;
-                                self.ws();
-                            }
-                            b'}' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
+                        if self.next_or_close(b'}')? {
+                            break;
                         }
                     }
                 }
@@ -602,17 +612,8 @@ impl<'a> Walker<'a> {
                 } else {
                     loop {
                         self.skip_value()?;
-                        self.ws();
-                        match self.peek()? {
-                            b',' => {
-                                self.i += 1;
-                                self.ws();
-                            }
-                            b']' => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return None,
+                        if self.next_or_close(b']')? {
+                            break;
                         }
                     }
                 }
@@ -647,17 +648,8 @@ impl<'a> Walker<'a> {
                 Route::Leaf(field, _) => self.leaf(field)?,
                 Route::PastLeaf(..) => return None,
             }
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b'}' => {
-                    self.i += 1;
-                    break;
-                }
-                _ => return None,
+            if self.next_or_close(b'}')? {
+                break;
             }
         }
         self.depth -= 1;
@@ -731,17 +723,8 @@ impl<'a> Walker<'a> {
             loop {
                 let value = self.plain_string()?;
                 self.add(field, value);
-                self.ws();
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b']' => {
-                        self.i += 1;
-                        return Some(());
-                    }
-                    _ => return None,
+                if self.next_or_close(b']')? {
+                    return Some(());
                 }
             }
         }
