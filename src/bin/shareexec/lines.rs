@@ -80,7 +80,7 @@ impl Lines {
             if chunk.is_empty() {
                 return Ok(None);
             }
-            memchr_newline(chunk)
+            memchr::memchr(b'\n', chunk)
         };
         if let Some(i) = found
             && i <= self.max
@@ -101,7 +101,7 @@ impl Lines {
                 break;
             }
             any = true;
-            let (take, done) = match memchr_newline(chunk) {
+            let (take, done) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i + 1, true),
                 None => (chunk.len(), false),
             };
@@ -131,27 +131,6 @@ impl Lines {
     }
 }
 
-/// The first `\n`, eight bytes at a time (SWAR: the lowest flagged byte of the
-/// zero-byte test is exact).
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().ok()?) ^ (LO * u64::from(b'\n'));
-        let hits = x.wrapping_sub(LO) & !x & HI;
-        if hits != 0 {
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    bytes
-        .get(i..)?
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| i + p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,22 +145,6 @@ mod tests {
             });
         }
         out
-    }
-
-    #[test]
-    fn newline_search_matches_a_plain_one() {
-        for len in 0..40 {
-            for at in 0..=len {
-                let mut v = vec![0xffu8; len];
-                if at < len {
-                    v[at] = b'\n';
-                }
-                v.extend_from_slice(b"x\ny");
-                let plain = v.iter().position(|&b| b == b'\n');
-                assert_eq!(memchr_newline(&v), plain, "{len} {at}");
-                assert_eq!(memchr_newline(&v[..len]), plain.filter(|&p| p < len));
-            }
-        }
     }
 
     #[test]
