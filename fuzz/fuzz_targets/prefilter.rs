@@ -63,6 +63,7 @@ fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
             assert_eq!(fast, minus, "claim 3");
         }
         Screen::Decode => {}
+        other => panic!("a screen this target does not know: {other:?}"),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::trust::{SignerPolicy, TrustPolicy};
 /// How an [`EcsPipeline`] uses the [`Prefilter`]. The detector's state and verdicts
 /// are the same in all three.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Prefiltering {
     /// Every non-blank line is decoded (and so validated) in full.
     Off,
@@ -29,6 +30,7 @@ pub enum Prefiltering {
 
 /// How [`EcsPipeline::feed`] dealt with a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fed {
     /// Empty or JSON whitespace only: nothing to do (as [`decode_line`](super::decode_line)).
     Blank,

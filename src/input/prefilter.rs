@@ -218,6 +218,7 @@ pub struct Screened<'a> {
 // A return value, moved once: boxing the event would cost an allocation per line.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Screen<'a> {
     /// No candidate: the full decode would hand the detector `events` events (0, 1 or
     /// 2), none of which it would look at past counting them.

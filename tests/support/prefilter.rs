@@ -67,5 +67,6 @@ pub fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
             assert!(rule.is_execution(&full), "claim 3: {text}");
         }
         Screen::Decode => {}
+        other => panic!("a screen this check does not know: {other:?}"),
     }
 }
