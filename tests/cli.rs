@@ -101,8 +101,16 @@ fn generated_100k_matches_the_oracle() {
 fn sample_matches_its_oracle() {
     let out = run_bin(&["--semantics", "elasticsearch", "data/sample.ndjson"]);
     assert_eq!(alert_lines(&out), oracle("data/sample.oracle-es.ndjson"));
-    // No FILE and no terminal on stdin: reads stdin (here empty), does not use the sample.
+    // No FILE, and /dev/null on stdin (a job runner, an IDE, `cargo run --release`
+    // started by a script): the bundled sample, as on a terminal, and it says so.
     let out = run_bin(&[]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("bundled sample"), "{}", stderr(&out));
+    let explicit = run_bin(&["data/sample.ndjson"]);
+    assert!(!alert_lines(&explicit).is_empty());
+    assert_eq!(alert_lines(&out), alert_lines(&explicit));
+    // No FILE and a pipe on stdin: the pipe is read, even when it is empty.
+    let out = run_with_stdin(&[], b"");
     assert!(out.status.success());
     assert!(verdicts(&out).is_empty());
     assert!(stderr(&out).contains("0 lines"), "{}", stderr(&out));

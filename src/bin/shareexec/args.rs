@@ -10,8 +10,9 @@ use shareexec::{SignerPolicy, Span};
 /// System process over SMB, then started within 60 s on the same host.
 ///
 /// Alerts go to standard output, one JSON object per line; diagnostics and the
-/// summary go to standard error. With no FILE and a terminal on standard input, the
-/// bundled sample dataset is analysed.
+/// summary go to standard error. With no FILE, standard input is read when it is a
+/// pipe or a file; otherwise (a terminal, /dev/null) the bundled sample dataset is
+/// analysed.
 #[derive(Debug, Parser)]
 #[command(name = "shareexec", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {

@@ -123,7 +123,7 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         sniffer: SysmonSniffer::new(),
     };
     let started = Instant::now();
-    let sample = args.files.is_empty() && io::stdin().is_terminal();
+    let sample = args.files.is_empty() && !stdin_has_input();
     let inputs: Vec<&Path> = if args.files.is_empty() {
         vec![Path::new("-")]
     } else {
@@ -164,8 +164,8 @@ fn read_inputs(
     for &path in inputs {
         let (name, mut lines, size) = if sample {
             eprintln!(
-                "shareexec: no input given and standard input is a terminal: analysing the bundled sample \
-                 {SAMPLE_NAME} ({} bytes). Pass FILE... or pipe events in; --help for options.",
+                "shareexec: no input given (standard input is a terminal or /dev/null): analysing the \
+                 bundled sample {SAMPLE_NAME} ({} bytes). Pass FILE... or pipe events in; --help for options.",
                 SAMPLE.len()
             );
             (
@@ -420,5 +420,26 @@ fn verdict_text<'a>(verdict: &Verdict, locate: &dyn Fn(u64) -> Location<'a>) -> 
             l.behind.as_nanos() as f64 / 1e9
         ),
         other => format!("{other:?}"),
+    }
+}
+
+/// Whether standard input can carry events: a pipe, a file or a socket. A terminal, or
+/// `/dev/null` as a job runner or an IDE gives it (both character devices), or a
+/// closed standard input cannot, so a bare `shareexec` analyses the sample there too.
+fn stdin_has_input() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        std::fs::File::from(fd)
+            .metadata()
+            .is_ok_and(|m| !m.file_type().is_char_device())
+    }
+    #[cfg(not(unix))]
+    {
+        !io::stdin().is_terminal()
     }
 }
