@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering};
+use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering, Screening};
 use shareexec::{Config, Detector, Rule, Semantics, Span};
 
 mod support;
@@ -51,6 +51,7 @@ fn configs() -> Vec<(Semantics, Span)> {
     ]
 }
 
+#[derive(PartialEq)]
 struct Outcome {
     verdicts: Vec<String>,
     /// Per line: how it was fed, and the error text if any.
@@ -63,15 +64,41 @@ struct Outcome {
 }
 
 fn run(lines: &[&[u8]], semantics: Semantics, lateness: Span, mode: Prefiltering) -> Outcome {
+    run_as(lines, semantics, lateness, mode, false)
+}
+
+/// `run`, or with `screened` the lines screened on another thread by the pipeline's
+/// `Screener` and fed with `feed_screened`.
+fn run_as(
+    lines: &[&[u8]],
+    semantics: Semantics,
+    lateness: Span,
+    mode: Prefiltering,
+    screened: bool,
+) -> Outcome {
     let config = Config::default()
         .with_max_lateness(lateness)
         .with_hash_seed(Some(7));
     let detector = Detector::new(Arc::new(Rule::new(semantics)), config).expect("config");
     let mut pipeline = EcsPipeline::new(detector, mode);
+    let screenings: Vec<Screening> = if screened {
+        let mut screener = pipeline.screener();
+        std::thread::scope(|s| {
+            s.spawn(move || lines.iter().map(|l| screener.screen(l)).collect())
+                .join()
+                .expect("screening thread")
+        })
+    } else {
+        Vec::new()
+    };
     let mut verdicts = Vec::new();
     let mut fed = Vec::new();
     for (n, line) in lines.iter().enumerate() {
-        fed.push(match pipeline.feed(line, n as u64 + 1) {
+        let result = match screenings.get(n) {
+            Some(screening) => pipeline.feed_screened(line, n as u64 + 1, screening),
+            None => pipeline.feed(line, n as u64 + 1),
+        };
+        fed.push(match result {
             Ok(how) => (how, None),
             Err(e) => (Fed::Decoded, Some(e.to_string())),
         });
@@ -148,6 +175,21 @@ fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
             skipped += on.skipped;
             fast += on.fast;
             total += lines.len() as u64;
+        }
+        // Screened on another thread and fed with `feed_screened`: exactly `feed`,
+        // line by line (every mode, `Off` included).
+        for ((semantics, lateness), mode) in configs().into_iter().flat_map(|c| {
+            [
+                Prefiltering::Off,
+                Prefiltering::Validating,
+                Prefiltering::Fast,
+            ]
+            .map(|m| (c, m))
+        }) {
+            let what = format!("{name} ({semantics:?}, lateness {lateness:?}, {mode:?})");
+            let fed = run_as(&lines, semantics, lateness, mode, false);
+            let screened = run_as(&lines, semantics, lateness, mode, true);
+            assert!(fed == screened, "feed_screened differs from feed: {what}");
         }
         let rules = [Rule::elasticsearch(), Rule::hardened()];
         let mut prefilter = Prefilter::new();
@@ -322,5 +364,53 @@ proptest! {
         for rule in [Rule::elasticsearch(), Rule::hardened()] {
             check_line(&mut p, &bytes, &rule);
         }
+    }
+}
+
+#[test]
+fn screenings_that_do_not_fit_are_not_trusted() {
+    let new = |mode| {
+        let detector =
+            Detector::new(Arc::new(Rule::elasticsearch()), Config::default()).expect("config");
+        EcsPipeline::new(detector, mode)
+    };
+    // An unvalidated skip (made by a fast screener) is not taken by a validating
+    // pipeline: the bad line is reported, as `feed` reports it.
+    let bad: &[u8] = br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":"network"}"#;
+    let skip = new(Prefiltering::Fast).screener().screen(bad);
+    assert!(skip.is_skip());
+    let mut validating = new(Prefiltering::Validating);
+    let expected = validating.feed(bad, 1).map_err(|e| e.to_string());
+    assert!(expected.is_err());
+    assert_eq!(
+        validating
+            .feed_screened(bad, 2, &skip)
+            .map_err(|e| e.to_string()),
+        expected
+    );
+    let mut fast = new(Prefiltering::Fast);
+    assert_eq!(fast.feed_screened(bad, 1, &skip).ok(), Some(Fed::Skipped));
+    assert_eq!(fast.stats().unvalidated, 1);
+
+    // Another line's screening (of another length) is screened again: the write and
+    // its execution still meet.
+    let write: &[u8] = br#"{"@timestamp":"2024-01-03T14:00:01Z","event":{"category":"file","type":"creation"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4},"file":{"path":"C:\\x.exe","extension":"exe"}}"#;
+    let start: &[u8] = br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"process","type":"start"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\x.exe"}}"#;
+    let network: &[u8] = br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":"network"}}"#;
+    for mode in [Prefiltering::Validating, Prefiltering::Fast] {
+        let mut pipeline = new(mode);
+        let wrong = pipeline.screener().screen(network);
+        assert!(wrong.is_skip());
+        assert_eq!(
+            pipeline.feed_screened(write, 1, &wrong).ok(),
+            Some(Fed::Decoded)
+        );
+        assert_eq!(
+            pipeline.feed_screened(start, 2, &wrong).ok(),
+            Some(Fed::Decoded)
+        );
+        let alert = pipeline.detector_mut().poll_verdict().expect("a verdict");
+        assert!(alert.as_alert().is_some(), "{mode:?}: {alert:?}");
+        assert_eq!(pipeline.stats().skipped, 0);
     }
 }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering};
+use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering, Screening};
 use shareexec::{Config, Detector, Rule, Semantics, Span, Timestamp};
 
 mod support;
@@ -53,7 +53,7 @@ fn setups() -> Vec<Setup> {
     all
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 struct Outcome {
     verdicts: Vec<String>,
     fed: Vec<Result<Fed, String>>,
@@ -78,6 +78,13 @@ impl Outcome {
 }
 
 fn run(ops: &[Op], setup: Setup, mode: Prefiltering) -> Outcome {
+    run_as(ops, setup, mode, false)
+}
+
+/// `run`, or with `screened` every line screened first by the pipeline's `Screener`
+/// (all before any is fed, as a worker thread running ahead would) and fed with
+/// `feed_screened`.
+fn run_as(ops: &[Op], setup: Setup, mode: Prefiltering, screened: bool) -> Outcome {
     let mut config = Config::default()
         .with_max_lateness(setup.lateness)
         .with_hash_seed(Some(11));
@@ -90,11 +97,25 @@ fn run(ops: &[Op], setup: Setup, mode: Prefiltering) -> Outcome {
     }
     let detector = Detector::new(Arc::new(Rule::new(setup.semantics)), config).expect("config");
     let mut pipeline = EcsPipeline::new(detector, mode);
+    let mut screener = pipeline.screener();
+    let screenings: Vec<Option<Screening>> = ops
+        .iter()
+        .map(|op| match op {
+            Op::Line(l) if screened => Some(screener.screen(l)),
+            _ => None,
+        })
+        .collect();
     let mut verdicts = Vec::new();
     let mut fed = Vec::new();
     for (n, op) in ops.iter().enumerate() {
         match op {
-            Op::Line(l) => fed.push(pipeline.feed(l, n as u64 + 1).map_err(|e| format!("{e:?}"))),
+            Op::Line(l) => fed.push(
+                match &screenings[n] {
+                    Some(s) => pipeline.feed_screened(l, n as u64 + 1, s),
+                    None => pipeline.feed(l, n as u64 + 1),
+                }
+                .map_err(|e| format!("{e:?}")),
+            ),
             Op::Advance(ms) => pipeline.detector_mut().advance(Timestamp::from_millis(*ms)),
         }
         verdicts.extend(
@@ -134,6 +155,17 @@ fn same_everywhere(ops: &[Op]) -> Vec<(Setup, Outcome, Outcome)> {
     for setup in setups() {
         let off = run(ops, setup, Prefiltering::Off);
         assert_eq!(off.pipeline.skipped + off.pipeline.fast, 0);
+        for mode in [
+            Prefiltering::Off,
+            Prefiltering::Validating,
+            Prefiltering::Fast,
+        ] {
+            assert_eq!(
+                run(ops, setup, mode),
+                run_as(ops, setup, mode, true),
+                "feed_screened vs feed: {setup:?} {mode:?}\n{ops:#?}"
+            );
+        }
         let mut validating = None;
         for mode in [Prefiltering::Validating, Prefiltering::Fast] {
             let on = run(ops, setup, mode);

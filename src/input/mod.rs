@@ -239,6 +239,7 @@ mod evtx;
 mod pipeline;
 mod prefilter;
 mod rfc3339;
+mod screening;
 mod sysmon;
 
 #[cfg(feature = "evtx")]
@@ -249,6 +250,7 @@ pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_lin
 pub use pipeline::{EcsPipeline, Fed, PipelineStats, Prefiltering};
 pub use prefilter::{Prefilter, Screen, Screened, lacks_rule_category};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
+pub use screening::{Screener, Screening};
 pub use sysmon::{
     SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, SysmonSniffer,
     decode_sysmon_line, looks_like_sysmon,

@@ -2,7 +2,8 @@
 
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
-use super::prefilter::{Prefilter, Screen};
+use super::prefilter::{Prefilter, Screen, Triage};
+use super::screening::{Kind, Screener, Screening};
 use crate::detector::Detector;
 use crate::event::{Event, Position};
 use crate::rule::Semantics;
@@ -150,30 +151,83 @@ impl<P: TrustPolicy> EcsPipeline<P> {
             stats,
             ..
         } = self;
-        if let Some(prefilter) = prefilter {
-            match prefilter.screen(line, detector.rule(), position) {
-                Screen::Skip { events } => {
-                    detector.count_irrelevant(u64::from(events));
-                    stats.skipped += 1;
-                    if prefilter.last_skip_unvalidated() {
-                        stats.unvalidated += 1;
-                    }
-                    return Ok(Fed::Skipped);
-                }
-                Screen::Execution(event) if !detector.execution_needs_full_event(&event) => {
-                    detector.handle(Event::Process(event));
-                    stats.fast += 1;
-                    return Ok(Fed::Fast);
-                }
-                _ => {}
+        let screen = prefilter
+            .as_mut()
+            .map(|prefilter| match prefilter.triage(line) {
+                Triage::Skip => (Screen::Skip { events: 0 }, true),
+                Triage::Decode => (Screen::Decode, false),
+                Triage::Scanned(scanned) => (scanned.screen(detector.rule(), position), false),
+            });
+        apply(detector, stats, line, position, screen)
+    }
+
+    /// A [`Screener`] for this pipeline: screens lines on any thread as
+    /// [`feed`](Self::feed) would here (same prefilter mode, same rule), for
+    /// [`feed_screened`](Self::feed_screened).
+    pub fn screener(&self) -> Screener<P> {
+        Screener {
+            prefilter: self.prefilter.clone(),
+            rule: self.detector.rule().clone(),
+        }
+    }
+
+    /// [`feed`](Self::feed) with the prefilter's work already done (by a [`Screener`]
+    /// of this pipeline, on `line`, possibly on another thread): the same detector
+    /// state, verdicts, errors and counts as `feed(line, position)`. Feed lines in
+    /// order, as with `feed`; poll the detector afterwards.
+    ///
+    /// A screening that does not fit is not trusted: one made for a line of another
+    /// length is screened again here, and one that skipped a line without validating it
+    /// counts as "decode" unless this pipeline is [`Prefiltering::Fast`]. (A screening of
+    /// another line of the same length, or under another rule, is the caller's error: it
+    /// may skip a candidate.)
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed).
+    pub fn feed_screened(
+        &mut self,
+        line: &[u8],
+        position: Position,
+        screening: &Screening,
+    ) -> Result<Fed, EcsError> {
+        let EcsPipeline {
+            detector,
+            prefilter,
+            stats,
+            mode,
+        } = self;
+        let Some(prefilter) = prefilter else {
+            return self.feed(line, position);
+        };
+        let unvalidated = matches!(
+            screening.kind,
+            Kind::Skip {
+                unvalidated: true,
+                ..
             }
+        );
+        if unvalidated && *mode != Prefiltering::Fast {
+            stats.lines += 1;
+            if is_blank(line) {
+                return Ok(Fed::Blank);
+            }
+            return apply(
+                detector,
+                stats,
+                line,
+                position,
+                Some((Screen::Decode, false)),
+            );
         }
-        stats.decoded += 1;
-        let record = EcsRecord::parse(line)?;
-        for event in record.events(position) {
-            detector.handle(event);
+        let Some(screen) = screening.rebuild(line, position, prefilter) else {
+            return self.feed(line, position);
+        };
+        stats.lines += 1;
+        if is_blank(line) {
+            return Ok(Fed::Blank);
         }
-        Ok(Fed::Decoded)
+        apply(detector, stats, line, position, Some((screen, unvalidated)))
     }
 
     /// Line counts so far.
@@ -195,4 +249,37 @@ impl<P: TrustPolicy> EcsPipeline<P> {
     pub fn into_detector(self) -> Detector<P> {
         self.detector
     }
+}
+
+/// The pipeline's work on one non-blank line after the prefilter's `screen` (and
+/// whether a skip was unvalidated), or without one.
+fn apply<P: TrustPolicy>(
+    detector: &mut Detector<P>,
+    stats: &mut PipelineStats,
+    line: &[u8],
+    position: Position,
+    screen: Option<(Screen<'_>, bool)>,
+) -> Result<Fed, EcsError> {
+    match screen {
+        Some((Screen::Skip { events }, unvalidated)) => {
+            detector.count_irrelevant(u64::from(events));
+            stats.skipped += 1;
+            if unvalidated {
+                stats.unvalidated += 1;
+            }
+            return Ok(Fed::Skipped);
+        }
+        Some((Screen::Execution(event), _)) if !detector.execution_needs_full_event(&event) => {
+            detector.handle(Event::Process(event));
+            stats.fast += 1;
+            return Ok(Fed::Fast);
+        }
+        _ => {}
+    }
+    stats.decoded += 1;
+    let record = EcsRecord::parse(line)?;
+    for event in record.events(position) {
+        detector.handle(event);
+    }
+    Ok(Fed::Decoded)
 }

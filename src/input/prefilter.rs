@@ -212,6 +212,9 @@ pub struct Screened<'a> {
     pub os_type: Option<&'a str>,
     /// `process.executable`, unescaped.
     pub executable: Option<&'a str>,
+    /// `process.executable` as it is in the line, and whether it holds escapes (for a
+    /// [`Screening`](super::Screening), which keeps offsets into the line).
+    pub(crate) raw_executable: Option<(&'a [u8], bool)>,
 }
 
 /// What to do with a line, by [`Screened::screen`].
@@ -282,20 +285,37 @@ impl Prefilter {
         rule: &Rule<P>,
         position: Position,
     ) -> Screen<'s> {
+        match self.triage(line) {
+            Triage::Skip => Screen::Skip { events: 0 },
+            Triage::Decode => Screen::Decode,
+            Triage::Scanned(scanned) => scanned.screen(rule, position),
+        }
+    }
+
+    /// The part of [`screen`](Self::screen) that does not depend on the rule: the byte
+    /// search, then the walk if it is needed. Sets `unvalidated`.
+    pub(crate) fn triage<'s>(&'s mut self, line: &'s [u8]) -> Triage<'s> {
         self.unvalidated = false;
         match sight(line) {
             Sight::NoCategory if !self.validate && !super::common::is_blank(line) => {
                 self.unvalidated = true;
-                return Screen::Skip { events: 0 };
+                return Triage::Skip;
             }
-            Sight::Decode => return Screen::Decode,
-            Sight::Start if !self.fast_path => return Screen::Decode,
+            Sight::Decode => return Triage::Decode,
+            Sight::Start if !self.fast_path => return Triage::Decode,
             _ => {}
         }
         match self.scan(line) {
-            Some(scanned) => scanned.screen(rule, position),
-            None => Screen::Decode,
+            Some(scanned) => Triage::Scanned(scanned),
+            None => Triage::Decode,
         }
+    }
+
+    /// `body` (a `process.executable` the walk accepted) unescaped into the scratch
+    /// buffer; `None` if it is not a body the walk accepts.
+    pub(crate) fn unescape_executable(&mut self, body: &[u8]) -> Option<&str> {
+        unescape(body, &mut self.scratch)?;
+        Some(self.scratch.as_str())
     }
 
     /// Reads `line` (one NDJSON line, with or without a byte-order mark) if it is plain
@@ -341,6 +361,7 @@ impl Prefilter {
             host_id: raw.host_id,
             os_type: raw.os_type,
             executable,
+            raw_executable: raw.executable,
         })
     }
 }
@@ -394,6 +415,16 @@ impl<'a> Screened<'a> {
             _ => Screen::Decode,
         }
     }
+}
+
+/// What [`Prefilter::triage`] made of a line.
+pub(crate) enum Triage<'a> {
+    /// The byte search alone proved the line makes no event (not validated).
+    Skip,
+    /// Decode it fully.
+    Decode,
+    /// The walk read it.
+    Scanned(Screened<'a>),
 }
 
 #[derive(Default)]

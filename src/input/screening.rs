@@ -1,0 +1,245 @@
+//! The prefilter's decision about a line held apart from the line, so that lines can be
+//! screened on other threads and fed to the detector in order on one.
+
+use alloc::sync::Arc;
+
+use super::prefilter::{Prefilter, Screen, Triage};
+use crate::event::{EventTypes, Origin, Position, ProcessEvent};
+use crate::rule::Rule;
+use crate::time::Timestamp;
+use crate::trust::{SignerPolicy, TrustPolicy};
+
+/// What the [`Prefilter`] decided about one line, with offsets into the line instead of
+/// borrows of it: `Copy` and `Send`, so it can be computed on another thread by a
+/// [`Screener`] and applied, in line order, by
+/// [`EcsPipeline::feed_screened`](super::EcsPipeline::feed_screened).
+///
+/// Applying a `Screening` to its line does exactly what
+/// [`EcsPipeline::feed`](super::EcsPipeline::feed) does with that line: the same
+/// detector state, verdicts, errors and [`PipelineStats`](super::PipelineStats).
+/// The screening is only a shortcut: the pipeline re-reads the few fields it needs from
+/// the line itself, and anything that does not fit (another line's screening, a
+/// screener of another mode) makes it screen the line again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Screening {
+    /// The length of the line screened (a cheap check against misuse).
+    pub(crate) line_len: usize,
+    pub(crate) kind: Kind,
+}
+
+/// A byte range of the line (lines are at most 4 GiB here; longer ones are decoded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Bytes {
+    start: u32,
+    end: u32,
+}
+
+impl Bytes {
+    /// The range of `part` (a slice of `line`) within `line`; `None` if it is not in it.
+    fn within(line: &[u8], part: &[u8]) -> Option<Bytes> {
+        // Address arithmetic only (no dereference): where `part` starts in `line`.
+        let start = (part.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+        let end = start.checked_add(part.len())?;
+        (end <= line.len()).then_some(Bytes {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    pub(crate) fn of<'a>(&self, line: &'a [u8]) -> Option<&'a [u8]> {
+        line.get(self.start as usize..self.end as usize)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// [`Screen::Skip`]; `unvalidated` when the byte search alone decided.
+    Skip { events: u8, unvalidated: bool },
+    /// [`Screen::Execution`], its strings as ranges of the line.
+    Execution {
+        timestamp: Timestamp,
+        sequence: Option<u64>,
+        types: EventTypes,
+        host_id: Option<Bytes>,
+        os_type: Option<Bytes>,
+        /// The raw body in the line, and whether it holds escapes.
+        executable: Option<(Bytes, bool)>,
+    },
+    /// [`Screen::Decode`].
+    Decode,
+}
+
+impl Screening {
+    /// "Decode this line fully": always correct, never a shortcut.
+    pub const fn decode(line_len: usize) -> Screening {
+        Screening {
+            line_len,
+            kind: Kind::Decode,
+        }
+    }
+
+    /// Whether the line will be decoded fully ([`Screen::Decode`]), whatever the
+    /// detector holds.
+    pub fn is_decode(&self) -> bool {
+        self.kind == Kind::Decode
+    }
+
+    /// Whether the line is skipped ([`Screen::Skip`]).
+    pub fn is_skip(&self) -> bool {
+        matches!(self.kind, Kind::Skip { .. })
+    }
+
+    /// The [`Screen`] this stands for, rebuilt from `line` (`prefilter` unescapes an
+    /// escaped `process.executable` into its scratch buffer); `None` if `line` is not
+    /// the line screened.
+    pub(crate) fn rebuild<'s>(
+        &self,
+        line: &'s [u8],
+        position: Position,
+        prefilter: &'s mut Prefilter,
+    ) -> Option<Screen<'s>> {
+        if line.len() != self.line_len {
+            return None;
+        }
+        Some(match self.kind {
+            Kind::Skip { events, .. } => Screen::Skip { events },
+            Kind::Decode => Screen::Decode,
+            Kind::Execution {
+                timestamp,
+                sequence,
+                types,
+                host_id,
+                os_type,
+                executable,
+            } => {
+                let text = |b: Option<Bytes>| -> Option<Option<&'s str>> {
+                    match b {
+                        None => Some(None),
+                        Some(b) => Some(Some(core::str::from_utf8(b.of(line)?).ok()?)),
+                    }
+                };
+                let host_id = text(host_id)?;
+                let os_type = text(os_type)?;
+                let executable = match executable {
+                    None => None,
+                    Some((body, false)) => text(Some(body))?,
+                    Some((body, true)) => Some(prefilter.unescape_executable(body.of(line)?)?),
+                };
+                Screen::Execution(ProcessEvent {
+                    origin: Origin {
+                        timestamp,
+                        sequence,
+                        id: None,
+                        position,
+                    },
+                    host_id,
+                    os_type,
+                    types,
+                    executable,
+                    ..ProcessEvent::default()
+                })
+            }
+        })
+    }
+}
+
+/// Screens lines on any thread: a [`Prefilter`] configured as its
+/// [`EcsPipeline`](super::EcsPipeline) configures its own, and the pipeline's rule.
+/// Made by [`EcsPipeline::screener`](super::EcsPipeline::screener); clone one per
+/// thread.
+///
+/// # Example
+///
+/// Screen on a worker thread, feed in order on this one:
+///
+/// ```
+/// use std::sync::Arc;
+/// use shareexec::input::{EcsPipeline, Fed, Prefiltering};
+/// use shareexec::{Config, Detector, Rule, Span};
+///
+/// // Elasticsearch semantics at lateness 0: where process starts take the fast path.
+/// let config = Config::default().with_max_lateness(Span::ZERO);
+/// let detector = Detector::new(Arc::new(Rule::elasticsearch()), config).unwrap();
+/// let mut pipeline = EcsPipeline::new(detector, Prefiltering::Fast);
+/// let start = br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"process","type":"start"},
+///     "host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\x.exe"}}"#;
+/// let lines: Vec<&[u8]> = vec![
+///     br#"{"@timestamp":"2024-01-03T14:00:00Z","event":{"category":"network","type":"info"}}"#,
+///     start,
+///     start,
+/// ];
+/// let mut screener = pipeline.screener();
+/// let screenings = std::thread::scope(|s| {
+///     s.spawn(|| lines.iter().map(|l| screener.screen(l)).collect::<Vec<_>>()).join().unwrap()
+/// });
+/// let fed: Vec<Fed> = lines.iter().zip(&screenings).zip(1..)
+///     .map(|((l, s), n)| pipeline.feed_screened(l, n, s).unwrap())
+///     .collect();
+/// // The first start of a host is decoded (the host is new to the detector); the next
+/// // one, with nothing pending, is handled from the screening alone.
+/// assert_eq!(fed, [Fed::Skipped, Fed::Decoded, Fed::Fast]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Screener<P: TrustPolicy = SignerPolicy> {
+    /// `None`: the pipeline's prefilter is off (every line is decoded).
+    pub(crate) prefilter: Option<Prefilter>,
+    pub(crate) rule: Arc<Rule<P>>,
+}
+
+impl<P: TrustPolicy> Screener<P> {
+    /// What the pipeline's prefilter decides about `line` (as
+    /// [`Prefilter::screen`] would), held apart from the line. Never panics.
+    pub fn screen(&mut self, line: &[u8]) -> Screening {
+        let decode = Screening::decode(line.len());
+        let Some(prefilter) = &mut self.prefilter else {
+            return decode;
+        };
+        let scanned = match prefilter.triage(line) {
+            Triage::Skip => {
+                return Screening {
+                    line_len: line.len(),
+                    kind: Kind::Skip {
+                        events: 0,
+                        unvalidated: true,
+                    },
+                };
+            }
+            Triage::Decode => return decode,
+            Triage::Scanned(scanned) => scanned,
+        };
+        let kind = match scanned.screen(&self.rule, 0) {
+            Screen::Skip { events } => Kind::Skip {
+                events,
+                unvalidated: false,
+            },
+            Screen::Execution(_) => {
+                let within = |s: Option<&str>| match s {
+                    None => Some(None),
+                    Some(s) => Bytes::within(line, s.as_bytes()).map(Some),
+                };
+                let executable = match scanned.raw_executable {
+                    None => Some(None),
+                    Some((body, escaped)) => Bytes::within(line, body).map(|b| Some((b, escaped))),
+                };
+                match (within(scanned.host_id), within(scanned.os_type), executable) {
+                    (Some(host_id), Some(os_type), Some(executable)) => Kind::Execution {
+                        timestamp: scanned.timestamp,
+                        sequence: scanned.sequence,
+                        types: scanned.types,
+                        host_id,
+                        os_type,
+                        executable,
+                    },
+                    // Not in the line (cannot happen: the walk borrows from it); the
+                    // full decode is always correct.
+                    _ => Kind::Decode,
+                }
+            }
+            _ => Kind::Decode,
+        };
+        Screening {
+            line_len: line.len(),
+            kind,
+        }
+    }
+}
