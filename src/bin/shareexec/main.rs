@@ -7,6 +7,7 @@
 mod args;
 mod lines;
 mod run;
+mod screen;
 mod state;
 
 use std::io::Write;

@@ -14,6 +14,7 @@ use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
 use crate::args::{DetectArgs, InputFormat, OutputFormat, PrefilterMode};
 use crate::lines::{Line, Lines};
+use crate::screen::{Pool, Pre};
 use crate::state;
 
 /// The bundled sample dataset (see `data/README.md`).
@@ -46,6 +47,8 @@ struct Run {
     bytes: u64,
     /// `--input-format auto` sniffs every line (a stream may mix shapes).
     sniffer: SysmonSniffer,
+    /// The screening threads (`--threads`), if any.
+    pool: Option<Pool>,
 }
 
 impl Run {
@@ -121,7 +124,16 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         bad_lines: 0,
         bytes: 0,
         sniffer: SysmonSniffer::new(),
+        pool: None,
     };
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        usize::from,
+    );
+    if threads > 0 {
+        let screener = run.pipeline.screener();
+        run.pool = Some(Pool::new(threads, args.input_format, &screener)?);
+    }
     let started = Instant::now();
     let sample = args.files.is_empty() && !stdin_has_input();
     let inputs: Vec<&Path> = if args.files.is_empty() {
@@ -223,30 +235,17 @@ fn read_input(
     lines: &mut Lines,
     progress: Option<&indicatif::ProgressBar>,
 ) -> io::Result<bool> {
+    if let Some(mut pool) = run.pool.take() {
+        let read = read_input_screened(run, args, name, lines, progress, &mut pool);
+        run.pool = Some(pool);
+        return read;
+    }
     let mut local = 0u64;
     while let Some(line) = lines.next_line()? {
-        run.line += 1;
         local += 1;
-        let error = match line {
-            Line::TooLong(n) => Some(format!(
-                "line is {n} bytes, longer than --max-line-bytes {}",
-                args.max_line_bytes
-            )),
-            Line::Text(text) => decode_and_handle(run, args.input_format, text).err(),
-        };
-        if let Some(error) = error {
-            run.bad_lines += 1;
-            if run.bad_lines <= REPORTED_BAD_LINES || args.strict {
-                eprintln!("shareexec: {name}:{local} (line {}): {error}", run.line);
-            } else if run.bad_lines == REPORTED_BAD_LINES + 1 {
-                eprintln!("shareexec: more bad lines follow; only counting them from now on");
-            }
-            if args.strict {
-                run.emit()?;
-                return Ok(false);
-            }
+        if !handle_line(run, args, name, local, line, None)? {
+            return Ok(false);
         }
-        run.emit()?;
         if let Some(p) = progress
             && run.line.is_multiple_of(4096)
         {
@@ -256,12 +255,95 @@ fn read_input(
     Ok(true)
 }
 
-fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<(), String> {
+/// `read_input` with the screening threads reading ahead: the same lines, handled in
+/// the same order, with the same results.
+fn read_input_screened(
+    run: &mut Run,
+    args: &DetectArgs,
+    name: &str,
+    lines: &mut Lines,
+    progress: Option<&indicatif::ProgressBar>,
+    pool: &mut Pool,
+) -> io::Result<bool> {
+    let mut local = 0u64;
+    let mut end = None;
+    loop {
+        if end.is_none() {
+            end = pool.read_ahead(lines)?;
+        }
+        while pool.in_flight() >= pool.depth() || (end.is_some() && pool.in_flight() > 0) {
+            let Some(batch) = pool.next_screened()? else {
+                break;
+            };
+            let mut stopped = false;
+            for (line, pre) in batch.lines() {
+                local += 1;
+                if !handle_line(run, args, name, local, line, pre)? {
+                    stopped = true;
+                    break;
+                }
+            }
+            pool.recycle(batch);
+            if stopped {
+                pool.discard_in_flight()?;
+                return Ok(false);
+            }
+            if let Some(p) = progress {
+                p.set_position(lines.consumed);
+            }
+        }
+        if let Some(end) = end.take_if(|_| pool.in_flight() == 0) {
+            return end.map(|()| true);
+        }
+    }
+}
+
+/// Decodes and hands over one line (`pre`: what a screening thread found about it),
+/// reports it if it is bad, and writes the verdicts; false when `--strict` stops here.
+fn handle_line(
+    run: &mut Run,
+    args: &DetectArgs,
+    name: &str,
+    local: u64,
+    line: Line<'_>,
+    pre: Option<&Pre>,
+) -> io::Result<bool> {
+    run.line += 1;
+    let error = match line {
+        Line::TooLong(n) => Some(format!(
+            "line is {n} bytes, longer than --max-line-bytes {}",
+            args.max_line_bytes
+        )),
+        Line::Text(text) => decode_and_handle(run, args.input_format, text, pre).err(),
+    };
+    if let Some(error) = error {
+        run.bad_lines += 1;
+        if run.bad_lines <= REPORTED_BAD_LINES || args.strict {
+            eprintln!("shareexec: {name}:{local} (line {}): {error}", run.line);
+        } else if run.bad_lines == REPORTED_BAD_LINES + 1 {
+            eprintln!("shareexec: more bad lines follow; only counting them from now on");
+        }
+        if args.strict {
+            run.emit()?;
+            return Ok(false);
+        }
+    }
+    run.emit()?;
+    Ok(true)
+}
+
+fn decode_and_handle(
+    run: &mut Run,
+    format: InputFormat,
+    text: &[u8],
+    pre: Option<&Pre>,
+) -> Result<(), String> {
     let position = run.line;
-    let sysmon = match format {
-        InputFormat::Auto => run.sniffer.looks_like_sysmon(text),
-        InputFormat::Ecs => false,
-        InputFormat::Sysmon => true,
+    let sysmon = match (pre, format) {
+        (Some(pre), _) => pre.sysmon,
+        (None, InputFormat::Auto) => run.sniffer.looks_like_sysmon(text),
+        (None, InputFormat::Ecs) => false,
+        (None, InputFormat::Sysmon) => true,
     };
     if sysmon {
         match decode_sysmon_line(text) {
@@ -279,10 +361,13 @@ fn decode_and_handle(run: &mut Run, format: InputFormat, text: &[u8]) -> Result<
             Err(e) => return Err(e.to_string()),
         }
     }
-    run.pipeline
-        .feed(text, position)
-        .map(drop)
-        .map_err(|e| e.to_string())
+    match pre {
+        // Screened as ECS by a screening thread.
+        Some(pre) if !pre.sysmon => run.pipeline.feed_screened(text, position, &pre.screening),
+        _ => run.pipeline.feed(text, position),
+    }
+    .map(drop)
+    .map_err(|e| e.to_string())
 }
 
 /// Reads a Windows event log file: each record counts as one line.

@@ -1,0 +1,312 @@
+//! Screening threads: the per-line work that needs no detector state (the Sysmon
+//! sniff and the ECS prefilter, see `shareexec::input::Screener`) done on batches of
+//! lines ahead of the thread that decodes, detects and writes them in input order.
+//!
+//! Batches go to the workers round robin and come back the same way, so they are
+//! received in the order they were read without any reordering; each worker has its
+//! own channels. A batch is a copy of some consecutive lines (about `BATCH_BYTES`),
+//! and the buffers circulate: a run holds at most `2 × workers + 1` of them.
+
+use std::io;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
+
+use shareexec::input::{Screener, Screening, SysmonSniffer};
+
+use crate::args::InputFormat;
+use crate::lines::{Line, Lines};
+
+/// About this many bytes of lines per batch: big enough that a batch's channel hops
+/// cost nothing next to screening it, small enough to keep the memory of a run low.
+const BATCH_BYTES: usize = 64 << 10;
+
+/// One line of a batch.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// `data[start..end]`.
+    Text { start: usize, end: usize },
+    /// A line over `--max-line-bytes` (its length); not screened.
+    TooLong(u64),
+}
+
+/// What a worker found about a line.
+#[derive(Clone, Copy)]
+pub struct Pre {
+    /// The Sysmon sniff said yes (under `--input-format auto`; fixed otherwise).
+    pub sysmon: bool,
+    /// The ECS prefilter's decision (only meaningful when `sysmon` is false).
+    pub screening: Screening,
+}
+
+/// Consecutive lines of one input, and after screening, what was found about each.
+#[derive(Default)]
+pub struct Batch {
+    data: Vec<u8>,
+    entries: Vec<Entry>,
+    pre: Vec<Pre>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.entries.clear();
+        self.pre.clear();
+    }
+
+    /// Reads lines into the batch until it holds about `BATCH_BYTES`: `None` then,
+    /// else how the input ended (`Ok` at its end, or the read error).
+    fn fill(&mut self, lines: &mut Lines) -> Option<io::Result<()>> {
+        while self.data.len() < BATCH_BYTES {
+            match lines.next_line() {
+                Ok(Some(Line::Text(text))) => {
+                    let start = self.data.len();
+                    self.data.extend_from_slice(text);
+                    self.entries.push(Entry::Text {
+                        start,
+                        end: self.data.len(),
+                    });
+                }
+                Ok(Some(Line::TooLong(n))) => self.entries.push(Entry::TooLong(n)),
+                Ok(None) => return Some(Ok(())),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        None
+    }
+
+    /// The lines with what was found about each (a worker has screened the batch).
+    pub fn lines(&self) -> impl Iterator<Item = (Line<'_>, Option<&Pre>)> {
+        self.entries
+            .iter()
+            .zip(&self.pre)
+            .map(|(entry, pre)| match *entry {
+                Entry::Text { start, end } => (
+                    Line::Text(self.data.get(start..end).unwrap_or_default()),
+                    Some(pre),
+                ),
+                Entry::TooLong(n) => (Line::TooLong(n), None),
+            })
+    }
+}
+
+/// What a worker needs to screen a line exactly as the detecting thread would.
+struct Screen {
+    format: InputFormat,
+    sniffer: SysmonSniffer,
+    screener: Screener,
+}
+
+impl Screen {
+    fn batch(&mut self, batch: &mut Batch) {
+        let Batch { data, entries, pre } = batch;
+        pre.clear();
+        pre.extend(entries.iter().map(|entry| {
+            let text = match *entry {
+                Entry::Text { start, end } => data.get(start..end).unwrap_or_default(),
+                Entry::TooLong(_) => &[],
+            };
+            let sysmon = match self.format {
+                InputFormat::Auto => self.sniffer.looks_like_sysmon(text),
+                InputFormat::Ecs => false,
+                InputFormat::Sysmon => true,
+            };
+            Pre {
+                sysmon,
+                screening: if sysmon {
+                    Screening::decode(text.len())
+                } else {
+                    self.screener.screen(text)
+                },
+            }
+        }));
+    }
+}
+
+struct Worker {
+    jobs: Option<Sender<Batch>>,
+    done: Receiver<Batch>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The screening threads of a run, and the batches in flight between them and the
+/// detecting thread.
+pub struct Pool {
+    workers: Vec<Worker>,
+    /// Worker of each batch in flight, oldest first.
+    in_flight: std::collections::VecDeque<usize>,
+    next: usize,
+    spare: Vec<Batch>,
+}
+
+impl Pool {
+    /// `threads` (at least 1) screening threads, each with a clone of `screener`.
+    pub fn new(threads: usize, format: InputFormat, screener: &Screener) -> io::Result<Pool> {
+        let mut workers = Vec::with_capacity(threads);
+        for n in 0..threads.max(1) {
+            let (jobs, inbox) = channel::<Batch>();
+            let (outbox, done) = channel::<Batch>();
+            let mut screen = Screen {
+                format,
+                sniffer: SysmonSniffer::new(),
+                screener: screener.clone(),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("screen-{n}"))
+                .spawn(move || {
+                    for mut batch in inbox {
+                        screen.batch(&mut batch);
+                        if outbox.send(batch).is_err() {
+                            break;
+                        }
+                    }
+                })?;
+            workers.push(Worker {
+                jobs: Some(jobs),
+                done,
+                thread: Some(thread),
+            });
+        }
+        Ok(Pool {
+            workers,
+            in_flight: Default::default(),
+            next: 0,
+            spare: Vec::new(),
+        })
+    }
+
+    /// Reads the next batch of `lines` and hands it to a worker. `None` while the
+    /// input goes on, else how it ended (at its end, or a read error: the lines read
+    /// before the error are in flight).
+    pub fn read_ahead(&mut self, lines: &mut Lines) -> io::Result<Option<io::Result<()>>> {
+        let mut batch = self.spare.pop().unwrap_or_default();
+        batch.clear();
+        let end = batch.fill(lines);
+        if batch.entries.is_empty() {
+            self.spare.push(batch);
+        } else {
+            let n = self.next;
+            self.next = (n + 1) % self.workers.len();
+            let sent = self.workers[n].jobs.as_ref().map(|jobs| jobs.send(batch));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(worker_failed());
+            }
+            self.in_flight.push_back(n);
+        }
+        Ok(end)
+    }
+
+    /// Batches in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Batches in flight that keep every worker busy.
+    pub fn depth(&self) -> usize {
+        2 * self.workers.len()
+    }
+
+    /// The oldest batch in flight, screened (waits for it); `None` if none is.
+    pub fn next_screened(&mut self) -> io::Result<Option<Batch>> {
+        let Some(n) = self.in_flight.pop_front() else {
+            return Ok(None);
+        };
+        self.workers[n]
+            .done
+            .recv()
+            .map(Some)
+            .map_err(|_| worker_failed())
+    }
+
+    /// Gives a processed batch's buffers back for reuse.
+    pub fn recycle(&mut self, batch: Batch) {
+        self.spare.push(batch);
+    }
+
+    /// Drops the batches in flight (after a `--strict` stop).
+    pub fn discard_in_flight(&mut self) -> io::Result<()> {
+        while let Some(batch) = self.next_screened()? {
+            self.recycle(batch);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            worker.jobs = None; // the worker's loop ends
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn worker_failed() -> io::Error {
+    io::Error::other("a screening thread stopped unexpectedly")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::sync::Arc;
+
+    use shareexec::input::{EcsPipeline, Prefiltering};
+    use shareexec::{Config, Detector, Rule};
+
+    use super::*;
+
+    /// Gives `data`, then fails.
+    struct Failing(io::Cursor<Vec<u8>>);
+
+    impl Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(io::Error::other("disk on fire")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn lines_before_a_read_error_are_all_screened_in_order_then_the_error() {
+        let mut data = Vec::new();
+        for n in 0..20_000 {
+            data.extend_from_slice(format!("{{\"n\":{n}}}\n").as_bytes());
+        }
+        data.extend_from_slice(b"{\"last\":1"); // no newline: a partial line
+        let detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
+        let screener = EcsPipeline::new(detector, Prefiltering::Validating).screener();
+        for threads in [1, 3] {
+            let mut pool = Pool::new(threads, InputFormat::Auto, &screener).unwrap();
+            let mut lines =
+                Lines::new(Box::new(Failing(io::Cursor::new(data.clone()))), 1 << 20).unwrap();
+            let mut seen = Vec::new();
+            let mut end = None;
+            while end.is_none() {
+                end = pool.read_ahead(&mut lines).unwrap();
+                while pool.in_flight() >= pool.depth() || (end.is_some() && pool.in_flight() > 0) {
+                    let batch = pool.next_screened().unwrap().unwrap();
+                    for (line, pre) in batch.lines() {
+                        let Line::Text(text) = line else { panic!() };
+                        // No `@timestamp`: the validating prefilter sends them to the decoder.
+                        assert!(pre.is_some_and(|p| !p.sysmon && p.screening.is_decode()));
+                        seen.push(String::from_utf8(text.to_vec()).unwrap());
+                    }
+                    pool.recycle(batch);
+                }
+            }
+            let error = end.unwrap().unwrap_err();
+            assert_eq!(error.to_string(), "disk on fire");
+            assert_eq!(seen.len(), 20_000, "{threads} threads");
+            assert!(
+                seen.iter()
+                    .zip(0..)
+                    .all(|(l, n)| *l == format!("{{\"n\":{n}}}"))
+            );
+            assert!(pool.next_screened().unwrap().is_none());
+        }
+    }
+}
