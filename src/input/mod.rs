@@ -148,6 +148,14 @@
 //! line among them is not reported ([`PipelineStats::unvalidated`] counts them).
 //! Sysmon lines are always decoded: no prefilter is proven for them.
 //!
+//! **On other threads.** Steps 1 and 2 need nothing from the detector, only the line
+//! and the rule, so they can run ahead of it: [`EcsPipeline::screener`] gives a
+//! [`Screener`] (clone one per thread) whose [`Screening`] of a line holds offsets
+//! instead of borrows (`Copy`, `Send`); [`EcsPipeline::feed_screened`] applies it, in
+//! line order, with exactly the results of [`EcsPipeline::feed`] (tested on every
+//! fixture corpus and the adversarial streams). The command line does this with
+//! `--threads`.
+//!
 //! # Sysmon
 //!
 //! [`SysmonRecord::parse`] (or [`decode_sysmon_line`]) decodes one Sysmon event as JSON

@@ -164,8 +164,8 @@ pub struct DetectArgs {
     pub prefilter: PrefilterMode,
     /// Threads that screen lines (Sysmon sniff and ECS prefilter) ahead of the one
     /// that decodes, detects and writes, in input order: the output is the same for
-    /// every value. 0 screens on that one thread. Default: the available parallelism,
-    /// at most 8.
+    /// every value. 0 screens on that one thread. Default: the number of cores, at most
+    /// 8 (0 on a single core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub threads: Option<u16>,
     /// Cap on pending writes, all hosts together.

@@ -126,8 +126,13 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         sniffer: SysmonSniffer::new(),
         pool: None,
     };
+    // By default one screening thread per core (up to 8) when there is more than one
+    // core; on a single core, threads would only add the batches' copying.
     let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        || match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+            1 => 0,
+            n => n.min(8),
+        },
         usize::from,
     );
     if threads > 0 {
