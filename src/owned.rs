@@ -139,12 +139,17 @@ impl OwnedEvent {
 
     /// The event, borrowing from this copy.
     pub(crate) fn event(&self) -> Event<'_> {
+        self.event_at(self.position)
+    }
+
+    /// The event at another caller position.
+    pub(crate) fn event_at(&self, position: u64) -> Event<'_> {
         let s = |i: usize| get(&self.text, &self.strs[i]);
         let origin = Origin {
             timestamp: self.timestamp,
             sequence: self.sequence,
             id: s(0),
-            position: self.position,
+            position,
         };
         let hash = Hashes {
             sha256: s(3),

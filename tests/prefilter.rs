@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering, Screening};
+use shareexec::input::{Decoded, EcsPipeline, Fed, Prefilter, Prefiltering, Screening};
 use shareexec::{Config, Detector, Rule, Semantics, Span};
 
 mod support;
@@ -64,39 +64,65 @@ struct Outcome {
 }
 
 fn run(lines: &[&[u8]], semantics: Semantics, lateness: Span, mode: Prefiltering) -> Outcome {
-    run_as(lines, semantics, lateness, mode, false)
+    run_as(lines, semantics, lateness, mode, Feeding::Direct)
 }
 
-/// `run`, or with `screened` the lines screened on another thread by the pipeline's
-/// `Screener` and fed with `feed_screened`.
+/// How `run_as` feeds the pipeline.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Feeding {
+    /// `feed`.
+    Direct,
+    /// Every line screened on another thread by the pipeline's `Screener`, then
+    /// `feed_screened`.
+    Screened,
+    /// The same with `screen_and_decode`, then `feed_decoded`.
+    Decoded,
+}
+
+/// `run`, fed as `feeding` says.
 fn run_as(
     lines: &[&[u8]],
     semantics: Semantics,
     lateness: Span,
     mode: Prefiltering,
-    screened: bool,
+    feeding: Feeding,
 ) -> Outcome {
     let config = Config::default()
         .with_max_lateness(lateness)
         .with_hash_seed(Some(7));
     let detector = Detector::new(Arc::new(Rule::new(semantics)), config).expect("config");
     let mut pipeline = EcsPipeline::new(detector, mode);
-    let screenings: Vec<Screening> = if screened {
-        let mut screener = pipeline.screener();
-        std::thread::scope(|s| {
-            s.spawn(move || lines.iter().map(|l| screener.screen(l)).collect())
-                .join()
-                .expect("screening thread")
+    let mut screener = pipeline.screener();
+    let screenings: Vec<(Screening, Decoded)> = std::thread::scope(|s| {
+        s.spawn(move || match feeding {
+            Feeding::Direct => Vec::new(),
+            Feeding::Screened => lines
+                .iter()
+                .map(|l| (screener.screen(l), Decoded::new()))
+                .collect(),
+            Feeding::Decoded => lines
+                .iter()
+                .map(|l| {
+                    let mut decoded = Decoded::new();
+                    (screener.screen_and_decode(l, &mut decoded), decoded)
+                })
+                .collect(),
         })
-    } else {
-        Vec::new()
-    };
+        .join()
+        .expect("screening thread")
+    });
     let mut verdicts = Vec::new();
     let mut fed = Vec::new();
     for (n, line) in lines.iter().enumerate() {
-        let result = match screenings.get(n) {
-            Some(screening) => pipeline.feed_screened(line, n as u64 + 1, screening),
-            None => pipeline.feed(line, n as u64 + 1),
+        let position = n as u64 + 1;
+        let result = match (screenings.get(n), feeding) {
+            (Some((screening, _)), Feeding::Screened) => {
+                pipeline.feed_screened(line, position, screening)
+            }
+            (Some((screening, decoded)), _) => {
+                pipeline.feed_decoded(line, position, screening, decoded)
+            }
+            (None, _) => pipeline.feed(line, position),
         };
         fed.push(match result {
             Ok(how) => (how, None),
@@ -176,8 +202,8 @@ fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
             fast += on.fast;
             total += lines.len() as u64;
         }
-        // Screened on another thread and fed with `feed_screened`: exactly `feed`,
-        // line by line (every mode, `Off` included).
+        // Screened (and decoded) on another thread and fed with `feed_screened`
+        // (`feed_decoded`): exactly `feed`, line by line (every mode, `Off` included).
         for ((semantics, lateness), mode) in configs().into_iter().flat_map(|c| {
             [
                 Prefiltering::Off,
@@ -187,9 +213,11 @@ fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
             .map(|m| (c, m))
         }) {
             let what = format!("{name} ({semantics:?}, lateness {lateness:?}, {mode:?})");
-            let fed = run_as(&lines, semantics, lateness, mode, false);
-            let screened = run_as(&lines, semantics, lateness, mode, true);
-            assert!(fed == screened, "feed_screened differs from feed: {what}");
+            let fed = run_as(&lines, semantics, lateness, mode, Feeding::Direct);
+            for feeding in [Feeding::Screened, Feeding::Decoded] {
+                let other = run_as(&lines, semantics, lateness, mode, feeding);
+                assert!(fed == other, "{feeding:?} differs from feed: {what}");
+            }
         }
         let rules = [Rule::elasticsearch(), Rule::hardened()];
         let mut prefilter = Prefilter::new();

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use shareexec::input::{EcsPipeline, Fed, Prefilter, Prefiltering, Screening};
+use shareexec::input::{Decoded, EcsPipeline, Fed, Prefilter, Prefiltering, Screening};
 use shareexec::{Config, Detector, Rule, Semantics, Span, Timestamp};
 
 mod support;
@@ -78,13 +78,14 @@ impl Outcome {
 }
 
 fn run(ops: &[Op], setup: Setup, mode: Prefiltering) -> Outcome {
-    run_as(ops, setup, mode, false)
+    run_as(ops, setup, mode, None)
 }
 
-/// `run`, or with `screened` every line screened first by the pipeline's `Screener`
+/// `run`, or with `ahead` every line screened first by the pipeline's `Screener`
 /// (all before any is fed, as a worker thread running ahead would) and fed with
-/// `feed_screened`.
-fn run_as(ops: &[Op], setup: Setup, mode: Prefiltering, screened: bool) -> Outcome {
+/// `feed_screened`, or with `Some(true)` screened and decoded and fed with
+/// `feed_decoded`.
+fn run_as(ops: &[Op], setup: Setup, mode: Prefiltering, ahead: Option<bool>) -> Outcome {
     let mut config = Config::default()
         .with_max_lateness(setup.lateness)
         .with_hash_seed(Some(11));
@@ -98,10 +99,14 @@ fn run_as(ops: &[Op], setup: Setup, mode: Prefiltering, screened: bool) -> Outco
     let detector = Detector::new(Arc::new(Rule::new(setup.semantics)), config).expect("config");
     let mut pipeline = EcsPipeline::new(detector, mode);
     let mut screener = pipeline.screener();
-    let screenings: Vec<Option<Screening>> = ops
+    let screenings: Vec<Option<(Screening, Decoded)>> = ops
         .iter()
-        .map(|op| match op {
-            Op::Line(l) if screened => Some(screener.screen(l)),
+        .map(|op| match (op, ahead) {
+            (Op::Line(l), Some(false)) => Some((screener.screen(l), Decoded::new())),
+            (Op::Line(l), Some(true)) => {
+                let mut decoded = Decoded::new();
+                Some((screener.screen_and_decode(l, &mut decoded), decoded))
+            }
             _ => None,
         })
         .collect();
@@ -110,9 +115,10 @@ fn run_as(ops: &[Op], setup: Setup, mode: Prefiltering, screened: bool) -> Outco
     for (n, op) in ops.iter().enumerate() {
         match op {
             Op::Line(l) => fed.push(
-                match &screenings[n] {
-                    Some(s) => pipeline.feed_screened(l, n as u64 + 1, s),
-                    None => pipeline.feed(l, n as u64 + 1),
+                match (&screenings[n], ahead) {
+                    (Some((s, _)), Some(false)) => pipeline.feed_screened(l, n as u64 + 1, s),
+                    (Some((s, d)), _) => pipeline.feed_decoded(l, n as u64 + 1, s, d),
+                    (None, _) => pipeline.feed(l, n as u64 + 1),
                 }
                 .map_err(|e| format!("{e:?}")),
             ),
@@ -160,11 +166,14 @@ fn same_everywhere(ops: &[Op]) -> Vec<(Setup, Outcome, Outcome)> {
             Prefiltering::Validating,
             Prefiltering::Fast,
         ] {
-            assert_eq!(
-                run(ops, setup, mode),
-                run_as(ops, setup, mode, true),
-                "feed_screened vs feed: {setup:?} {mode:?}\n{ops:#?}"
-            );
+            let direct = run(ops, setup, mode);
+            for decoded in [false, true] {
+                assert_eq!(
+                    direct,
+                    run_as(ops, setup, mode, Some(decoded)),
+                    "feed_screened/feed_decoded ({decoded}) vs feed: {setup:?} {mode:?}\n{ops:#?}"
+                );
+            }
         }
         let mut validating = None;
         for mode in [Prefiltering::Validating, Prefiltering::Fast] {

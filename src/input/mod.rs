@@ -153,8 +153,10 @@
 //! [`Screener`] (clone one per thread) whose [`Screening`] of a line holds offsets
 //! instead of borrows (`Copy`, `Send`); [`EcsPipeline::feed_screened`] applies it, in
 //! line order, with exactly the results of [`EcsPipeline::feed`] (tested on every
-//! fixture corpus and the adversarial streams). The command line does this with
-//! `--threads`.
+//! fixture corpus and the adversarial streams). [`Screener::screen_and_decode`] also
+//! does the full decode of the lines it does not skip, into a [`Decoded`] (owned
+//! events), for [`EcsPipeline::feed_decoded`]: then the detecting thread only hands
+//! events over. The command line does this with `--threads`.
 //!
 //! # Sysmon
 //!
@@ -258,7 +260,7 @@ pub use ecs::{Category, EcsError, EcsErrorKind, EcsRecord, LineError, decode_lin
 pub use pipeline::{EcsPipeline, Fed, PipelineStats, Prefiltering};
 pub use prefilter::{Prefilter, Screen, Screened, lacks_rule_category};
 pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
-pub use screening::{Screener, Screening};
+pub use screening::{Decoded, Screener, Screening};
 pub use sysmon::{
     SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, SysmonSniffer,
     decode_sysmon_line, looks_like_sysmon,

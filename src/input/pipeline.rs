@@ -3,7 +3,7 @@
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Prefilter, Screen, Triage};
-use super::screening::{Kind, Screener, Screening};
+use super::screening::{Decoded, Kind, Screener, Screening};
 use crate::detector::Detector;
 use crate::event::{Event, Position};
 use crate::rule::Semantics;
@@ -228,6 +228,40 @@ impl<P: TrustPolicy> EcsPipeline<P> {
             return Ok(Fed::Blank);
         }
         apply(detector, stats, line, position, Some((screen, unvalidated)))
+    }
+
+    /// [`feed_screened`](Self::feed_screened) with the full decode already done too (by
+    /// [`Screener::screen_and_decode`] of this pipeline, on `line`, possibly on another
+    /// thread): the same detector state, verdicts, errors and counts as
+    /// `feed(line, position)`. Feed lines in order; poll the detector afterwards.
+    ///
+    /// `decoded` is used only where `feed` would decode the line fully and it holds a
+    /// line of this length; otherwise this is `feed_screened`.
+    ///
+    /// # Errors
+    ///
+    /// As [`feed`](Self::feed) (the decoder's error, as the screening thread met it).
+    pub fn feed_decoded(
+        &mut self,
+        line: &[u8],
+        position: Position,
+        screening: &Screening,
+        decoded: &Decoded,
+    ) -> Result<Fed, EcsError> {
+        // Where `feed` decodes in full: the prefilter is off, or it says "decode".
+        let full = self.prefilter.is_none() || screening.is_decode();
+        if !full || decoded.line_len != Some(line.len()) || is_blank(line) {
+            return self.feed_screened(line, position, screening);
+        }
+        self.stats.lines += 1;
+        self.stats.decoded += 1;
+        if let Some(error) = &decoded.error {
+            return Err(error.clone());
+        }
+        for event in &decoded.events {
+            self.detector.handle(event.event_at(position));
+        }
+        Ok(Fed::Decoded)
     }
 
     /// Line counts so far.

@@ -1,10 +1,17 @@
 //! The prefilter's decision about a line held apart from the line, so that lines can be
 //! screened on other threads and fed to the detector in order on one.
 
+use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
+use smallvec::SmallVec;
+
+use super::common::is_blank;
+use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Prefilter, Screen, Triage};
 use crate::event::{EventTypes, Origin, Position, ProcessEvent};
+use crate::owned::OwnedEvent;
 use crate::rule::Rule;
 use crate::time::Timestamp;
 use crate::trust::{SignerPolicy, TrustPolicy};
@@ -187,6 +194,28 @@ pub struct Screener<P: TrustPolicy = SignerPolicy> {
 }
 
 impl<P: TrustPolicy> Screener<P> {
+    /// [`screen`](Self::screen), and when that says "decode" (the line is not skipped
+    /// and is no process start the detector may take from the screening), the full
+    /// decode too, into `decoded` (its buffers are reused): the decoding thread then
+    /// only hands the events over ([`EcsPipeline::feed_decoded`](super::EcsPipeline::feed_decoded)).
+    pub fn screen_and_decode(&mut self, line: &[u8], decoded: &mut Decoded) -> Screening {
+        let screening = self.screen(line);
+        decoded.clear();
+        if screening.is_decode() && !is_blank(line) {
+            decoded.line_len = Some(line.len());
+            match EcsRecord::parse(line) {
+                Ok(record) => {
+                    for event in record.events(0) {
+                        let text = decoded.spare.pop().unwrap_or_default();
+                        decoded.events.push(OwnedEvent::new(&event, text));
+                    }
+                }
+                Err(error) => decoded.error = Some(error),
+            }
+        }
+        screening
+    }
+
     /// What the pipeline's prefilter decides about `line` (as
     /// [`Prefilter::screen`] would), held apart from the line. Never panics.
     pub fn screen(&mut self, line: &[u8]) -> Screening {
@@ -241,5 +270,74 @@ impl<P: TrustPolicy> Screener<P> {
             line_len: line.len(),
             kind,
         }
+    }
+}
+
+/// A line decoded in full by [`Screener::screen_and_decode`] (on any thread): the
+/// decoder's result, with the events' strings copied (one buffer per event, reused by
+/// the next line decoded into the same `Decoded`).
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use shareexec::input::{Decoded, EcsPipeline, Fed, Prefiltering};
+/// use shareexec::{Config, Detector, Rule};
+///
+/// let detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
+/// let mut pipeline = EcsPipeline::new(detector, Prefiltering::Validating);
+/// let lines: [&[u8]; 2] = [
+///     br#"{"@timestamp":"2024-01-03T14:00:01Z","event":{"category":"file","type":"creation"},
+///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4},
+///         "file":{"path":"C:\\x.exe","extension":"exe"}}"#,
+///     br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"process","type":"start"},
+///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\x.exe"}}"#,
+/// ];
+/// let mut screener = pipeline.screener();
+/// // On a worker thread: screen, and decode what is not skipped.
+/// let work: Vec<_> = std::thread::scope(|s| {
+///     s.spawn(|| {
+///         lines.iter().map(|l| {
+///             let mut decoded = Decoded::new();
+///             (screener.screen_and_decode(l, &mut decoded), decoded)
+///         }).collect()
+///     }).join().unwrap()
+/// });
+/// // Here, in order: only the detector's work is left.
+/// for (n, (line, (screening, decoded))) in lines.iter().zip(&work).enumerate() {
+///     assert!(decoded.is_decoded());
+///     let fed = pipeline.feed_decoded(line, n as u64 + 1, screening, decoded).unwrap();
+///     assert_eq!(fed, Fed::Decoded);
+/// }
+/// pipeline.detector_mut().flush();
+/// assert!(pipeline.detector_mut().poll_verdict().unwrap().as_alert().is_some());
+/// ```
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// The length of the line decoded; `None` when none was.
+    pub(crate) line_len: Option<usize>,
+    pub(crate) error: Option<EcsError>,
+    pub(crate) events: SmallVec<[OwnedEvent; 2]>,
+    /// Buffers of earlier events, for reuse.
+    spare: Vec<String>,
+}
+
+impl Decoded {
+    /// Empty, no line decoded.
+    pub fn new() -> Decoded {
+        Decoded::default()
+    }
+
+    /// Forgets the line decoded (its buffers are kept for the next one).
+    pub fn clear(&mut self) {
+        self.line_len = None;
+        self.error = None;
+        self.spare
+            .extend(self.events.drain(..).map(OwnedEvent::into_text));
+    }
+
+    /// Whether a line was decoded.
+    pub fn is_decoded(&self) -> bool {
+        self.line_len.is_some()
     }
 }

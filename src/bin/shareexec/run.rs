@@ -16,6 +16,7 @@ use crate::args::{DetectArgs, InputFormat, OutputFormat, PrefilterMode};
 use crate::lines::{Line, Lines};
 use crate::screen::{Pool, Pre};
 use crate::state;
+use shareexec::input::Decoded;
 
 /// The bundled sample dataset (see `data/README.md`).
 const SAMPLE: &[u8] = include_bytes!("../../../data/sample.ndjson");
@@ -311,7 +312,7 @@ fn handle_line(
     name: &str,
     local: u64,
     line: Line<'_>,
-    pre: Option<&Pre>,
+    pre: Option<(&Pre, &Decoded)>,
 ) -> io::Result<bool> {
     run.line += 1;
     let error = match line {
@@ -341,11 +342,11 @@ fn decode_and_handle(
     run: &mut Run,
     format: InputFormat,
     text: &[u8],
-    pre: Option<&Pre>,
+    pre: Option<(&Pre, &Decoded)>,
 ) -> Result<(), String> {
     let position = run.line;
     let sysmon = match (pre, format) {
-        (Some(pre), _) => pre.sysmon,
+        (Some((pre, _)), _) => pre.sysmon,
         (None, InputFormat::Auto) => run.sniffer.looks_like_sysmon(text),
         (None, InputFormat::Ecs) => false,
         (None, InputFormat::Sysmon) => true,
@@ -367,8 +368,11 @@ fn decode_and_handle(
         }
     }
     match pre {
-        // Screened as ECS by a screening thread.
-        Some(pre) if !pre.sysmon => run.pipeline.feed_screened(text, position, &pre.screening),
+        // Screened (and decoded, unless skipped) as ECS by a screening thread.
+        Some((pre, decoded)) if !pre.sysmon => {
+            run.pipeline
+                .feed_decoded(text, position, &pre.screening, decoded)
+        }
         _ => run.pipeline.feed(text, position),
     }
     .map(drop)

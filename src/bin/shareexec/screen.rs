@@ -1,6 +1,7 @@
 //! Screening threads: the per-line work that needs no detector state (the Sysmon
-//! sniff and the ECS prefilter, see `shareexec::input::Screener`) done on batches of
-//! lines ahead of the thread that decodes, detects and writes them in input order.
+//! sniff, the ECS prefilter and the full decode of the ECS lines it does not skip, see
+//! `shareexec::input::Screener`) done on batches of lines ahead of the thread that
+//! detects and writes them in input order.
 //!
 //! Batches go to the workers round robin and come back the same way, so they are
 //! received in the order they were read without any reordering; each worker has its
@@ -11,7 +12,7 @@ use std::io;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
-use shareexec::input::{Screener, Screening, SysmonSniffer};
+use shareexec::input::{Decoded, Screener, Screening, SysmonSniffer};
 
 use crate::args::InputFormat;
 use crate::lines::{Line, Lines};
@@ -44,6 +45,8 @@ pub struct Batch {
     data: Vec<u8>,
     entries: Vec<Entry>,
     pre: Vec<Pre>,
+    /// The ECS lines decoded in full, by entry (buffers reused batch after batch).
+    decoded: Vec<Decoded>,
 }
 
 impl Batch {
@@ -75,10 +78,10 @@ impl Batch {
     }
 
     /// The lines with what was found about each (a worker has screened the batch).
-    pub fn lines(&self) -> impl Iterator<Item = (Line<'_>, Option<&Pre>)> {
+    pub fn lines(&self) -> impl Iterator<Item = (Line<'_>, Option<(&Pre, &Decoded)>)> {
         self.entries
             .iter()
-            .zip(&self.pre)
+            .zip(self.pre.iter().zip(&self.decoded))
             .map(|(entry, pre)| match *entry {
                 Entry::Text { start, end } => (
                     Line::Text(self.data.get(start..end).unwrap_or_default()),
@@ -98,9 +101,17 @@ struct Screen {
 
 impl Screen {
     fn batch(&mut self, batch: &mut Batch) {
-        let Batch { data, entries, pre } = batch;
+        let Batch {
+            data,
+            entries,
+            pre,
+            decoded,
+        } = batch;
         pre.clear();
-        pre.extend(entries.iter().map(|entry| {
+        if decoded.len() < entries.len() {
+            decoded.resize_with(entries.len(), Decoded::new);
+        }
+        for (entry, decoded) in entries.iter().zip(decoded.iter_mut()) {
             let text = match *entry {
                 Entry::Text { start, end } => data.get(start..end).unwrap_or_default(),
                 Entry::TooLong(_) => &[],
@@ -110,15 +121,14 @@ impl Screen {
                 InputFormat::Ecs => false,
                 InputFormat::Sysmon => true,
             };
-            Pre {
-                sysmon,
-                screening: if sysmon {
-                    Screening::decode(text.len())
-                } else {
-                    self.screener.screen(text)
-                },
-            }
-        }));
+            let screening = if sysmon {
+                decoded.clear();
+                Screening::decode(text.len())
+            } else {
+                self.screener.screen_and_decode(text, decoded)
+            };
+            pre.push(Pre { sysmon, screening });
+        }
     }
 }
 
@@ -291,8 +301,11 @@ mod tests {
                     let batch = pool.next_screened().unwrap().unwrap();
                     for (line, pre) in batch.lines() {
                         let Line::Text(text) = line else { panic!() };
-                        // No `@timestamp`: the validating prefilter sends them to the decoder.
-                        assert!(pre.is_some_and(|p| !p.sysmon && p.screening.is_decode()));
+                        // No `@timestamp`: the validating prefilter sends them to the
+                        // decoder, which refuses them.
+                        assert!(pre.is_some_and(|(p, d)| !p.sysmon
+                            && p.screening.is_decode()
+                            && d.is_decoded()));
                         seen.push(String::from_utf8(text.to_vec()).unwrap());
                     }
                     pool.recycle(batch);
