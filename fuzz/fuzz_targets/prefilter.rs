@@ -2,7 +2,9 @@
 //! NDJSON (its first byte picks the semantics and the lateness); it goes through an
 //! `EcsPipeline` with the prefilter on and one with it off, which must end with the
 //! same verdicts, the same detector state (snapshots) and the same errors on every
-//! line not skipped. Each line is also checked against the decoder: a line the byte
+//! line not skipped; and each mode must give exactly the same when the lines are
+//! screened and decoded ahead (`Screener::screen_and_decode`, `feed_decoded`). Each
+//! line is also checked against the decoder: a line the byte
 //! search skips makes no event; a line the scanner accepts is one the decoder accepts,
 //! with the same fields; a skip makes no candidate; a fast-path event is the full
 //! event minus the fields only a match reads.
@@ -12,7 +14,8 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use shareexec::input::{
-    Category, EcsPipeline, EcsRecord, Fed, Prefilter, Prefiltering, Screen, lacks_rule_category,
+    Category, Decoded, EcsPipeline, EcsRecord, Fed, Prefilter, Prefiltering, Screen,
+    lacks_rule_category,
 };
 use shareexec::{Config, Detector, Event, Origin, ProcessEvent, Rule, Semantics, Span};
 
@@ -78,7 +81,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let lateness = Span::from_millis(i64::from(mode >> 1) * 100);
     let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
-    let run = |mode: Prefiltering| {
+    // `ahead`: every line screened and decoded first by the pipeline's `Screener` (as
+    // a screening thread running ahead would), then fed with `feed_decoded`.
+    let run_as = |mode: Prefiltering, ahead: bool| {
         let config = Config::default()
             .with_hash_seed(Some(1))
             .with_max_lateness(lateness)
@@ -86,10 +91,28 @@ fuzz_target!(|data: &[u8]| {
             .with_max_hosts(3);
         let detector = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
         let mut pipeline = EcsPipeline::new(detector, mode);
+        let mut screener = pipeline.screener();
+        let work: Vec<_> = if ahead {
+            lines
+                .iter()
+                .map(|line| {
+                    let mut decoded = Decoded::new();
+                    (screener.screen_and_decode(line, &mut decoded), decoded)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut verdicts = Vec::new();
         let mut fed = Vec::new();
         for (n, line) in lines.iter().enumerate() {
-            fed.push(pipeline.feed(line, n as u64).map_err(|e| e.to_string()));
+            let result = match work.get(n) {
+                Some((screening, decoded)) => {
+                    pipeline.feed_decoded(line, n as u64, screening, decoded)
+                }
+                None => pipeline.feed(line, n as u64),
+            };
+            fed.push(result.map_err(|e| e.to_string()));
             verdicts.extend(
                 pipeline
                     .detector_mut()
@@ -104,7 +127,13 @@ fuzz_target!(|data: &[u8]| {
                 .drain_verdicts()
                 .map(|v| format!("{v:?}")),
         );
-        (verdicts, fed, pipeline.detector().snapshot().unwrap())
+        let stats = pipeline.stats();
+        (verdicts, fed, pipeline.detector().snapshot().unwrap(), stats)
+    };
+    let run = |mode: Prefiltering| {
+        let direct = run_as(mode, false);
+        assert!(direct == run_as(mode, true), "feed_decoded differs from feed");
+        direct
     };
     let off = run(Prefiltering::Off);
     for mode in [Prefiltering::Validating, Prefiltering::Fast] {
