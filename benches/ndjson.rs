@@ -13,6 +13,8 @@
 //!   typed parse);
 //! - `decode`: [`EcsRecord::parse`] alone;
 //! - `prefilter_scan`: [`Prefilter::scan`] alone (no decode, no detector);
+//! - `byte_search`: [`lacks_rule_category`] alone, the byte search that
+//!   [`Prefilter::screen`] runs on every line before any walk;
 //! - `es0_prefilter_off` / `_validating` / `_fast`: decode + detect through
 //!   [`EcsPipeline`] with [`Prefiltering`] off, validating (the command line's
 //!   default: skips only lines it validated) and fast (also skips lines on the byte
@@ -35,7 +37,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::Deserialize;
-use shareexec::input::{EcsPipeline, EcsRecord, Prefilter, Prefiltering, decode_sysmon_line};
+use shareexec::input::{
+    EcsPipeline, EcsRecord, Prefilter, Prefiltering, decode_sysmon_line, lacks_rule_category,
+};
 use shareexec::{Config, Detector, Rule, Span};
 
 fn read_lines(path: &str) -> Vec<u8> {
@@ -232,6 +236,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for line in &lines {
                 black_box(prefilter.scan(line).is_some());
+            }
+        })
+    });
+    group.bench_function("byte_search", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(lacks_rule_category(line));
             }
         })
     });

@@ -3,6 +3,7 @@
 //! and clock fields so that the detector can be asked whether the full event matters.
 
 use alloc::string::String;
+use memchr::memmem::Finder;
 
 use super::ecs::{Category, Field, Node, ROOT, Route, node_route, parse_es_date, route};
 use crate::event::{EventTypes, Origin, Position, ProcessEvent};
@@ -51,6 +52,11 @@ const CAT_PROCESS: u8 = 2;
 /// events), and needs no parse. The same search sends a line with the values `"file"`
 /// and `"creation"` or `"change"` (a likely write, which needs the full decode anyway)
 /// and a line with a `\u` (on which the walk would give up) straight to the decoder.
+/// That search runs one vectorised substring search (`memchr::memmem`: SSE2 on every
+/// x86-64, AVX2 where the CPU has it and `std` is on) per needle (`"file"`,
+/// `"process"`, `"creation"`, `"change"`, `"start"`, `\u`); the needles are built once
+/// per `Prefilter`, without allocating. It never stops at the backslashes of Windows
+/// paths: only at the needles themselves.
 ///
 /// # Soundness
 ///
@@ -60,15 +66,43 @@ const CAT_PROCESS: u8 = 2;
 /// `events: 0` does.
 ///
 /// *Argument.* Suppose the parse succeeds with category `file` (`process` is the same).
-/// Then some JSON string token routed to `event.category` decodes to `file`. The line
-/// has no `\u`, and every other JSON escape decodes to one of `" \ / \b \f \n \r \t`,
-/// never a letter; so the token's raw body is exactly `file`, and the bytes `"file"`
-/// occur at it. Its opening quote is unescaped: the search pairs backslashes from the
-/// left of each run, as JSON does inside strings, so it never steps over such a quote
-/// and checks the bytes after it. And the token is a value (an array element or a
-/// member's value), so JSON puts `,`, `]` or `}` after it, never `:`: the search
-/// returned false. ∎ Note what this does *not* need: the line to be valid. A skipped
-/// line the decoder would refuse is not reported (the trade-off below).
+/// Then the line is JSON text, and some JSON string token routed to `event.category`
+/// decodes to `file`.
+///
+/// 1. *No `\u` escape in the line.* Outside strings JSON has no backslash, and inside a
+///    string backslashes pair up from the left end of each run (the byte before a run
+///    is not a backslash, and an escape takes its backslash and one byte, or `\u` and
+///    four hex digits: no backslash is left half-used at a run's start). So a backslash
+///    escapes the byte after it exactly when the run of backslashes before it has even
+///    length, and a `\u` escape is a `\u` whose backslash ends an odd run. The search
+///    visits every occurrence of `\u`, counts that run backwards from it, and answers
+///    false on an odd one: it answered true, so there is none. (`C:\\users` is an even
+///    run, no escape; were an even run taken for one, the line would only be decoded
+///    needlessly.)
+/// 2. *The token's raw text is `"file"`.* Every other JSON escape decodes to one of
+///    `" \ / \b \f \n \r \t`, never a letter; so the token's raw body is exactly
+///    `file`, and the bytes `"file"` occur at it.
+/// 3. *The search visits that occurrence.* It visits every occurrence of the needle
+///    `"file"`: after each, it resumes at that occurrence's closing quote (not past it),
+///    and two occurrences share at most a quote, since the letters between hold none
+///    (`"file"file"` holds two; the second starts at the first's closing quote).
+/// 4. *It sees an unescaped opening quote.* The token's opening quote is structural:
+///    JSON puts `[`, `,`, `:` or whitespace before it, never a backslash, so the run of
+///    backslashes before it is empty (even) and the search does not set it aside. An
+///    occurrence the search does set aside is one whose quote is escaped (`"x\"file"`,
+///    inside another string): not a token. Taking it for a value anyway would only make
+///    the search answer `false` on more lines (a walk instead of a skip), never `true`
+///    on a line with a `file` value: claim 0 needs every real value seen, and a
+///    spurious one can only cancel a skip.
+/// 5. *It sees a value.* The token is a value (an array element or a member's value),
+///    so JSON puts `,`, `]` or `}` after it (past whitespace), never `:`: the search
+///    returned false. ∎
+///
+/// Note what this does *not* need: the line to be valid. A skipped line the decoder
+/// would refuse is not reported (the trade-off below). The search answers exactly as
+/// the earlier eight-byte SWAR loop did on every input, valid or not (the unit property
+/// tests `sight_equals_the_reference*` compare the two): that loop walked the line
+/// pairing backslashes from the left of each run, the same rule as 1 and 4.
 ///
 /// **Claim 1 (agreement).** If `scan(line)` returns `Some(s)`, then
 /// [`EcsRecord::parse`]`(line)` returns `Ok(r)` with `r.timestamp() == s.timestamp`,
@@ -174,6 +208,8 @@ const CAT_PROCESS: u8 = 2;
 #[derive(Clone, Debug)]
 pub struct Prefilter {
     scratch: String,
+    /// The byte search's needles, built once.
+    sighter: Sighter,
     /// Whether lines that look like process starts are walked for the fast path.
     fast_path: bool,
     /// Whether every skip must come from the validating walk.
@@ -186,6 +222,7 @@ impl Default for Prefilter {
     fn default() -> Self {
         Prefilter {
             scratch: String::new(),
+            sighter: Sighter::new(),
             fast_path: true,
             validate: false,
             unvalidated: false,
@@ -296,7 +333,7 @@ impl Prefilter {
     /// search, then the walk if it is needed. Sets `unvalidated`.
     pub(crate) fn triage<'s>(&'s mut self, line: &'s [u8]) -> Triage<'s> {
         self.unvalidated = false;
-        match sight(line) {
+        match sight(&self.sighter, line) {
             Sight::NoCategory if !self.validate && !super::common::is_blank(line) => {
                 self.unvalidated = true;
                 return Triage::Skip;
@@ -852,9 +889,14 @@ fn unescape(body: &[u8], out: &mut String) -> Option<()> {
 }
 
 /// Whether `line` certainly makes no event (category neither `file` nor `process`),
-/// by a byte search, without a parse: true when the line has no `\u` and every
-/// `"file"` or `"process"` in it is followed (after JSON whitespace) by `:`, i.e. is
-/// a key, never a value. See claim 0 of the [`Prefilter`] docs.
+/// by a byte search, without a parse: true when the line has no `\u` escape and every
+/// `"file"` or `"process"` in it (with an unescaped opening quote) is followed, after
+/// JSON whitespace, by `:`, i.e. is a key, never a value. See claim 0 of the
+/// [`Prefilter`] docs.
+///
+/// With `std`, the search's needles are built on the first call and shared; without
+/// it, on every call (a few thousand instructions, no allocation): a [`Prefilter`]
+/// keeps its own, and [`Prefilter::screen`] runs the same search.
 ///
 /// # Example
 /// ```
@@ -864,7 +906,13 @@ fn unescape(body: &[u8], out: &mut String) -> Option<()> {
 /// assert!(!lacks_rule_category(br#"{"event":{"category":"proc\u0065ss"}}"#));
 /// ```
 pub fn lacks_rule_category(line: &[u8]) -> bool {
-    sight(line) == Sight::NoCategory
+    #[cfg(feature = "std")]
+    let sighter = Sighter::shared();
+    // Without `std` there is no lazy static: the needles are built per call (cheap,
+    // no allocation; [`Prefilter::screen`] keeps its own).
+    #[cfg(not(feature = "std"))]
+    let sighter = &Sighter::new();
+    sight(sighter, line) == Sight::NoCategory
 }
 
 /// What the byte search saw in a line.
@@ -883,95 +931,114 @@ enum Sight {
     Start,
 }
 
-/// The byte search behind [`lacks_rule_category`] (see claim 0 of the [`Prefilter`]
-/// docs for why it never misses a `"file"` or `"process"` value).
-fn sight(line: &[u8]) -> Sight {
-    let (mut file, mut process, mut write, mut start) = (false, false, false, false);
-    let mut i = 0;
-    while let Some(j) = find_candidate(line, i) {
-        if line.get(j) == Some(&b'\\') {
-            // Backslashes pair up from the left of each run, as in a JSON string, so
-            // an unescaped quote is never stepped over.
-            if line.get(j + 1) == Some(&b'u') {
-                return Sight::Decode;
-            }
-            i = j + 2;
-            continue;
-        }
-        i = j + 1;
-        if line.get(j) != Some(&b'"') {
-            continue;
-        }
-        let rest = line.get(j + 1..).unwrap_or_default();
-        let (len, seen) = if rest.starts_with(b"file\"") {
-            (5, &mut file)
-        } else if rest.starts_with(b"process\"") {
-            (8, &mut process)
-        } else if rest.starts_with(b"creation\"") {
-            (9, &mut write)
-        } else if rest.starts_with(b"change\"") {
-            (7, &mut write)
-        } else if rest.starts_with(b"start\"") {
-            (6, &mut start)
-        } else {
-            continue;
-        };
-        let mut k = j + 1 + len;
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(k) {
-            k += 1;
-        }
-        if line.get(k) == Some(&b':') {
-            // A key: its closing quote and the colon hold no pattern start.
-            i = k + 1;
-        } else {
-            // A value (or invalid JSON): the search goes on from its closing quote.
-            *seen = true;
-            i = j + len;
+/// The byte searchers behind [`sight`]: one vectorised substring searcher
+/// (`memchr::memmem`: SSE2 on every x86-64, AVX2 when the CPU has it and `std` is on)
+/// per needle, built once and kept in the [`Prefilter`]. Building them allocates
+/// nothing.
+#[derive(Clone, Debug)]
+struct Sighter {
+    /// `\u` (a `\` then a `u`).
+    escape: Finder<'static>,
+    /// `"file"`, `"process"`, `"creation"`, `"change"`, `"start"`, quotes included.
+    file: Finder<'static>,
+    process: Finder<'static>,
+    creation: Finder<'static>,
+    change: Finder<'static>,
+    start: Finder<'static>,
+}
+
+impl Sighter {
+    fn new() -> Self {
+        Sighter {
+            escape: Finder::new(b"\\u"),
+            file: Finder::new(b"\"file\""),
+            process: Finder::new(b"\"process\""),
+            creation: Finder::new(b"\"creation\""),
+            change: Finder::new(b"\"change\""),
+            start: Finder::new(b"\"start\""),
         }
     }
-    match (file, process, write, start) {
-        (false, false, _, _) => Sight::NoCategory,
-        (true, _, true, _) => Sight::Decode,
-        (_, true, _, true) => Sight::Start,
+
+    /// One per process, for [`lacks_rule_category`] (which has no [`Prefilter`] to
+    /// borrow them from).
+    #[cfg(feature = "std")]
+    fn shared() -> &'static Sighter {
+        static SHARED: std::sync::OnceLock<Sighter> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Sighter::new)
+    }
+}
+
+/// The byte search behind [`lacks_rule_category`] and [`Prefilter::screen`]: whether
+/// the line has a `\u` escape and which of the words `file`, `process`, `creation`,
+/// `change`, `start` it holds as values (quoted, not followed by `:`). See claim 0 of
+/// the [`Prefilter`] docs for why it never misses a `"file"` or `"process"` value.
+///
+/// One `memmem` pass per needle (each pass stops at the first value it finds), in the
+/// order that lets the commonest lines stop early: `"file"` and `"process"` (neither:
+/// no category, after a last pass for `\u`), then `"creation"`/`"change"` (with
+/// `"file"`: decode, whatever the `\u` pass would say), then `\u`, then `"start"`.
+fn sight(s: &Sighter, line: &[u8]) -> Sight {
+    let file = has_value(&s.file, line);
+    let process = has_value(&s.process, line);
+    if file && (has_value(&s.creation, line) || has_value(&s.change, line)) {
+        return Sight::Decode;
+    }
+    if has_unicode_escape(&s.escape, line) {
+        return Sight::Decode;
+    }
+    match (file, process) {
+        (false, false) => Sight::NoCategory,
+        (_, true) if has_value(&s.start, line) => Sight::Start,
         _ => Sight::Walk,
     }
 }
 
-/// The index of the first byte at or after `i` that is `\`, or `"` followed by `f`,
-/// `p`, `c` or `s` (the start of a possible `"file"`, `"process"`, `"creation"`,
-/// `"change"` or `"start"`); it may also stop at other
-/// bytes (the caller checks), never past one of those. Eight positions at a time: the
-/// SWAR zero-byte test flags every zero byte (and possibly bytes above one), so a
-/// flagged-bit AND of two tests has no false negatives.
-#[inline]
-fn find_candidate(b: &[u8], mut i: usize) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    #[inline(always)]
-    fn zero(v: u64) -> u64 {
-        v.wrapping_sub(LO) & !v & HI
-    }
-    while let Some(chunk) = b.get(i..i + 9) {
-        let x = u64::from_le_bytes(chunk.get(..8)?.try_into().ok()?);
-        let y = u64::from_le_bytes(chunk.get(1..)?.try_into().ok()?);
-        let quote = zero(x ^ (LO * u64::from(b'"')));
-        let next = zero(y ^ (LO * u64::from(b'f')))
-            | zero(y ^ (LO * u64::from(b'p')))
-            | zero(y ^ (LO * u64::from(b'c')))
-            | zero(y ^ (LO * u64::from(b's')));
-        let hits = (quote & next) | zero(x ^ (LO * u64::from(b'\\')));
-        if hits != 0 {
-            return Some(i + (hits.trailing_zeros() / 8) as usize);
+/// Whether `word` (a needle `"…"`: quotes at both ends, letters between) occurs in
+/// `line` with an unescaped opening quote and no `:` after it (past JSON whitespace).
+///
+/// Every occurrence is visited: two occurrences can share at most a quote (the
+/// letters between hold none), so resuming the search at an occurrence's closing
+/// quote skips none (`"file"file"` has two).
+fn has_value(word: &Finder<'_>, line: &[u8]) -> bool {
+    let len = word.needle().len();
+    let mut from = 0;
+    while let Some(hit) = line.get(from..).and_then(|rest| word.find(rest)) {
+        let open = from + hit;
+        let close = open + len - 1;
+        let mut k = close + 1;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(k) {
+            k += 1;
         }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' {
-            return Some(i);
+        if line.get(k) != Some(&b':') && !escaped(line, open) {
+            return true;
         }
-        i += 1;
+        from = close;
     }
-    None
+    false
+}
+
+/// Whether `line` holds a `\u` escape: a `\u` whose backslash ends an odd run of
+/// backslashes (inside a JSON string the run pairs up from its left end, so an odd run
+/// leaves its last backslash to escape the `u`; `C:\\users` is an even run, no escape).
+fn has_unicode_escape(escape: &Finder<'_>, line: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(hit) = line.get(from..).and_then(|rest| escape.find(rest)) {
+        let slash = from + hit;
+        // The backslash at `slash` escapes the `u` iff the one before it does not
+        // escape it, i.e. iff the byte at `slash` is not itself escaped.
+        if !escaped(line, slash) {
+            return true;
+        }
+        from = slash + 2;
+    }
+    false
+}
+
+/// Whether the byte at `at` is escaped: preceded by an odd run of backslashes. Linear
+/// over the line in total: a run is counted only for the one byte right after it.
+fn escaped(line: &[u8], at: usize) -> bool {
+    let before = line.get(..at).unwrap_or_default();
+    before.iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1
 }
 
 /// The index of the first `"`, `\` or control byte (< 0x20) at or after `i`; eight
@@ -1009,6 +1076,97 @@ mod tests {
     use crate::input::EcsRecord;
     use alloc::format;
     use alloc::vec::Vec;
+
+    /// The former byte search (an eight-byte SWAR loop that pairs backslashes from the
+    /// left of each run), kept as the reference [`sight`] must agree with.
+    fn sight_reference(line: &[u8]) -> Sight {
+        let (mut file, mut process, mut write, mut start) = (false, false, false, false);
+        let mut i = 0;
+        while let Some(j) = find_candidate(line, i) {
+            if line.get(j) == Some(&b'\\') {
+                // Backslashes pair up from the left of each run, as in a JSON string, so
+                // an unescaped quote is never stepped over.
+                if line.get(j + 1) == Some(&b'u') {
+                    return Sight::Decode;
+                }
+                i = j + 2;
+                continue;
+            }
+            i = j + 1;
+            if line.get(j) != Some(&b'"') {
+                continue;
+            }
+            let rest = line.get(j + 1..).unwrap_or_default();
+            let (len, seen) = if rest.starts_with(b"file\"") {
+                (5, &mut file)
+            } else if rest.starts_with(b"process\"") {
+                (8, &mut process)
+            } else if rest.starts_with(b"creation\"") {
+                (9, &mut write)
+            } else if rest.starts_with(b"change\"") {
+                (7, &mut write)
+            } else if rest.starts_with(b"start\"") {
+                (6, &mut start)
+            } else {
+                continue;
+            };
+            let mut k = j + 1 + len;
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = line.get(k) {
+                k += 1;
+            }
+            if line.get(k) == Some(&b':') {
+                // A key: its closing quote and the colon hold no pattern start.
+                i = k + 1;
+            } else {
+                // A value (or invalid JSON): the search goes on from its closing quote.
+                *seen = true;
+                i = j + len;
+            }
+        }
+        match (file, process, write, start) {
+            (false, false, _, _) => Sight::NoCategory,
+            (true, _, true, _) => Sight::Decode,
+            (_, true, _, true) => Sight::Start,
+            _ => Sight::Walk,
+        }
+    }
+
+    /// The index of the first byte at or after `i` that is `\`, or `"` followed by `f`,
+    /// `p`, `c` or `s` (the start of a possible `"file"`, `"process"`, `"creation"`,
+    /// `"change"` or `"start"`); it may also stop at other
+    /// bytes (the caller checks), never past one of those. Eight positions at a time: the
+    /// SWAR zero-byte test flags every zero byte (and possibly bytes above one), so a
+    /// flagged-bit AND of two tests has no false negatives.
+    #[inline]
+    fn find_candidate(b: &[u8], mut i: usize) -> Option<usize> {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        #[inline(always)]
+        fn zero(v: u64) -> u64 {
+            v.wrapping_sub(LO) & !v & HI
+        }
+        while let Some(chunk) = b.get(i..i + 9) {
+            let x = u64::from_le_bytes(chunk.get(..8)?.try_into().ok()?);
+            let y = u64::from_le_bytes(chunk.get(1..)?.try_into().ok()?);
+            let quote = zero(x ^ (LO * u64::from(b'"')));
+            let next = zero(y ^ (LO * u64::from(b'f')))
+                | zero(y ^ (LO * u64::from(b'p')))
+                | zero(y ^ (LO * u64::from(b'c')))
+                | zero(y ^ (LO * u64::from(b's')));
+            let hits = (quote & next) | zero(x ^ (LO * u64::from(b'\\')));
+            if hits != 0 {
+                return Some(i + (hits.trailing_zeros() / 8) as usize);
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            if c == b'"' || c == b'\\' {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
 
     fn naive(b: &[u8], i: usize) -> Option<usize> {
         (i..b.len()).find(|&j| matches!(b[j], b'"' | b'\\') || b[j] < 0x20)
@@ -1237,13 +1395,94 @@ mod tests {
             (br#"{"a":"x\"file","b":1}"#, Sight::NoCategory),
             (br#"{"a":"x\\","event.category":"process"}"#, Sight::Walk),
             (br#"{"a":["x\\\\","file"]}"#, Sight::Walk),
+            // Even runs before a `u` are no escape; odd runs are, whatever their length.
+            (br#"{"a":"C:\\users","b":"x"}"#, Sight::NoCategory),
+            (br#"{"a":"C:\\\\users"}"#, Sight::NoCategory),
+            (br#"{"a":"C:\\\u0041"}"#, Sight::Decode),
+            (br#"\u"#, Sight::Decode),
+            // Overlapping occurrences: the second starts at the first's closing quote.
+            (br#"{"a":"file"process"}"#, Sight::Walk),
+            (br#"{"a":"start"process" ,"b":"start"}"#, Sight::Start),
+            (br#"{"a":"x\"file"process"}"#, Sight::Walk),
+            (br#"{"a":"file"file":1}"#, Sight::Walk),
+            // A key, then the same word as a value; whitespace before the colon.
+            (br#"{"file" :"file"}"#, Sight::Walk),
+            (b"{\"process\"\t\r\n :1}", Sight::NoCategory),
+            // At the very start and end of the line.
+            (br#""file""#, Sight::Walk),
+            (br#""process" "#, Sight::Walk),
+            (br#""file":"#, Sight::NoCategory),
+            (b"", Sight::NoCategory),
+            (br#"\"file""#, Sight::NoCategory),
+            (br#"\\"file""#, Sight::Walk),
         ];
+        let sighter = Sighter::new();
         for (line, sight) in cases {
+            let text = String::from_utf8_lossy(line);
+            assert_eq!(super::sight(&sighter, line), *sight, "{text}");
+            assert_eq!(sight_reference(line), *sight, "reference: {text}");
             assert_eq!(
-                super::sight(line),
-                *sight,
-                "{}",
-                String::from_utf8_lossy(line)
+                lacks_rule_category(line),
+                *sight == Sight::NoCategory,
+                "{text}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// The vectorised search agrees with the former SWAR loop on lines built from
+        /// the bytes and words it reacts to (quotes, backslash runs, `u`, colons, JSON
+        /// whitespace, the five words, with and without quotes around them).
+        #[test]
+        fn sight_equals_the_reference(
+            parts in proptest::collection::vec(
+                proptest::sample::select(alloc::vec![
+                    "\"", "\\", "\\\\", "u", ":", " ", "\t", "\n", ",", "{", "}", "[", "]",
+                    "x", "file", "process", "creation", "change", "start",
+                    "\"file\"", "\"process\"", "\"creation\"", "\"change\"", "\"start\"",
+                    "\"file", "process\"", "\\u", "\\\"", "f", "p", "c", "s", "e",
+                ]),
+                0..40,
+            )
+        ) {
+            let line = parts.concat();
+            let sighter = Sighter::new();
+            proptest::prop_assert_eq!(
+                super::sight(&sighter, line.as_bytes()),
+                sight_reference(line.as_bytes()),
+                "{}", line
+            );
+        }
+
+        /// The same on arbitrary bytes, long enough for the vectorised paths.
+        #[test]
+        fn sight_equals_the_reference_on_bytes(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(b"\"\\u: fpcs".to_vec()),
+                    proptest::prelude::any::<u8>(),
+                ],
+                0..200,
+            ),
+            words in proptest::collection::vec((0usize..200, 0usize..10), 0..6),
+        ) {
+            let mut line = bytes;
+            for (at, w) in words {
+                let word: &[u8] = [
+                    &b"\"file\""[..], b"\"process\"", b"\"creation\"", b"\"change\"",
+                    b"\"start\"", b"\\u", b"\"file\":", b"\"process\" :", b"\\\"file\"",
+                    b"\"start\"process\"",
+                ][w];
+                let at = at.min(line.len());
+                line.splice(at..at, word.iter().copied());
+            }
+            let sighter = Sighter::new();
+            proptest::prop_assert_eq!(
+                super::sight(&sighter, &line),
+                sight_reference(&line),
+                "{:?}", String::from_utf8_lossy(&line)
             );
         }
     }
