@@ -87,6 +87,11 @@ pub fn verdict_json<'a>(
         ),
         Verdict::Late(l) => late_value(l, semantics, locate),
     };
+    // Keys in sorted order whatever serde_json's features: another crate of the build
+    // can turn on its `preserve_order` (the `evtx` feature does), and the same verdict
+    // must give the same bytes in every build.
+    let mut value = value;
+    value.sort_all_objects();
     value.to_string()
 }
 
