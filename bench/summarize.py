@@ -20,6 +20,7 @@ ENGINES = [
     ("shareexec-es", "shareexec --semantics elasticsearch"),
     ("shareexec-hardened", "shareexec (default: hardened)"),
     ("shareexec-es-ecs", "shareexec --semantics elasticsearch --input-format ecs"),
+    ("shareexec-es-1t", "shareexec --semantics elasticsearch --threads 0 (one thread)"),
     ("rsigma", "rsigma 0.23.0 (Sigma port, --action reset)"),
     ("eql", "eql 1.0.1 PythonEngine (bench/eql_driver.py)"),
 ]
@@ -137,6 +138,19 @@ def main():
                 continue
             ratio = r[what] / base[what]
             w("| %s | %.1f× | %s |" % (text, ratio, "yes" if ratio >= target else "**no**"))
+        w("")
+    one = results.get("shareexec-es-1t")
+    if one:
+        # The other engines each run on one core: the same comparison with ours on one.
+        w("### On one thread (other engine ÷ `shareexec --semantics elasticsearch --threads 0`)\n")
+        w("| engine | wall time | CPU time | peak RSS |")
+        w("| --- | ---: | ---: | ---: |")
+        for name, label in ENGINES:
+            r = results.get(name)
+            if not r or name.startswith("shareexec"):
+                continue
+            w("| %s | %.1f× | %.1f× | %.1f× |" % (label, r["wall"] / one["wall"], r["cpu"] / one["cpu"],
+                                                 r["rss"] / one["rss"]))
         w("")
     w("### Commands\n")
     w("```sh")
