@@ -19,7 +19,7 @@ use crate::lines::{Line, Lines};
 
 /// About this many bytes of lines per batch: big enough that a batch's channel hops
 /// cost nothing next to screening it, small enough to keep the memory of a run low.
-const BATCH_BYTES: usize = 64 << 10;
+const BATCH_BYTES: usize = 32 << 10;
 
 /// One line of a batch.
 #[derive(Clone, Copy)]
