@@ -162,10 +162,10 @@ pub struct DetectArgs {
     /// the same bad lines as `off`, `on` skips some unvalidated (`--stats` counts them).
     #[arg(long, value_enum, default_value_t = PrefilterMode::Auto)]
     pub prefilter: PrefilterMode,
-    /// Threads that screen lines (Sysmon sniff and ECS prefilter) ahead of the one
-    /// that decodes, detects and writes, in input order: the output is the same for
-    /// every value. 0 screens on that one thread. Default: the number of cores, at most
-    /// 8 (0 on a single core).
+    /// Threads that screen lines (Sysmon sniff, ECS prefilter, full decode) beside the
+    /// one that detects and writes in input order (which screens its share too): the
+    /// output is the same for every value. 0: everything on one thread. Default: the
+    /// number of cores minus one, at most 8.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub threads: Option<u16>,
     /// Cap on pending writes, all hosts together.

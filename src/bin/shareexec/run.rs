@@ -127,12 +127,14 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         sniffer: SysmonSniffer::new(),
         pool: None,
     };
-    // By default one screening thread per core (up to 8) when there is more than one
-    // core; on a single core, threads would only add the batches' copying.
+    // By default the detecting thread and one screening thread per other core (at
+    // most 8): it screens its share of the batches too, so every core is busy.
     let threads = args.threads.map_or_else(
-        || match std::thread::available_parallelism().map_or(1, |n| n.get()) {
-            1 => 0,
-            n => n.min(8),
+        || {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(9)
+                - 1
         },
         usize::from,
     );

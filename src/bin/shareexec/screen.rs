@@ -3,10 +3,12 @@
 //! `shareexec::input::Screener`) done on batches of lines ahead of the thread that
 //! detects and writes them in input order.
 //!
-//! Batches go to the workers round robin and come back the same way, so they are
-//! received in the order they were read without any reordering; each worker has its
-//! own channels. A batch is a copy of some consecutive lines (about `BATCH_BYTES`),
-//! and the buffers circulate: a run holds at most `2 × workers + 1` of them.
+//! Batches go round robin to the workers and to the detecting thread itself (which
+//! screens its share when it reaches them, so that it is busy too rather than
+//! waking up once per batch), and come back the same way, so they are received in
+//! the order they were read without any reordering; each worker has its own channels.
+//! A batch is a copy of some consecutive lines (about `BATCH_BYTES`), and the buffers
+//! circulate: a run holds at most `2 × (workers + 1) + 1` of them.
 
 use std::io;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -138,21 +140,33 @@ struct Worker {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Where a batch in flight is being screened.
+enum Slot {
+    /// By this worker.
+    Worker(usize),
+    /// By the detecting thread, when it comes to it.
+    Inline(Batch),
+}
+
 /// The screening threads of a run, and the batches in flight between them and the
 /// detecting thread.
 pub struct Pool {
     workers: Vec<Worker>,
-    /// Worker of each batch in flight, oldest first.
-    in_flight: std::collections::VecDeque<usize>,
+    /// The detecting thread's own share.
+    inline: Screen,
+    /// Each batch in flight, oldest first.
+    in_flight: std::collections::VecDeque<Slot>,
+    /// The next batch's slot: a worker, or `workers.len()` for the detecting thread.
     next: usize,
     spare: Vec<Batch>,
 }
 
 impl Pool {
-    /// `threads` (at least 1) screening threads, each with a clone of `screener`.
+    /// `threads` screening threads beside the detecting thread, each with a clone of
+    /// `screener`.
     pub fn new(threads: usize, format: InputFormat, screener: &Screener) -> io::Result<Pool> {
         let mut workers = Vec::with_capacity(threads);
-        for n in 0..threads.max(1) {
+        for n in 0..threads {
             let (jobs, inbox) = channel::<Batch>();
             let (outbox, done) = channel::<Batch>();
             let mut screen = Screen {
@@ -178,6 +192,11 @@ impl Pool {
         }
         Ok(Pool {
             workers,
+            inline: Screen {
+                format,
+                sniffer: SysmonSniffer::new(),
+                screener: screener.clone(),
+            },
             in_flight: Default::default(),
             next: 0,
             spare: Vec::new(),
@@ -195,12 +214,17 @@ impl Pool {
             self.spare.push(batch);
         } else {
             let n = self.next;
-            self.next = (n + 1) % self.workers.len();
-            let sent = self.workers[n].jobs.as_ref().map(|jobs| jobs.send(batch));
-            if !matches!(sent, Some(Ok(()))) {
-                return Err(worker_failed());
+            self.next = (n + 1) % (self.workers.len() + 1);
+            match self.workers.get(n) {
+                None => self.in_flight.push_back(Slot::Inline(batch)),
+                Some(worker) => {
+                    let sent = worker.jobs.as_ref().map(|jobs| jobs.send(batch));
+                    if !matches!(sent, Some(Ok(()))) {
+                        return Err(worker_failed());
+                    }
+                    self.in_flight.push_back(Slot::Worker(n));
+                }
             }
-            self.in_flight.push_back(n);
         }
         Ok(end)
     }
@@ -212,19 +236,24 @@ impl Pool {
 
     /// Batches in flight that keep every worker busy.
     pub fn depth(&self) -> usize {
-        2 * self.workers.len()
+        2 * (self.workers.len() + 1)
     }
 
-    /// The oldest batch in flight, screened (waits for it); `None` if none is.
+    /// The oldest batch in flight, screened (waits for it, or screens it here);
+    /// `None` if none is.
     pub fn next_screened(&mut self) -> io::Result<Option<Batch>> {
-        let Some(n) = self.in_flight.pop_front() else {
-            return Ok(None);
-        };
-        self.workers[n]
-            .done
-            .recv()
-            .map(Some)
-            .map_err(|_| worker_failed())
+        match self.in_flight.pop_front() {
+            None => Ok(None),
+            Some(Slot::Inline(mut batch)) => {
+                self.inline.batch(&mut batch);
+                Ok(Some(batch))
+            }
+            Some(Slot::Worker(n)) => self.workers[n]
+                .done
+                .recv()
+                .map(Some)
+                .map_err(|_| worker_failed()),
+        }
     }
 
     /// Gives a processed batch's buffers back for reuse.
@@ -289,7 +318,7 @@ mod tests {
         data.extend_from_slice(b"{\"last\":1"); // no newline: a partial line
         let detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
         let screener = EcsPipeline::new(detector, Prefiltering::Validating).screener();
-        for threads in [1, 3] {
+        for threads in [0, 1, 3] {
             let mut pool = Pool::new(threads, InputFormat::Auto, &screener).unwrap();
             let mut lines =
                 Lines::new(Box::new(Failing(io::Cursor::new(data.clone()))), 1 << 20).unwrap();
