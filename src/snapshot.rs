@@ -535,6 +535,18 @@ impl<P: TrustPolicy> Detector<P> {
                 what: "max_pending_bytes",
             });
         }
+        // A host over its own quota would only shed its surplus at its next write,
+        // and a merge (which restores its part under this configuration) would take
+        // it in: refused like every other cap.
+        let per_host = d.config.max_pending_per_host;
+        if (0..d.hosts.slot_bound())
+            .filter_map(|slot| d.hosts.get(slot))
+            .any(|h| h.list.len as usize > per_host)
+        {
+            return Err(SnapshotError::OverCaps {
+                what: "max_pending_per_host",
+            });
+        }
         if r.at != body.len() {
             return Err(r.corrupt("trailing bytes"));
         }

@@ -220,3 +220,66 @@ fn snapshot_refuses_untaken_verdicts() {
     d.poll_verdict().unwrap();
     assert!(d.snapshot().is_ok());
 }
+
+/// A host holding more pending writes than the restoring configuration allows a host
+/// is refused, like every other cap (and so is a merge of it); at the cap it is taken.
+#[test]
+fn restore_and_merge_check_the_per_host_quota() {
+    let rule = Arc::new(Rule::elasticsearch());
+    // Elasticsearch semantics at lateness 0: the writes are pending at once, none is
+    // held for reordering or tie order.
+    let config = Config::default().with_max_lateness(Span::ZERO);
+    let mut d = Detector::new(rule.clone(), config.clone()).unwrap();
+    for (n, path) in ["C:\\a.exe", "C:\\b.exe", "C:\\c.exe"]
+        .into_iter()
+        .enumerate()
+    {
+        let w = Ev {
+            write: true,
+            host: "h1",
+            path,
+            ts: n as i64,
+            seq: None,
+            trusted: false,
+        };
+        d.handle(w.event(n as u64 + 1));
+    }
+    let one = Ev {
+        write: true,
+        host: "h2",
+        path: "C:\\a.exe",
+        ts: 0,
+        seq: None,
+        trusted: false,
+    };
+    d.handle(one.event(9));
+    assert_eq!(d.stats().pending, 4, "{:?}", d.stats());
+    let bytes = d.snapshot().unwrap();
+    let tight = config.clone().with_max_pending_per_host(2);
+    assert_eq!(
+        Detector::restore(rule.clone(), tight.clone(), &bytes).unwrap_err(),
+        SnapshotError::OverCaps {
+            what: "max_pending_per_host"
+        }
+    );
+    let mut other = Detector::new(rule.clone(), tight).unwrap();
+    let before = other.snapshot().unwrap();
+    assert_eq!(
+        other.merge(&bytes).unwrap_err(),
+        SnapshotError::OverCaps {
+            what: "max_pending_per_host"
+        }
+    );
+    assert!(
+        other.snapshot().unwrap() == before,
+        "a failed merge changes nothing"
+    );
+    let at_cap = config.with_max_pending_per_host(3);
+    assert_eq!(
+        Detector::restore(rule, at_cap, &bytes)
+            .unwrap()
+            .stats()
+            .pending,
+        4
+    );
+}
