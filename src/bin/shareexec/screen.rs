@@ -8,10 +8,10 @@
 //! waking up once per batch), and come back the same way, so they are received in
 //! the order they were read without any reordering; each worker has its own channels.
 //! A batch is a copy of some consecutive lines (about `BATCH_BYTES`), and the buffers
-//! circulate: a run holds at most `2 × (workers + 1) + 1` of them.
+//! circulate: a run holds at most `workers + 3` of them.
 
 use std::io;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 
 use shareexec::input::{Decoded, Screener, Screening, SysmonSniffer};
@@ -21,7 +21,7 @@ use crate::lines::{Line, Lines};
 
 /// About this many bytes of lines per batch: big enough that a batch's channel hops
 /// cost nothing next to screening it, small enough to keep the memory of a run low.
-const BATCH_BYTES: usize = 32 << 10;
+const BATCH_BYTES: usize = 64 << 10;
 
 /// One line of a batch.
 #[derive(Clone, Copy)]
@@ -144,8 +144,9 @@ struct Worker {
 enum Slot {
     /// By this worker.
     Worker(usize),
-    /// By the detecting thread, when it comes to it.
-    Inline(Batch),
+    /// By the detecting thread, when it comes to it or while it would wait for a
+    /// worker (`true` once screened).
+    Inline(Batch, bool),
 }
 
 /// The screening threads of a run, and the batches in flight between them and the
@@ -216,7 +217,7 @@ impl Pool {
             let n = self.next;
             self.next = (n + 1) % (self.workers.len() + 1);
             match self.workers.get(n) {
-                None => self.in_flight.push_back(Slot::Inline(batch)),
+                None => self.in_flight.push_back(Slot::Inline(batch, false)),
                 Some(worker) => {
                     let sent = worker.jobs.as_ref().map(|jobs| jobs.send(batch));
                     if !matches!(sent, Some(Ok(()))) {
@@ -234,9 +235,11 @@ impl Pool {
         self.in_flight.len()
     }
 
-    /// Batches in flight that keep every worker busy.
+    /// Batches in flight that keep every worker busy: one each, one for the
+    /// detecting thread, and one more read ahead (measured: deeper queues only cost
+    /// memory).
     pub fn depth(&self) -> usize {
-        2 * (self.workers.len() + 1)
+        self.workers.len() + 2
     }
 
     /// The oldest batch in flight, screened (waits for it, or screens it here);
@@ -244,15 +247,33 @@ impl Pool {
     pub fn next_screened(&mut self) -> io::Result<Option<Batch>> {
         match self.in_flight.pop_front() {
             None => Ok(None),
-            Some(Slot::Inline(mut batch)) => {
-                self.inline.batch(&mut batch);
+            Some(Slot::Inline(mut batch, screened)) => {
+                if !screened {
+                    self.inline.batch(&mut batch);
+                }
                 Ok(Some(batch))
             }
-            Some(Slot::Worker(n)) => self.workers[n]
-                .done
-                .recv()
-                .map(Some)
-                .map_err(|_| worker_failed()),
+            Some(Slot::Worker(n)) => {
+                let done = &self.workers[n].done;
+                // Rather than wait for the worker, screen a later batch of our own.
+                loop {
+                    match done.try_recv() {
+                        Ok(batch) => return Ok(Some(batch)),
+                        Err(TryRecvError::Disconnected) => return Err(worker_failed()),
+                        Err(TryRecvError::Empty) => {}
+                    }
+                    let own = self.in_flight.iter_mut().find_map(|slot| match slot {
+                        Slot::Inline(batch, screened @ false) => Some((batch, screened)),
+                        _ => None,
+                    });
+                    let Some((batch, screened)) = own else {
+                        break;
+                    };
+                    self.inline.batch(batch);
+                    *screened = true;
+                }
+                done.recv().map(Some).map_err(|_| worker_failed())
+            }
         }
     }
 
