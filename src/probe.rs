@@ -1,9 +1,12 @@
 //! Read-only questions an input pipeline may ask the detector before it pays for a full
 //! decode, and the one bookkeeping call that stands for events it never decoded.
 //!
-//! These are what [`EcsPipeline`](crate::input::EcsPipeline) uses to skip lines and to
-//! take the process-start fast path; see [`crate::input::Prefilter`] for the proof that
-//! ties them to the decoder.
+//! [`EcsPipeline`](crate::input::EcsPipeline) uses [`Detector::count_irrelevant`] for
+//! the lines its prefilter skips (see [`crate::input::Prefilter`] for the proof that
+//! ties it to the decoder). Its process starts no longer need
+//! [`Detector::execution_needs_full_event`]: the prefilter's scan reads them whole.
+//! The question stays for pipelines of their own that read only a process start's
+//! join key and clock fields.
 
 use crate::config::MAX_HOST_ID_BYTES;
 use crate::detector::Detector;

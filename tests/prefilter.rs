@@ -433,9 +433,10 @@ fn screenings_that_do_not_fit_are_not_trusted() {
             pipeline.feed_screened(write, 1, &wrong).ok(),
             Some(Fed::Decoded)
         );
+        // Screened again here: a process start, handed over whole from the scan.
         assert_eq!(
             pipeline.feed_screened(start, 2, &wrong).ok(),
-            Some(Fed::Decoded)
+            Some(Fed::Fast)
         );
         let alert = pipeline.detector_mut().poll_verdict().expect("a verdict");
         assert!(alert.as_alert().is_some(), "{mode:?}: {alert:?}");

@@ -128,15 +128,10 @@
 //!    odd types and anything else unusual. [`Screened::screen`] then decides: no
 //!    candidate of either stage, skip (the detector counts the events the line holds,
 //!    [`Detector::count_irrelevant`](crate::Detector::count_irrelevant)); a possible
-//!    write, full decode; a process start, the fast path below.
-//! 3. A process start is handed to the detector without its id, pid, code signature
-//!    and hashes, when the read-only
-//!    [`Detector::execution_needs_full_event`](crate::Detector::execution_needs_full_event)
-//!    says nothing could read them: no pending write under its `(host, path)`, not late,
-//!    not held for reordering. That holds at lateness 0 under Elasticsearch semantics;
-//!    at a lateness above zero (the command line's default is 10 s), and in hardened
-//!    semantics, candidates are held and always decoded, so there only the skipping
-//!    pays.
+//!    write, full decode; a process start, step 3.
+//! 3. The scan also keeps every field of a process event (its id, pid, code signature
+//!    and hashes, escape-free), so a process start is handed to the detector whole,
+//!    from the scan, without the full decode, in every semantics and at any lateness.
 //!
 //! The proofs are in the [`Prefilter`] docs; tests run every fixture corpus both ways
 //! and compare verdicts, counters and detector snapshots, and a fuzz target does the

@@ -6,8 +6,6 @@ use super::prefilter::{Prefilter, Screen, Triage};
 use super::screening::{Decoded, Kind, Screener, Screening};
 use crate::detector::Detector;
 use crate::event::{Event, Position};
-use crate::rule::Semantics;
-use crate::time::Span;
 use crate::trust::{SignerPolicy, TrustPolicy};
 
 /// How an [`EcsPipeline`] uses the [`Prefilter`]. The detector's state and verdicts
@@ -38,7 +36,8 @@ pub enum Fed {
     /// The prefilter proved the line holds no candidate; it was not decoded, only
     /// counted as the events it holds (see [`Prefiltering`] for what was validated).
     Skipped,
-    /// A process start handled without the full decode (nothing could match it).
+    /// A process start handed over from the prefilter's scan, without the full
+    /// decode.
     Fast,
     /// Decoded fully and handed over.
     Decoded,
@@ -55,7 +54,7 @@ pub struct PipelineStats {
     /// Of those, the lines skipped without any parse ([`Prefiltering::Fast`] only):
     /// **not validated**.
     pub unvalidated: u64,
-    /// Process starts handled on the fast path.
+    /// Process starts handed over from the scan, without the full decode.
     pub fast: u64,
     /// Lines decoded fully (accepted or not).
     pub decoded: u64,
@@ -68,10 +67,9 @@ pub struct PipelineStats {
 /// With the prefilter **off**, every non-blank line is decoded by
 /// [`EcsRecord::parse`] and its events handed to the detector. Otherwise a line the
 /// prefilter proves irrelevant is skipped (the detector only counts its events, see
-/// [`Detector::count_irrelevant`]), and a process start that cannot match is handled
-/// from the few fields the prefilter read (see
-/// [`Detector::execution_needs_full_event`]); every other line is decoded as with it
-/// off. The detector's state and verdicts are the same either way.
+/// [`Detector::count_irrelevant`]), and a process start the scanner could read whole is
+/// handed over from the scan; every other line is decoded as with it off. The
+/// detector's state and verdicts are the same either way.
 ///
 /// **The trade-off** is validation: [`Prefiltering::Validating`] skips only lines the
 /// decoder would accept, so it reports the same bad lines as `Off`;
@@ -96,7 +94,8 @@ pub struct PipelineStats {
 ///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\Windows\\evil.exe"}}"#,
 /// ];
 /// let fed: Vec<Fed> = lines.iter().zip(1..).map(|(l, n)| pipeline.feed(l, n).unwrap()).collect();
-/// assert_eq!(fed, [Fed::Skipped, Fed::Decoded, Fed::Decoded]); // the start matches: decoded
+/// // The write is decoded; the start is read whole by the prefilter's scan.
+/// assert_eq!(fed, [Fed::Skipped, Fed::Decoded, Fed::Fast]);
 /// assert!(pipeline.detector_mut().poll_verdict().unwrap().as_alert().is_some());
 /// assert_eq!(pipeline.stats().skipped, 1);
 /// ```
@@ -111,18 +110,10 @@ pub struct EcsPipeline<P: TrustPolicy = SignerPolicy> {
 impl<P: TrustPolicy> EcsPipeline<P> {
     /// Feeds `detector`, with the prefilter used as `mode` says.
     pub fn new(detector: Detector<P>, mode: Prefiltering) -> Self {
-        // The process-start fast path can only pay where in-order candidates are not
-        // held: lateness 0 under Elasticsearch semantics (see
-        // `Detector::execution_needs_full_event`).
-        let fast_path = detector.rule().semantics() == Semantics::Elasticsearch
-            && detector.config().max_lateness == Span::ZERO;
         EcsPipeline {
             detector,
-            prefilter: (mode != Prefiltering::Off).then(|| {
-                Prefilter::new()
-                    .with_fast_path(fast_path)
-                    .with_validation(mode == Prefiltering::Validating)
-            }),
+            prefilter: (mode != Prefiltering::Off)
+                .then(|| Prefilter::new().with_validation(mode == Prefiltering::Validating)),
             mode,
             stats: PipelineStats::default(),
         }
@@ -303,7 +294,8 @@ fn apply<P: TrustPolicy>(
             }
             return Ok(Fed::Skipped);
         }
-        Some((Screen::Execution(event), _)) if !detector.execution_needs_full_event(&event) => {
+        // The whole event, as the decoder would make it (claim 3 of the prefilter).
+        Some((Screen::Execution(event), _)) => {
             detector.handle(Event::Process(event));
             stats.fast += 1;
             return Ok(Fed::Fast);

@@ -6,7 +6,7 @@ use alloc::string::String;
 use memchr::memmem::Finder;
 
 use super::ecs::{Category, Field, Node, ROOT, Route, node_route, parse_es_date, route};
-use crate::event::{EventTypes, Origin, Position, ProcessEvent};
+use crate::event::{CodeSignature, EventTypes, Hashes, Origin, Position, ProcessEvent};
 use crate::rule::Rule;
 use crate::time::Timestamp;
 use crate::trust::TrustPolicy;
@@ -20,8 +20,8 @@ const CAT_FILE: u8 = 1;
 const CAT_PROCESS: u8 = 2;
 
 /// A sound byte-level prefilter for ECS NDJSON: decides, without the full decode, that
-/// a line cannot be a candidate of either stage, and reads a process start's join key
-/// and clock fields so that the detector can be asked whether the full event matters.
+/// a line cannot be a candidate of either stage, and reads a process start whole, so
+/// that it needs no full decode either.
 ///
 /// # What it does
 ///
@@ -29,11 +29,14 @@ const CAT_PROCESS: u8 = 2;
 /// allocation: string bodies are skipped eight bytes at a time (a SWAR search for `"`,
 /// `\` and control bytes), keys are routed through **the decoder's own field tree**
 /// (the same `route` function, so nested, dotted, mixed spellings and `_source` are
-/// understood exactly as [`EcsRecord::parse`] understands them), and only the fields the
-/// candidate predicates and the detector's clock read are kept: `@timestamp`,
-/// `event.category`, `event.type`, `event.sequence`, `host.id`, `host.os.type`,
-/// `process.executable`. The other fields the decoder reads are type-checked (so that a
-/// line the scanner accepts is one the decoder accepts) and skipped.
+/// understood exactly as [`EcsRecord::parse`] understands them), and the fields of the
+/// candidate predicates, of the detector's clock and of a process event are kept:
+/// `@timestamp`, `event.category`, `event.type`, `event.sequence`, `host.id`,
+/// `host.os.type`, `process.executable`, the event's id (`event.id`, `id`, `_id`),
+/// `process.pid`, `process.code_signature.{exists, trusted, subject_name, status}` and
+/// `process.hash.{sha256, sha1, md5}`. The other fields the decoder reads are
+/// type-checked (so that a line the scanner accepts is one the decoder accepts) and
+/// skipped.
 ///
 /// It gives up — returns `None`, meaning "decode this line fully" — on anything
 /// unusual: any `\u` escape anywhere, an escape in a key or in a kept field other than
@@ -108,7 +111,8 @@ const CAT_PROCESS: u8 = 2;
 /// [`EcsRecord::parse`]`(line)` returns `Ok(r)` with `r.timestamp() == s.timestamp`,
 /// `r.sequence() == s.sequence`, `r.category() == s.category`,
 /// `r.event_types() == s.types`, `r.host_id() == s.host_id`, `r.os_type() ==
-/// s.os_type` and `r.process_executable() == s.executable`.
+/// s.os_type` and `r.process_executable() == s.executable`; and when the record has a
+/// process event, `r.process_event(p) == s.process_event(p)` for every position `p`.
 ///
 /// *Argument.* The scanner accepts a subset of RFC 8259 JSON: an object at the top,
 /// strict number, literal and string grammar (escapes limited to `\" \\ \/ \b \f \n \r
@@ -123,7 +127,8 @@ const CAT_PROCESS: u8 = 2;
 /// object recurses (the scanner accepts only objects there: the decoder's
 /// array-flattening and `null` cases never arise); a leaf's value is read per its
 /// shape, and the scanner accepts only values the decoder reads without error: a string
-/// or `null` for a keyword it keeps; a string, number, boolean or `null` for a keyword
+/// or `null` for a keyword it keeps (escape-free except `process.executable`); a
+/// string, number, boolean or `null` for a keyword
 /// it does not keep (the decoder indexes numbers and booleans as their text); `true`,
 /// `false` or `null` for a boolean; a plain integer of at most 18 digits (19 for the
 /// non-negative `event.sequence`) or `null` for an integer, which fits the field's type;
@@ -153,13 +158,16 @@ const CAT_PROCESS: u8 = 2;
 /// (`is_windows` through `is_execution` of an event of type `start` with the same
 /// `os_type`), and skips only when it is false. ∎
 ///
-/// **Claim 3 (fast path).** If `screen` says [`Screen::Execution`]`(e)`, then the
-/// record's category is exactly `process`, `events()` yields one process event `f`, and
-/// `e` equals `f` except that `origin.id`, `pid`, `code_signature` and `hash` are left
-/// empty. [`Detector::execution_needs_full_event`] is false only when handling `e`
-/// and handling `f` change the detector identically and produce the same verdicts
-/// (none): see that method for the argument. Otherwise the pipeline decodes the line
-/// fully.
+/// **Claim 3 (whole process starts).** If `screen` says [`Screen::Execution`]`(e)`,
+/// then the record's category is exactly `process`, and `events()` yields one event,
+/// the process event `e`: handing the detector `e` is handing it the full decode.
+///
+/// *Argument.* The category is exactly `process` (screen checks it), so `events()`
+/// yields `r.process_event(position)` alone, which is `e` by claim 1: the process
+/// event is built from the same fields by the same rules (`id` = `event.id`, else
+/// `id`, else `_id`; a boolean, integer or escape-free keyword given once is its own
+/// value, `null` is none; the decoder's multi-value rules never apply, since every
+/// leaf was seen at most once). ∎
 ///
 /// # What is given up
 ///
@@ -201,7 +209,6 @@ const CAT_PROCESS: u8 = 2;
 /// [`Rule::is_write`]: crate::Rule::is_write
 /// [`Rule::is_execution`]: crate::Rule::is_execution
 /// [`Detector::count_irrelevant`]: crate::Detector::count_irrelevant
-/// [`Detector::execution_needs_full_event`]: crate::Detector::execution_needs_full_event
 ///
 /// The value itself is a reusable scanner with a scratch buffer for an escaped
 /// `process.executable` (no allocation per line once it has grown).
@@ -252,6 +259,8 @@ pub struct Screened<'a> {
     /// `process.executable` as it is in the line, and whether it holds escapes (for a
     /// [`Screening`](super::Screening), which keeps offsets into the line).
     pub(crate) raw_executable: Option<(&'a [u8], bool)>,
+    /// The process event's other fields.
+    pub(crate) rest: Rest<'a>,
 }
 
 /// What to do with a line, by [`Screened::screen`].
@@ -266,10 +275,8 @@ pub enum Screen<'a> {
         /// How many events the full decode makes of the line.
         events: u8,
     },
-    /// A process start (category exactly `process`, and a stage-2 candidate): the event
-    /// without the fields only a match reads (id, pid, signature, hashes). Ask
-    /// [`Detector::execution_needs_full_event`](crate::Detector::execution_needs_full_event)
-    /// before handling it instead of the full event.
+    /// A process start (category exactly `process`, and a stage-2 candidate): the whole
+    /// event the full decode would make (claim 3), to hand the detector instead.
     Execution(ProcessEvent<'a>),
     /// Possibly a write: decode fully.
     Decode,
@@ -283,12 +290,9 @@ impl Prefilter {
 
     /// With `on` false, [`screen`](Self::screen) sends lines that look like process
     /// starts (the values `"process"` and `"start"`) straight to the full decode
-    /// instead of walking them for [`Screen::Execution`]: for a detector that holds
-    /// every candidate for reordering (a lateness above 0, or hardened semantics,
-    /// where [`Detector::execution_needs_full_event`](crate::Detector::execution_needs_full_event)
-    /// is true for every in-order event), the walk would be wasted.
-    /// [`EcsPipeline`](super::EcsPipeline) sets it from its detector. Any setting is
-    /// correct: the full decode always is.
+    /// instead of walking them for [`Screen::Execution`] (on by default, and in
+    /// [`EcsPipeline`](super::EcsPipeline): the walk costs about half the full decode).
+    /// Any setting is correct: the full decode always is.
     #[must_use]
     pub fn with_fast_path(mut self, on: bool) -> Self {
         self.fast_path = on;
@@ -399,6 +403,7 @@ impl Prefilter {
             os_type: raw.os_type,
             executable,
             raw_executable: raw.executable,
+            rest: raw.rest,
         })
     }
 }
@@ -410,21 +415,33 @@ impl<'a> Screened<'a> {
         u8::from(self.category.is_file()) + u8::from(self.category.is_process())
     }
 
-    /// The process event the full decode would make, without the fields only a match
-    /// reads (`origin.id`, `pid`, `code_signature`, `hash`), at `position`.
+    /// The process event the full decode makes of the line (if its category includes
+    /// `process`), every field, at `position` (claim 1).
     pub fn process_event(&self, position: Position) -> ProcessEvent<'a> {
+        let rest = &self.rest;
         ProcessEvent {
             origin: Origin {
                 timestamp: self.timestamp,
                 sequence: self.sequence,
-                id: None,
+                id: rest.id(),
                 position,
             },
             host_id: self.host_id,
             os_type: self.os_type,
             types: self.types,
             executable: self.executable,
-            ..ProcessEvent::default()
+            pid: rest.pid,
+            code_signature: CodeSignature {
+                exists: rest.sig_exists,
+                trusted: rest.sig_trusted,
+                subject_name: rest.sig_subject,
+                status: rest.sig_status,
+            },
+            hash: Hashes {
+                sha256: rest.sha256,
+                sha1: rest.sha1,
+                md5: rest.md5,
+            },
         }
     }
 
@@ -455,6 +472,8 @@ impl<'a> Screened<'a> {
 }
 
 /// What [`Prefilter::triage`] made of a line.
+// A return value, moved once: boxing would cost an allocation per line.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Triage<'a> {
     /// The byte search alone proved the line makes no event (not validated).
     Skip,
@@ -474,8 +493,35 @@ struct Raw<'a> {
     os_type: Option<&'a str>,
     /// The raw body, and whether it holds escapes.
     executable: Option<(&'a [u8], bool)>,
+    /// The rest of a process event's fields.
+    rest: Rest<'a>,
     /// Leaves seen, by `Field` discriminant: a second sighting gives up.
     seen: u32,
+}
+
+/// The fields of a process event beyond those the prefilter's decisions read: kept so
+/// that a process start can be handed over whole, without the full decode. Each is the
+/// decoder's value (claim 1): plain strings (no escapes), integers and booleans only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Rest<'a> {
+    pub(crate) event_id: Option<&'a str>,
+    pub(crate) top_id: Option<&'a str>,
+    pub(crate) doc_id: Option<&'a str>,
+    pub(crate) pid: Option<i64>,
+    pub(crate) sig_exists: Option<bool>,
+    pub(crate) sig_trusted: Option<bool>,
+    pub(crate) sig_subject: Option<&'a str>,
+    pub(crate) sig_status: Option<&'a str>,
+    pub(crate) sha256: Option<&'a str>,
+    pub(crate) sha1: Option<&'a str>,
+    pub(crate) md5: Option<&'a str>,
+}
+
+impl<'a> Rest<'a> {
+    /// The event's id, as the decoder picks it (`EcsRecord::id`).
+    pub(crate) fn id(&self) -> Option<&'a str> {
+        self.event_id.or(self.top_id).or(self.doc_id)
+    }
 }
 
 struct Walker<'a> {
@@ -750,11 +796,39 @@ impl<'a> Walker<'a> {
                 if self.peek()? == b'n' {
                     self.literal(b"null")?;
                 } else {
-                    plain_integer(self.number()?, 18)?;
+                    self.raw.rest.pid = Some(plain_integer(self.number()?, 18)?.try_into().ok()?);
                 }
             }
-            Field::SigExists | Field::SigTrusted => {
-                self.boolean_or_null()?;
+            Field::SigExists => self.raw.rest.sig_exists = self.boolean_or_null()?,
+            Field::SigTrusted => self.raw.rest.sig_trusted = self.boolean_or_null()?,
+            // Keywords of the process event, kept: an escape-free string or `null`
+            // only (a number or boolean, which the decoder would index as its text,
+            // gives up).
+            Field::EventId
+            | Field::TopId
+            | Field::DocId
+            | Field::SigSubject
+            | Field::SigStatus
+            | Field::ProcessSha256
+            | Field::ProcessSha1
+            | Field::ProcessMd5 => {
+                let value = if self.peek()? == b'n' {
+                    self.literal(b"null")?;
+                    None
+                } else {
+                    Some(self.plain_string()?)
+                };
+                let rest = &mut self.raw.rest;
+                *match field {
+                    Field::EventId => &mut rest.event_id,
+                    Field::TopId => &mut rest.top_id,
+                    Field::DocId => &mut rest.doc_id,
+                    Field::SigSubject => &mut rest.sig_subject,
+                    Field::SigStatus => &mut rest.sig_status,
+                    Field::ProcessSha256 => &mut rest.sha256,
+                    Field::ProcessSha1 => &mut rest.sha1,
+                    _ => &mut rest.md5,
+                } = value;
             }
             Field::HostId | Field::OsType | Field::Executable => {
                 if self.peek()? == b'n' {
@@ -1314,6 +1388,14 @@ mod tests {
             start(r#""process.pid.x":1"#),
             // Numbers with exponents, too long.
             start(r#""size":1e3"#),
+            // A kept keyword of the process event that is not a string (the decoder
+            // would index its text).
+            start(r#""event":{"id":7}"#),
+            start(r#""_id":3"#),
+            start(r#""process":{"hash":{"sha1":true}}"#),
+            start(r#""process":{"code_signature":{"subject_name":1}}"#),
+            // A kept keyword with an escape.
+            start(r#""process":{"code_signature":{"subject_name":"a"b"}}"#),
             start(&format!(r#""size":{}"#, "9".repeat(41))),
             // Timestamps.
             r#"{"@timestamp":1704290400000}"#.into(),
@@ -1353,9 +1435,10 @@ mod tests {
         for body in [
             r#""file":{"extension":1.50,"path":true,"hash":{"md5":null}}"#,
             r#""process":{"pid":null,"code_signature":{"trusted":false,"exists":null}}"#,
-            r#""event":{"sequence":9999999999999999999,"id":7}"#,
+            r#""event":{"sequence":9999999999999999999,"id":"7"}"#,
             r#""host":{"id":null},"process.executable":null"#,
-            r#""process":{"pid":-12,"name":""},"id":"x","_id":3"#,
+            r#""process":{"pid":-12,"name":""},"id":"x","_id":null"#,
+            r#""process":{"name":3,"hash":{"sha256":"ab","md5":null},"code_signature":{"subject_name":"S","status":"trusted"}}"#,
             r#""a":{"b":[1,{"c":[]},"d",null,true,-0.5]},"event":{"type":[]}"#,
         ] {
             agrees(&start(body)).unwrap_or_else(|| panic!("accepted: {body}"));

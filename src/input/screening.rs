@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Prefilter, Screen, Triage};
-use crate::event::{EventTypes, Origin, Position, ProcessEvent};
+use crate::event::{CodeSignature, EventTypes, Hashes, Origin, Position, ProcessEvent};
 use crate::owned::OwnedEvent;
 use crate::rule::Rule;
 use crate::time::Timestamp;
@@ -58,6 +58,20 @@ impl Bytes {
     }
 }
 
+/// [`Rest`] with ranges of the line for its strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RestBytes {
+    id: Option<Bytes>,
+    pid: Option<i64>,
+    sig_exists: Option<bool>,
+    sig_trusted: Option<bool>,
+    sig_subject: Option<Bytes>,
+    sig_status: Option<Bytes>,
+    sha256: Option<Bytes>,
+    sha1: Option<Bytes>,
+    md5: Option<Bytes>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// [`Screen::Skip`]; `unvalidated` when the byte search alone decided.
@@ -71,6 +85,8 @@ pub(crate) enum Kind {
         os_type: Option<Bytes>,
         /// The raw body in the line, and whether it holds escapes.
         executable: Option<(Bytes, bool)>,
+        /// The rest of the event (its strings are escape-free, so ranges of the line).
+        rest: RestBytes,
     },
     /// [`Screen::Decode`].
     Decode,
@@ -118,6 +134,7 @@ impl Screening {
                 host_id,
                 os_type,
                 executable,
+                rest,
             } => {
                 let text = |b: Option<Bytes>| -> Option<Option<&'s str>> {
                     match b {
@@ -127,6 +144,18 @@ impl Screening {
                 };
                 let host_id = text(host_id)?;
                 let os_type = text(os_type)?;
+                let id = text(rest.id)?;
+                let code_signature = CodeSignature {
+                    exists: rest.sig_exists,
+                    trusted: rest.sig_trusted,
+                    subject_name: text(rest.sig_subject)?,
+                    status: text(rest.sig_status)?,
+                };
+                let hash = Hashes {
+                    sha256: text(rest.sha256)?,
+                    sha1: text(rest.sha1)?,
+                    md5: text(rest.md5)?,
+                };
                 let executable = match executable {
                     None => None,
                     Some((body, false)) => text(Some(body))?,
@@ -136,14 +165,16 @@ impl Screening {
                     origin: Origin {
                         timestamp,
                         sequence,
-                        id: None,
+                        id,
                         position,
                     },
                     host_id,
                     os_type,
                     types,
                     executable,
-                    ..ProcessEvent::default()
+                    pid: rest.pid,
+                    code_signature,
+                    hash,
                 })
             }
         })
@@ -162,11 +193,9 @@ impl Screening {
 /// ```
 /// use std::sync::Arc;
 /// use shareexec::input::{EcsPipeline, Fed, Prefiltering};
-/// use shareexec::{Config, Detector, Rule, Span};
+/// use shareexec::{Config, Detector, Rule};
 ///
-/// // Elasticsearch semantics at lateness 0: where process starts take the fast path.
-/// let config = Config::default().with_max_lateness(Span::ZERO);
-/// let detector = Detector::new(Arc::new(Rule::elasticsearch()), config).unwrap();
+/// let detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
 /// let mut pipeline = EcsPipeline::new(detector, Prefiltering::Fast);
 /// let start = br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"process","type":"start"},
 ///     "host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\x.exe"}}"#;
@@ -182,9 +211,8 @@ impl Screening {
 /// let fed: Vec<Fed> = lines.iter().zip(&screenings).zip(1..)
 ///     .map(|((l, s), n)| pipeline.feed_screened(l, n, s).unwrap())
 ///     .collect();
-/// // The first start of a host is decoded (the host is new to the detector); the next
-/// // one, with nothing pending, is handled from the screening alone.
-/// assert_eq!(fed, [Fed::Skipped, Fed::Decoded, Fed::Fast]);
+/// // Process starts are handed over whole from the screening (no decode).
+/// assert_eq!(fed, [Fed::Skipped, Fed::Fast, Fed::Fast]);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Screener<P: TrustPolicy = SignerPolicy> {
@@ -250,15 +278,37 @@ impl<P: TrustPolicy> Screener<P> {
                     None => Some(None),
                     Some((body, escaped)) => Bytes::within(line, body).map(|b| Some((b, escaped))),
                 };
-                match (within(scanned.host_id), within(scanned.os_type), executable) {
-                    (Some(host_id), Some(os_type), Some(executable)) => Kind::Execution {
-                        timestamp: scanned.timestamp,
-                        sequence: scanned.sequence,
-                        types: scanned.types,
-                        host_id,
-                        os_type,
-                        executable,
-                    },
+                let r = &scanned.rest;
+                let rest = (|| {
+                    Some(RestBytes {
+                        id: within(r.id())?,
+                        pid: r.pid,
+                        sig_exists: r.sig_exists,
+                        sig_trusted: r.sig_trusted,
+                        sig_subject: within(r.sig_subject)?,
+                        sig_status: within(r.sig_status)?,
+                        sha256: within(r.sha256)?,
+                        sha1: within(r.sha1)?,
+                        md5: within(r.md5)?,
+                    })
+                })();
+                match (
+                    within(scanned.host_id),
+                    within(scanned.os_type),
+                    executable,
+                    rest,
+                ) {
+                    (Some(host_id), Some(os_type), Some(executable), Some(rest)) => {
+                        Kind::Execution {
+                            timestamp: scanned.timestamp,
+                            sequence: scanned.sequence,
+                            types: scanned.types,
+                            host_id,
+                            os_type,
+                            executable,
+                            rest,
+                        }
+                    }
                     // Not in the line (cannot happen: the walk borrows from it); the
                     // full decode is always correct.
                     _ => Kind::Decode,
@@ -303,12 +353,14 @@ impl<P: TrustPolicy> Screener<P> {
 ///         }).collect()
 ///     }).join().unwrap()
 /// });
-/// // Here, in order: only the detector's work is left.
+/// // Here, in order: only the detector's work is left. The write was decoded; the
+/// // process start was read whole by the screening itself.
+/// let mut fed = Vec::new();
 /// for (n, (line, (screening, decoded))) in lines.iter().zip(&work).enumerate() {
-///     assert!(decoded.is_decoded());
-///     let fed = pipeline.feed_decoded(line, n as u64 + 1, screening, decoded).unwrap();
-///     assert_eq!(fed, Fed::Decoded);
+///     fed.push(pipeline.feed_decoded(line, n as u64 + 1, screening, decoded).unwrap());
 /// }
+/// assert_eq!(fed, [Fed::Decoded, Fed::Fast]);
+/// assert!(work[0].1.is_decoded() && !work[1].1.is_decoded());
 /// pipeline.detector_mut().flush();
 /// assert!(pipeline.detector_mut().poll_verdict().unwrap().as_alert().is_some());
 /// ```

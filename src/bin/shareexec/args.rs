@@ -157,8 +157,8 @@ pub struct DetectArgs {
     pub input_format: InputFormat,
     /// Byte-level prefilter for ECS lines (Sysmon lines are always decoded): lines
     /// that cannot be part of a sequence are skipped without being decoded, and process
-    /// starts that cannot match take a fast path (at `--max-lateness 0` with
-    /// `--semantics elasticsearch`). Alerts are the same in every mode; `auto` reports
+    /// starts are read whole by the prefilter's scan. Alerts are the same in every
+    /// mode; `auto` reports
     /// the same bad lines as `off`, `on` skips some unvalidated (`--stats` counts them).
     #[arg(long, value_enum, default_value_t = PrefilterMode::Auto)]
     pub prefilter: PrefilterMode,
