@@ -373,3 +373,56 @@ mod tests {
         }
     }
 }
+
+/// Review tests (adversarial review of the screening threads): the memory a batch
+/// holds must be bounded by `BATCH_BYTES`, whatever the lines are like.
+#[cfg(test)]
+mod review_tests {
+    use std::io;
+
+    use super::*;
+
+    /// A batch read from `text` by one `fill`: the batch, and whether the input ended.
+    fn fill_once(text: Vec<u8>) -> (Batch, bool) {
+        let mut lines = Lines::new(Box::new(io::Cursor::new(text)), 1 << 20).unwrap();
+        let mut batch = Batch::default();
+        let end = batch.fill(&mut lines);
+        (batch, end.is_some())
+    }
+
+    /// Empty lines (`\n`, or `\r\n`) add no bytes to `data`, so `fill` never sees the
+    /// batch as full: it reads the whole input into one batch, 16 bytes of `Entry` (and
+    /// then ~0.5 KiB of `Pre` + `Decoded` on the worker) per input byte. Measured: a
+    /// 20 MB file of newlines takes 10.5 GB RSS with `--threads 1` (7 MB with 0).
+    #[test]
+    #[ignore = "bug: a batch of empty lines is unbounded (fill only counts line bytes)"]
+    fn review_empty_lines_do_not_make_an_unbounded_batch() {
+        let (batch, ended) = fill_once(vec![b'\n'; 1_000_000]);
+        assert!(
+            !ended && batch.entries.len() <= BATCH_BYTES,
+            "one batch took {} empty lines (input ended: {ended})",
+            batch.entries.len()
+        );
+    }
+
+    /// The per-line records of a batch (`Entry`, `Pre`, `Decoded`) are not counted in
+    /// `BATCH_BYTES`: a batch of 1-byte lines holds 16 Ki entries, ~0.5 KiB each once
+    /// screened, i.e. ~8 MiB per batch instead of 32 KiB, times `2 × threads + 1`
+    /// batches. Measured: 5 M lines `1` → 284 MB RSS with `--threads 8`, 7.7 MB with 0.
+    #[test]
+    #[ignore = "bug: per-line records of a batch are not counted in BATCH_BYTES"]
+    fn review_a_batch_of_tiny_lines_holds_about_batch_bytes() {
+        let (batch, ended) = fill_once(b"1\n".repeat(200_000));
+        assert!(!ended);
+        let per_line = std::mem::size_of::<Entry>()
+            + std::mem::size_of::<Pre>()
+            + std::mem::size_of::<Decoded>();
+        let held = batch.data.len() + batch.entries.len() * per_line;
+        assert!(
+            held <= 4 * BATCH_BYTES,
+            "{} lines of {} bytes each held: {held} bytes, BATCH_BYTES is {BATCH_BYTES}",
+            batch.entries.len(),
+            per_line
+        );
+    }
+}
