@@ -17,6 +17,9 @@
 //!            {"stage":"execution","@timestamp":"…","event.id":"p1","source":"a.ndjson","line":2}]}
 //! ```
 //!
+//! (Shown grouped for reading: every object's keys are written in sorted order, the
+//! same in every build, whatever serde_json's features.)
+//!
 //! A suppressed sequence (printed by the CLI with `--explain`) has the same shape
 //! with `shareexec.verdict` `"suppressed"` and `shareexec.reason`; a late event has
 //! `shareexec.verdict` `"late"` and one element in `events`.

@@ -226,8 +226,9 @@ impl<P: TrustPolicy> EcsPipeline<P> {
     /// thread): the same detector state, verdicts, errors and counts as
     /// `feed(line, position)`. Feed lines in order; poll the detector afterwards.
     ///
-    /// `decoded` is used only where `feed` would decode the line fully and it holds a
-    /// line of this length; otherwise this is `feed_screened`.
+    /// `decoded` is used only where `feed` would decode the line fully and both it and
+    /// `screening` were made of a line of this length; otherwise this is
+    /// `feed_screened`.
     ///
     /// # Errors
     ///
@@ -241,7 +242,8 @@ impl<P: TrustPolicy> EcsPipeline<P> {
     ) -> Result<Fed, EcsError> {
         // Where `feed` decodes in full: the prefilter is off, or it says "decode".
         let full = self.prefilter.is_none() || screening.is_decode();
-        if !full || decoded.line_len != Some(line.len()) || is_blank(line) {
+        let fits = decoded.line_len == Some(line.len()) && screening.line_len == line.len();
+        if !full || !fits || is_blank(line) {
             return self.feed_screened(line, position, screening);
         }
         self.stats.lines += 1;

@@ -5,8 +5,6 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use smallvec::SmallVec;
-
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Prefilter, Screen, Triage};
@@ -229,7 +227,9 @@ impl<P: TrustPolicy> Screener<P> {
     pub fn screen_and_decode(&mut self, line: &[u8], decoded: &mut Decoded) -> Screening {
         let screening = self.screen(line);
         decoded.clear();
-        if screening.is_decode() && !is_blank(line) {
+        // An owned event locates its strings with 32-bit offsets: a line over 4 GiB is
+        // left to the decoding thread.
+        if screening.is_decode() && !is_blank(line) && u32::try_from(line.len()).is_ok() {
             decoded.line_len = Some(line.len());
             match EcsRecord::parse(line) {
                 Ok(record) => {
@@ -369,7 +369,9 @@ pub struct Decoded {
     /// The length of the line decoded; `None` when none was.
     pub(crate) line_len: Option<usize>,
     pub(crate) error: Option<EcsError>,
-    pub(crate) events: SmallVec<[OwnedEvent; 2]>,
+    // A `Vec` (allocated once, then reused): a `Decoded` is kept per line slot of a
+    // batch, so its own size counts.
+    pub(crate) events: Vec<OwnedEvent>,
     /// Buffers of earlier events, for reuse.
     spare: Vec<String>,
 }
@@ -380,12 +382,18 @@ impl Decoded {
         Decoded::default()
     }
 
-    /// Forgets the line decoded (its buffers are kept for the next one).
+    /// Forgets the line decoded. Its buffers are kept for the next one, but for those
+    /// of a big line (over 4 KiB): memory is not pinned by one line decoded once.
     pub fn clear(&mut self) {
+        const KEEP_CAPACITY: usize = 4096;
         self.line_len = None;
         self.error = None;
-        self.spare
-            .extend(self.events.drain(..).map(OwnedEvent::into_text));
+        self.spare.extend(
+            self.events
+                .drain(..)
+                .map(OwnedEvent::into_text)
+                .filter(|text| text.capacity() <= KEEP_CAPACITY),
+        );
     }
 
     /// Whether a line was decoded.

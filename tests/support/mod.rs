@@ -53,7 +53,15 @@ pub fn shareexec(args: &[&str], stdin: Option<&[u8]>) -> Output {
         return command.stdin(Stdio::null()).output().unwrap();
     };
     let mut child = command.stdin(Stdio::piped()).spawn().unwrap();
-    // A child that exits early (bad arguments) closes its stdin: not our failure.
-    let _ = child.stdin.take().unwrap().write_all(input);
-    child.wait_with_output().unwrap()
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from another thread while the output is read here: a child that writes
+    // much before it has read all of its input must not block both of us.
+    let writer = std::thread::spawn(move || {
+        // A child that exits early (bad arguments) closes its stdin: not our failure.
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
 }
