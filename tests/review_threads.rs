@@ -361,11 +361,11 @@ fn review_cli_threads_equal_on_tricky_lines_over_file_gz_and_stdin() {
 fn review_decoded_does_not_pin_a_big_lines_buffer() {
     let detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
     let pipeline = EcsPipeline::new(detector, Prefiltering::Validating);
-    // Writes: the lines a screening thread decodes in full (process starts are read
-    // whole by the scan).
+    // Writes with a `\u` escape: lines a screening thread decodes in full (the scan
+    // reads plain process starts and writes whole).
     let write = |name: &str| {
         format!(
-            r#"{{"@timestamp":"2024-01-03T14:00:02Z","event":{{"category":"file","type":"creation"}},"host":{{"id":"h1","os":{{"type":"windows"}}}},"process":{{"pid":4}},"file":{{"path":"C:/{name}.exe","extension":"exe"}}}}"#
+            r#"{{"@timestamp":"2024-01-03T14:00:02Z","event":{{"category":"file","type":"creation"}},"host":{{"id":"h1","os":{{"type":"windows"}}}},"process":{{"pid":4}},"file":{{"path":"C:/{name}.exe","extension":"exe"}},"note":"\u0041"}}"#
         )
         .into_bytes()
     };
@@ -398,9 +398,11 @@ fn review_feed_decoded_checks_the_screening_length_too() {
         let detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
         EcsPipeline::new(detector, Prefiltering::Validating)
     };
+    // A `\u` escape makes the screening say "decode" (the scan reads plain writes
+    // whole).
     let write = |path: &str| {
         format!(
-            r#"{{"@timestamp":"2024-01-03T14:00:01Z","event":{{"category":"file","type":"creation"}},"host":{{"id":"h1","os":{{"type":"windows"}}}},"process":{{"pid":4}},"file":{{"path":"{path}","extension":"exe"}}}}"#
+            r#"{{"@timestamp":"2024-01-03T14:00:01Z","event":{{"category":"file","type":"creation"}},"host":{{"id":"h1","os":{{"type":"windows"}}}},"process":{{"pid":4}},"file":{{"path":"{path}","extension":"exe"}},"note":"\u0041"}}"#
         )
         .into_bytes()
     };

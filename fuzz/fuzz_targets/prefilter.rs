@@ -40,6 +40,9 @@ fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
     if let Some(full) = record.process_event(3) {
         assert_eq!(s.process_event(3), full, "claim 1");
     }
+    if let Some(full) = record.file_event(3) {
+        assert_eq!(s.file_event(3), full, "claim 1");
+    }
     let events: Vec<Event<'_>> = record.events(3).collect();
     match s.screen(rule, 3) {
         Screen::Skip { events: n } => {
@@ -55,6 +58,12 @@ fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
         Screen::Execution(fast) => {
             let [Event::Process(full)] = events[..] else {
                 panic!("claim 3: not one process event")
+            };
+            assert_eq!(fast, full, "claim 3");
+        }
+        Screen::Write(fast) => {
+            let [Event::File(full)] = events[..] else {
+                panic!("claim 3: not one file event")
             };
             assert_eq!(fast, full, "claim 3");
         }

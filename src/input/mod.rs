@@ -128,10 +128,13 @@
 //!    odd types and anything else unusual. [`Screened::screen`] then decides: no
 //!    candidate of either stage, skip (the detector counts the events the line holds,
 //!    [`Detector::count_irrelevant`](crate::Detector::count_irrelevant)); a possible
-//!    write, full decode; a process start, step 3.
-//! 3. The scan also keeps every field of a process event (its id, pid, code signature
-//!    and hashes, escape-free), so a process start is handed to the detector whole,
-//!    from the scan, without the full decode, in every semantics and at any lateness.
+//!    write or a process start, step 3.
+//! 3. The scan also keeps every field of a process and of a file event (ids, pid, code
+//!    signature, path, extension, header bytes, hashes; escape-free but for the
+//!    executable and the path), so a process start or a possible write is handed to
+//!    the detector whole, from the scan, without the full decode, in every semantics
+//!    and at any lateness. Lines with both categories, `\u` escapes or anything the
+//!    scan gives up on are decoded.
 //!
 //! The proofs are in the [`Prefilter`] docs; tests run every fixture corpus both ways
 //! and compare verdicts, counters and detector snapshots, and a fuzz target does the

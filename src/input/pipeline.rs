@@ -36,8 +36,8 @@ pub enum Fed {
     /// The prefilter proved the line holds no candidate; it was not decoded, only
     /// counted as the events it holds (see [`Prefiltering`] for what was validated).
     Skipped,
-    /// A process start handed over from the prefilter's scan, without the full
-    /// decode.
+    /// A process start or a possible write handed over whole from the prefilter's scan,
+    /// without the full decode.
     Fast,
     /// Decoded fully and handed over.
     Decoded,
@@ -54,7 +54,8 @@ pub struct PipelineStats {
     /// Of those, the lines skipped without any parse ([`Prefiltering::Fast`] only):
     /// **not validated**.
     pub unvalidated: u64,
-    /// Process starts handed over from the scan, without the full decode.
+    /// Process starts and possible writes handed over whole from the scan, without the
+    /// full decode.
     pub fast: u64,
     /// Lines decoded fully (accepted or not).
     pub decoded: u64,
@@ -67,8 +68,9 @@ pub struct PipelineStats {
 /// With the prefilter **off**, every non-blank line is decoded by
 /// [`EcsRecord::parse`] and its events handed to the detector. Otherwise a line the
 /// prefilter proves irrelevant is skipped (the detector only counts its events, see
-/// [`Detector::count_irrelevant`]), and a process start the scanner could read whole is
-/// handed over from the scan; every other line is decoded as with it off. The
+/// [`Detector::count_irrelevant`]), and a process start or a possible write the scanner
+/// could read whole is handed over from the scan; every other line is decoded as with
+/// it off. The
 /// detector's state and verdicts are the same either way.
 ///
 /// **The trade-off** is validation: [`Prefiltering::Validating`] skips only lines the
@@ -94,8 +96,8 @@ pub struct PipelineStats {
 ///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\Windows\\evil.exe"}}"#,
 /// ];
 /// let fed: Vec<Fed> = lines.iter().zip(1..).map(|(l, n)| pipeline.feed(l, n).unwrap()).collect();
-/// // The write is decoded; the start is read whole by the prefilter's scan.
-/// assert_eq!(fed, [Fed::Skipped, Fed::Decoded, Fed::Fast]);
+/// // The write and the start are read whole by the prefilter's scan: no full decode.
+/// assert_eq!(fed, [Fed::Skipped, Fed::Fast, Fed::Fast]);
 /// assert!(pipeline.detector_mut().poll_verdict().unwrap().as_alert().is_some());
 /// assert_eq!(pipeline.stats().skipped, 1);
 /// ```
@@ -299,6 +301,11 @@ fn apply<P: TrustPolicy>(
         // The whole event, as the decoder would make it (claim 3 of the prefilter).
         Some((Screen::Execution(event), _)) => {
             detector.handle(Event::Process(event));
+            stats.fast += 1;
+            return Ok(Fed::Fast);
+        }
+        Some((Screen::Write(event), _)) => {
+            detector.handle(Event::File(event));
             stats.fast += 1;
             return Ok(Fed::Fast);
         }

@@ -6,7 +6,7 @@ use alloc::string::String;
 use memchr::memmem::Finder;
 
 use super::ecs::{Category, Field, Node, ROOT, Route, node_route, parse_es_date, route};
-use crate::event::{CodeSignature, EventTypes, Hashes, Origin, Position, ProcessEvent};
+use crate::event::{CodeSignature, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent};
 use crate::rule::Rule;
 use crate::time::Timestamp;
 use crate::trust::TrustPolicy;
@@ -20,8 +20,8 @@ const CAT_FILE: u8 = 1;
 const CAT_PROCESS: u8 = 2;
 
 /// A sound byte-level prefilter for ECS NDJSON: decides, without the full decode, that
-/// a line cannot be a candidate of either stage, and reads a process start whole, so
-/// that it needs no full decode either.
+/// a line cannot be a candidate of either stage, and reads a process start or a possible
+/// write whole, so that it needs no full decode either.
 ///
 /// # What it does
 ///
@@ -33,8 +33,9 @@ const CAT_PROCESS: u8 = 2;
 /// candidate predicates, of the detector's clock and of a process event are kept:
 /// `@timestamp`, `event.category`, `event.type`, `event.sequence`, `host.id`,
 /// `host.os.type`, `process.executable`, the event's id (`event.id`, `id`, `_id`),
-/// `process.pid`, `process.code_signature.{exists, trusted, subject_name, status}` and
-/// `process.hash.{sha256, sha1, md5}`. The other fields the decoder reads are
+/// `process.pid`, `process.code_signature.{exists, trusted, subject_name, status}`,
+/// `process.hash.{sha256, sha1, md5}`, `file.path`, `file.extension`,
+/// `file.Ext.header_bytes` and `file.hash.{sha256, sha1, md5}`. The other fields the decoder reads are
 /// type-checked (so that a line the scanner accepts is one the decoder accepts) and
 /// skipped.
 ///
@@ -112,7 +113,8 @@ const CAT_PROCESS: u8 = 2;
 /// `r.sequence() == s.sequence`, `r.category() == s.category`,
 /// `r.event_types() == s.types`, `r.host_id() == s.host_id`, `r.os_type() ==
 /// s.os_type` and `r.process_executable() == s.executable`; and when the record has a
-/// process event, `r.process_event(p) == s.process_event(p)` for every position `p`.
+/// process event, `r.process_event(p) == s.process_event(p)`, and when it has a file
+/// event, `r.file_event(p) == s.file_event(p)`, for every position `p`.
 ///
 /// *Argument.* The scanner accepts a subset of RFC 8259 JSON: an object at the top,
 /// strict number, literal and string grammar (escapes limited to `\" \\ \/ \b \f \n \r
@@ -127,7 +129,8 @@ const CAT_PROCESS: u8 = 2;
 /// object recurses (the scanner accepts only objects there: the decoder's
 /// array-flattening and `null` cases never arise); a leaf's value is read per its
 /// shape, and the scanner accepts only values the decoder reads without error: a string
-/// or `null` for a keyword it keeps (escape-free except `process.executable`); a
+/// or `null` for a keyword it keeps (escape-free except `process.executable` and
+/// `file.path`); a
 /// string, number, boolean or `null` for a keyword
 /// it does not keep (the decoder indexes numbers and booleans as their text); `true`,
 /// `false` or `null` for a boolean; a plain integer of at most 18 digits (19 for the
@@ -158,15 +161,18 @@ const CAT_PROCESS: u8 = 2;
 /// (`is_windows` through `is_execution` of an event of type `start` with the same
 /// `os_type`), and skips only when it is false. ∎
 ///
-/// **Claim 3 (whole process starts).** If `screen` says [`Screen::Execution`]`(e)`,
-/// then the record's category is exactly `process`, and `events()` yields one event,
-/// the process event `e`: handing the detector `e` is handing it the full decode.
+/// **Claim 3 (whole events).** If `screen` says [`Screen::Execution`]`(e)`, then the
+/// record's category is exactly `process`, and `events()` yields one event, the process
+/// event `e`; if it says [`Screen::Write`]`(e)`, the category is exactly `file` and
+/// `events()` yields the file event `e` alone. Either way handing the detector `e` is
+/// handing it the full decode.
 ///
-/// *Argument.* The category is exactly `process` (screen checks it), so `events()`
-/// yields `r.process_event(position)` alone, which is `e` by claim 1: the process
-/// event is built from the same fields by the same rules (`id` = `event.id`, else
-/// `id`, else `_id`; a boolean, integer or escape-free keyword given once is its own
-/// value, `null` is none; the decoder's multi-value rules never apply, since every
+/// *Argument.* The category is exactly `process` (or `file`: screen checks it), so
+/// `events()` yields `r.process_event(position)` (or `r.file_event(position)`) alone,
+/// which is `e` by claim 1: the event is built from the same fields by the same rules
+/// (`id` = `event.id`, else `id`, else `_id`; a boolean, integer or escape-free keyword
+/// given once is its own value, `null` is none; the executable and the path are
+/// unescaped as JSON defines; the decoder's multi-value rules never apply, since every
 /// leaf was seen at most once). ∎
 ///
 /// # What is given up
@@ -215,6 +221,8 @@ const CAT_PROCESS: u8 = 2;
 #[derive(Clone, Debug)]
 pub struct Prefilter {
     scratch: String,
+    /// The same for an escaped `file.path`.
+    path_scratch: String,
     /// The byte search's needles, built once.
     sighter: Sighter,
     /// Whether lines that look like process starts are walked for the fast path.
@@ -229,6 +237,7 @@ impl Default for Prefilter {
     fn default() -> Self {
         Prefilter {
             scratch: String::new(),
+            path_scratch: String::new(),
             sighter: Sighter::new(),
             fast_path: true,
             validate: false,
@@ -261,6 +270,12 @@ pub struct Screened<'a> {
     pub(crate) raw_executable: Option<(&'a [u8], bool)>,
     /// The process event's other fields.
     pub(crate) rest: Rest<'a>,
+    /// `file.path`, unescaped.
+    pub(crate) file_path: Option<&'a str>,
+    /// `file.path` as it is in the line, and whether it holds escapes.
+    pub(crate) raw_file_path: Option<(&'a [u8], bool)>,
+    /// The file event's other fields.
+    pub(crate) file: FileRest<'a>,
 }
 
 /// What to do with a line, by [`Screened::screen`].
@@ -278,6 +293,10 @@ pub enum Screen<'a> {
     /// A process start (category exactly `process`, and a stage-2 candidate): the whole
     /// event the full decode would make (claim 3), to hand the detector instead.
     Execution(ProcessEvent<'a>),
+    /// A possible write (category exactly `file`, Windows, type `creation` or
+    /// `change`): the whole event the full decode would make (claim 3), to hand the
+    /// detector instead.
+    Write(FileEvent<'a>),
     /// Possibly a write: decode fully.
     Decode,
 }
@@ -343,6 +362,8 @@ impl Prefilter {
                 return Triage::Skip;
             }
             Sight::Decode => return Triage::Decode,
+            // A likely write: walked, to hand it over whole.
+            Sight::Write => {}
             Sight::Start if !self.fast_path => return Triage::Decode,
             _ => {}
         }
@@ -352,8 +373,8 @@ impl Prefilter {
         }
     }
 
-    /// `body` (a `process.executable` the walk accepted) unescaped into the scratch
-    /// buffer; `None` if it is not a body the walk accepts.
+    /// `body` (a `process.executable` or `file.path` the walk accepted) unescaped into
+    /// the scratch buffer; `None` if it is not a body the walk accepts.
     pub(crate) fn unescape_executable(&mut self, body: &[u8]) -> Option<&str> {
         unescape(body, &mut self.scratch)?;
         Some(self.scratch.as_str())
@@ -380,14 +401,16 @@ impl Prefilter {
         }
         let raw = w.raw;
         let timestamp = raw.timestamp?;
-        let executable = match raw.executable {
-            None => None,
-            Some((body, false)) => Some(core::str::from_utf8(body).ok()?),
+        let text = |raw: Option<(&'s [u8], bool)>, scratch: &'s mut String| match raw {
+            None => Some(None),
+            Some((body, false)) => Some(Some(core::str::from_utf8(body).ok()?)),
             Some((body, true)) => {
-                unescape(body, &mut self.scratch)?;
-                Some(self.scratch.as_str())
+                unescape(body, scratch)?;
+                Some(Some(scratch.as_str()))
             }
         };
+        let executable = text(raw.executable, &mut self.scratch)?;
+        let file_path = text(raw.file_path, &mut self.path_scratch)?;
         let category = match raw.categories {
             0 => Category::Other,
             CAT_FILE => Category::File,
@@ -404,6 +427,9 @@ impl Prefilter {
             executable,
             raw_executable: raw.executable,
             rest: raw.rest,
+            file_path,
+            raw_file_path: raw.file_path,
+            file: raw.file,
         })
     }
 }
@@ -413,6 +439,32 @@ impl<'a> Screened<'a> {
     /// line: one per category among `file` and `process`.
     pub fn events(&self) -> u8 {
         u8::from(self.category.is_file()) + u8::from(self.category.is_process())
+    }
+
+    /// The file event the full decode makes of the line (if its category includes
+    /// `file`), every field, at `position` (claim 1).
+    pub fn file_event(&self, position: Position) -> FileEvent<'a> {
+        let (rest, file) = (&self.rest, &self.file);
+        FileEvent {
+            origin: Origin {
+                timestamp: self.timestamp,
+                sequence: self.sequence,
+                id: rest.id(),
+                position,
+            },
+            host_id: self.host_id,
+            os_type: self.os_type,
+            types: self.types,
+            pid: rest.pid,
+            path: self.file_path,
+            extension: file.extension,
+            header_bytes: file.header_bytes,
+            hash: Hashes {
+                sha256: file.sha256,
+                sha1: file.sha1,
+                md5: file.md5,
+            },
+        }
     }
 
     /// The process event the full decode makes of the line (if its category includes
@@ -466,6 +518,9 @@ impl<'a> Screened<'a> {
                 events: self.events(),
             },
             (true, false) if !self.category.is_file() => Screen::Execution(process),
+            (false, true) if !self.category.is_process() => {
+                Screen::Write(self.file_event(position))
+            }
             _ => Screen::Decode,
         }
     }
@@ -493,8 +548,12 @@ struct Raw<'a> {
     os_type: Option<&'a str>,
     /// The raw body, and whether it holds escapes.
     executable: Option<(&'a [u8], bool)>,
+    /// `file.path`: the raw body, and whether it holds escapes.
+    file_path: Option<(&'a [u8], bool)>,
     /// The rest of a process event's fields.
     rest: Rest<'a>,
+    /// The rest of a file event's fields.
+    file: FileRest<'a>,
     /// Leaves seen, by `Field` discriminant: a second sighting gives up.
     seen: u32,
 }
@@ -512,6 +571,17 @@ pub(crate) struct Rest<'a> {
     pub(crate) sig_trusted: Option<bool>,
     pub(crate) sig_subject: Option<&'a str>,
     pub(crate) sig_status: Option<&'a str>,
+    pub(crate) sha256: Option<&'a str>,
+    pub(crate) sha1: Option<&'a str>,
+    pub(crate) md5: Option<&'a str>,
+}
+
+/// The fields of a file event beyond the shared ones (id, pid, host, time, types) and
+/// the path: kept so that a write can be handed over whole. Escape-free strings only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FileRest<'a> {
+    pub(crate) extension: Option<&'a str>,
+    pub(crate) header_bytes: Option<&'a str>,
     pub(crate) sha256: Option<&'a str>,
     pub(crate) sha1: Option<&'a str>,
     pub(crate) md5: Option<&'a str>,
@@ -811,14 +881,19 @@ impl<'a> Walker<'a> {
             | Field::SigStatus
             | Field::ProcessSha256
             | Field::ProcessSha1
-            | Field::ProcessMd5 => {
+            | Field::ProcessMd5
+            | Field::FileExtension
+            | Field::HeaderBytes
+            | Field::FileSha256
+            | Field::FileSha1
+            | Field::FileMd5 => {
                 let value = if self.peek()? == b'n' {
                     self.literal(b"null")?;
                     None
                 } else {
                     Some(self.plain_string()?)
                 };
-                let rest = &mut self.raw.rest;
+                let (rest, file) = (&mut self.raw.rest, &mut self.raw.file);
                 *match field {
                     Field::EventId => &mut rest.event_id,
                     Field::TopId => &mut rest.top_id,
@@ -827,14 +902,21 @@ impl<'a> Walker<'a> {
                     Field::SigStatus => &mut rest.sig_status,
                     Field::ProcessSha256 => &mut rest.sha256,
                     Field::ProcessSha1 => &mut rest.sha1,
-                    _ => &mut rest.md5,
+                    Field::ProcessMd5 => &mut rest.md5,
+                    Field::FileExtension => &mut file.extension,
+                    Field::HeaderBytes => &mut file.header_bytes,
+                    Field::FileSha256 => &mut file.sha256,
+                    Field::FileSha1 => &mut file.sha1,
+                    _ => &mut file.md5,
                 } = value;
             }
-            Field::HostId | Field::OsType | Field::Executable => {
+            Field::HostId | Field::OsType | Field::Executable | Field::FilePath => {
                 if self.peek()? == b'n' {
                     self.literal(b"null")?;
                 } else if field == Field::Executable {
                     self.raw.executable = Some(self.string()?);
+                } else if field == Field::FilePath {
+                    self.raw.file_path = Some(self.string()?);
                 } else {
                     let text = Some(self.plain_string()?);
                     if field == Field::HostId {
@@ -994,11 +1076,12 @@ pub fn lacks_rule_category(line: &[u8]) -> bool {
 enum Sight {
     /// No `\u`, and no `"file"`/`"process"` value: no event (claim 0).
     NoCategory,
-    /// Decode fully without walking: a `\u` (the walk would give up on it), or values
-    /// `"file"` and `"creation"`/`"change"`, a likely write, which the walk would
-    /// send to the full decode anyway. (Decoding is always correct; this only saves
-    /// the walk.)
+    /// Decode fully without walking: a `\u` (the walk would give up on it). (Decoding
+    /// is always correct; this only saves the walk.)
     Decode,
+    /// Walk it, but it has the values `"file"` and `"creation"`/`"change"`: likely a
+    /// write (and no `\u`).
+    Write,
     /// Walk it ([`Prefilter::scan`]).
     Walk,
     /// Walk it, but it has the values `"process"` and `"start"`: likely a process start.
@@ -1055,7 +1138,11 @@ fn sight(s: &Sighter, line: &[u8]) -> Sight {
     let file = has_value(&s.file, line);
     let process = has_value(&s.process, line);
     if file && (has_value(&s.creation, line) || has_value(&s.change, line)) {
-        return Sight::Decode;
+        return if has_unicode_escape(&s.escape, line) {
+            Sight::Decode
+        } else {
+            Sight::Write
+        };
     }
     if has_unicode_escape(&s.escape, line) {
         return Sight::Decode;
@@ -1153,6 +1240,14 @@ mod tests {
 
     /// The former byte search (an eight-byte SWAR loop that pairs backslashes from the
     /// left of each run), kept as the reference [`sight`] must agree with.
+    /// `sight` as the reference saw it: a likely write was "decode" (it is walked now).
+    fn coarse(sight: Sight) -> Sight {
+        match sight {
+            Sight::Write => Sight::Decode,
+            other => other,
+        }
+    }
+
     fn sight_reference(line: &[u8]) -> Sight {
         let (mut file, mut process, mut write, mut start) = (false, false, false, false);
         let mut i = 0;
@@ -1393,6 +1488,9 @@ mod tests {
             start(r#""event":{"id":7}"#),
             start(r#""_id":3"#),
             start(r#""process":{"hash":{"sha1":true}}"#),
+            start(r#""file":{"extension":1.50}"#),
+            start(r#""file":{"path":true}"#),
+            start(r#""file":{"Ext":{"header_bytes":12}}"#),
             start(r#""process":{"code_signature":{"subject_name":1}}"#),
             // A kept keyword with an escape.
             start(r#""process":{"code_signature":{"subject_name":"a"b"}}"#),
@@ -1433,7 +1531,8 @@ mod tests {
     #[test]
     fn accepted_odd_but_valid_values_agree() {
         for body in [
-            r#""file":{"extension":1.50,"path":true,"hash":{"md5":null}}"#,
+            r#""file":{"extension":"exe","path":"C:\\x","hash":{"md5":null},"size":1.50}"#,
+            r#""file":{"Ext":{"header_bytes":"4d5a"},"hash":{"sha256":"ab","sha1":"cd"}}"#,
             r#""process":{"pid":null,"code_signature":{"trusted":false,"exists":null}}"#,
             r#""event":{"sequence":9999999999999999999,"id":"7"}"#,
             r#""host":{"id":null},"process.executable":null"#,
@@ -1502,7 +1601,7 @@ mod tests {
         let sighter = Sighter::new();
         for (line, sight) in cases {
             let text = String::from_utf8_lossy(line);
-            assert_eq!(super::sight(&sighter, line), *sight, "{text}");
+            assert_eq!(coarse(super::sight(&sighter, line)), *sight, "{text}");
             assert_eq!(sight_reference(line), *sight, "reference: {text}");
             assert_eq!(
                 lacks_rule_category(line),
@@ -1533,7 +1632,7 @@ mod tests {
             let line = parts.concat();
             let sighter = Sighter::new();
             proptest::prop_assert_eq!(
-                super::sight(&sighter, line.as_bytes()),
+                coarse(super::sight(&sighter, line.as_bytes())),
                 sight_reference(line.as_bytes()),
                 "{}", line
             );
@@ -1563,7 +1662,7 @@ mod tests {
             }
             let sighter = Sighter::new();
             proptest::prop_assert_eq!(
-                super::sight(&sighter, &line),
+                coarse(super::sight(&sighter, &line)),
                 sight_reference(&line),
                 "{:?}", String::from_utf8_lossy(&line)
             );
@@ -1584,6 +1683,10 @@ mod tests {
                     assert_eq!(e.origin.position, 9);
                     Screen::Execution(ProcessEvent::default())
                 }
+                Screen::Write(e) => {
+                    assert_eq!(e.origin.position, 9);
+                    Screen::Write(FileEvent::default())
+                }
                 Screen::Decode => Screen::Decode,
             }
         };
@@ -1597,7 +1700,7 @@ mod tests {
         let end = r#""event":{"category":"process","type":"end"},"host.os.type":"windows""#;
         assert_eq!(screen(end, &es), Screen::Skip { events: 1 });
         let write = r#""event":{"category":"file","type":"change"},"host.os.type":"windows""#;
-        assert_eq!(screen(write, &es), Screen::Decode);
+        assert_eq!(screen(write, &es), Screen::Write(FileEvent::default()));
         let linux = r#""event":{"category":"file","type":"creation"},"host.os.type":"linux""#;
         assert_eq!(screen(linux, &es), Screen::Skip { events: 1 });
         let both =

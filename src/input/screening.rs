@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
-use super::prefilter::{Prefilter, Screen, Triage};
-use crate::event::{CodeSignature, EventTypes, Hashes, Origin, Position, ProcessEvent};
+use super::prefilter::{Prefilter, Screen, Screened, Triage};
+use crate::event::{CodeSignature, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent};
 use crate::owned::OwnedEvent;
 use crate::rule::Rule;
 use crate::time::Timestamp;
@@ -56,36 +56,84 @@ impl Bytes {
     }
 }
 
-/// [`Rest`] with ranges of the line for its strings.
+/// A screened event (a process start or a possible write) with ranges of the line
+/// for its strings: all escape-free but the executable or path, whose escapes are
+/// undone again when the event is rebuilt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RestBytes {
+pub(crate) struct EventBytes {
+    timestamp: Timestamp,
+    sequence: Option<u64>,
+    types: EventTypes,
     id: Option<Bytes>,
+    host_id: Option<Bytes>,
+    os_type: Option<Bytes>,
     pid: Option<i64>,
-    sig_exists: Option<bool>,
-    sig_trusted: Option<bool>,
-    sig_subject: Option<Bytes>,
-    sig_status: Option<Bytes>,
-    sha256: Option<Bytes>,
-    sha1: Option<Bytes>,
-    md5: Option<Bytes>,
+    /// `process.executable` or `file.path`: the raw body, and whether it holds escapes.
+    path: Option<(Bytes, bool)>,
+    /// A process's code signature subject and status; a file's extension and header
+    /// bytes.
+    more: [Option<Bytes>; 2],
+    /// The process's or the file's `sha256`, `sha1`, `md5`.
+    hash: [Option<Bytes>; 3],
+    /// A process's `code_signature.exists` and `.trusted`.
+    signature: [Option<bool>; 2],
+}
+
+impl EventBytes {
+    /// `scanned`'s process event (`file` false) or file event as ranges of `line`;
+    /// `None` if a string is not in the line (cannot happen: the walk borrows from it).
+    fn of(line: &[u8], scanned: &Screened<'_>, file: bool) -> Option<EventBytes> {
+        let within = |s: Option<&str>| match s {
+            None => Some(None),
+            Some(s) => Bytes::within(line, s.as_bytes()).map(Some),
+        };
+        let raw_path = if file {
+            scanned.raw_file_path
+        } else {
+            scanned.raw_executable
+        };
+        let path = match raw_path {
+            None => None,
+            Some((body, escaped)) => Some((Bytes::within(line, body)?, escaped)),
+        };
+        let (r, f) = (&scanned.rest, &scanned.file);
+        let (more, hash, signature) = if file {
+            (
+                [f.extension, f.header_bytes],
+                [f.sha256, f.sha1, f.md5],
+                [None, None],
+            )
+        } else {
+            (
+                [r.sig_subject, r.sig_status],
+                [r.sha256, r.sha1, r.md5],
+                [r.sig_exists, r.sig_trusted],
+            )
+        };
+        Some(EventBytes {
+            timestamp: scanned.timestamp,
+            sequence: scanned.sequence,
+            types: scanned.types,
+            id: within(r.id())?,
+            host_id: within(scanned.host_id)?,
+            os_type: within(scanned.os_type)?,
+            pid: r.pid,
+            path,
+            more: [within(more[0])?, within(more[1])?],
+            hash: [within(hash[0])?, within(hash[1])?, within(hash[2])?],
+            signature,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// [`Screen::Skip`]; `unvalidated` when the byte search alone decided.
     Skip { events: u8, unvalidated: bool },
-    /// [`Screen::Execution`], its strings as ranges of the line.
-    Execution {
-        timestamp: Timestamp,
-        sequence: Option<u64>,
-        types: EventTypes,
-        host_id: Option<Bytes>,
-        os_type: Option<Bytes>,
-        /// The raw body in the line, and whether it holds escapes.
-        executable: Option<(Bytes, bool)>,
-        /// The rest of the event (its strings are escape-free, so ranges of the line).
-        rest: RestBytes,
-    },
+    /// [`Screen::Execution`].
+    Execution(EventBytes),
+    /// [`Screen::Write`].
+    Write(EventBytes),
     /// [`Screen::Decode`].
     Decode,
 }
@@ -125,55 +173,61 @@ impl Screening {
         Some(match self.kind {
             Kind::Skip { events, .. } => Screen::Skip { events },
             Kind::Decode => Screen::Decode,
-            Kind::Execution {
-                timestamp,
-                sequence,
-                types,
-                host_id,
-                os_type,
-                executable,
-                rest,
-            } => {
+            Kind::Execution(e) | Kind::Write(e) => {
+                let file = matches!(self.kind, Kind::Write(_));
                 let text = |b: Option<Bytes>| -> Option<Option<&'s str>> {
                     match b {
                         None => Some(None),
                         Some(b) => Some(Some(core::str::from_utf8(b.of(line)?).ok()?)),
                     }
                 };
-                let host_id = text(host_id)?;
-                let os_type = text(os_type)?;
-                let id = text(rest.id)?;
-                let code_signature = CodeSignature {
-                    exists: rest.sig_exists,
-                    trusted: rest.sig_trusted,
-                    subject_name: text(rest.sig_subject)?,
-                    status: text(rest.sig_status)?,
+                let origin = Origin {
+                    timestamp: e.timestamp,
+                    sequence: e.sequence,
+                    id: text(e.id)?,
+                    position,
                 };
+                let (host_id, os_type) = (text(e.host_id)?, text(e.os_type)?);
+                let more = [text(e.more[0])?, text(e.more[1])?];
                 let hash = Hashes {
-                    sha256: text(rest.sha256)?,
-                    sha1: text(rest.sha1)?,
-                    md5: text(rest.md5)?,
+                    sha256: text(e.hash[0])?,
+                    sha1: text(e.hash[1])?,
+                    md5: text(e.hash[2])?,
                 };
-                let executable = match executable {
+                let path = match e.path {
                     None => None,
                     Some((body, false)) => text(Some(body))?,
                     Some((body, true)) => Some(prefilter.unescape_executable(body.of(line)?)?),
                 };
-                Screen::Execution(ProcessEvent {
-                    origin: Origin {
-                        timestamp,
-                        sequence,
-                        id,
-                        position,
-                    },
-                    host_id,
-                    os_type,
-                    types,
-                    executable,
-                    pid: rest.pid,
-                    code_signature,
-                    hash,
-                })
+                if file {
+                    Screen::Write(FileEvent {
+                        origin,
+                        host_id,
+                        os_type,
+                        types: e.types,
+                        pid: e.pid,
+                        path,
+                        extension: more[0],
+                        header_bytes: more[1],
+                        hash,
+                    })
+                } else {
+                    Screen::Execution(ProcessEvent {
+                        origin,
+                        host_id,
+                        os_type,
+                        types: e.types,
+                        executable: path,
+                        pid: e.pid,
+                        code_signature: CodeSignature {
+                            exists: e.signature[0],
+                            trusted: e.signature[1],
+                            subject_name: more[0],
+                            status: more[1],
+                        },
+                        hash,
+                    })
+                }
             }
         })
     }
@@ -269,50 +323,13 @@ impl<P: TrustPolicy> Screener<P> {
                 events,
                 unvalidated: false,
             },
+            // Not in the line (cannot happen: the walk borrows from it): the full
+            // decode is always correct.
             Screen::Execution(_) => {
-                let within = |s: Option<&str>| match s {
-                    None => Some(None),
-                    Some(s) => Bytes::within(line, s.as_bytes()).map(Some),
-                };
-                let executable = match scanned.raw_executable {
-                    None => Some(None),
-                    Some((body, escaped)) => Bytes::within(line, body).map(|b| Some((b, escaped))),
-                };
-                let r = &scanned.rest;
-                let rest = (|| {
-                    Some(RestBytes {
-                        id: within(r.id())?,
-                        pid: r.pid,
-                        sig_exists: r.sig_exists,
-                        sig_trusted: r.sig_trusted,
-                        sig_subject: within(r.sig_subject)?,
-                        sig_status: within(r.sig_status)?,
-                        sha256: within(r.sha256)?,
-                        sha1: within(r.sha1)?,
-                        md5: within(r.md5)?,
-                    })
-                })();
-                match (
-                    within(scanned.host_id),
-                    within(scanned.os_type),
-                    executable,
-                    rest,
-                ) {
-                    (Some(host_id), Some(os_type), Some(executable), Some(rest)) => {
-                        Kind::Execution {
-                            timestamp: scanned.timestamp,
-                            sequence: scanned.sequence,
-                            types: scanned.types,
-                            host_id,
-                            os_type,
-                            executable,
-                            rest,
-                        }
-                    }
-                    // Not in the line (cannot happen: the walk borrows from it); the
-                    // full decode is always correct.
-                    _ => Kind::Decode,
-                }
+                EventBytes::of(line, &scanned, false).map_or(Kind::Decode, Kind::Execution)
+            }
+            Screen::Write(_) => {
+                EventBytes::of(line, &scanned, true).map_or(Kind::Decode, Kind::Write)
             }
             _ => Kind::Decode,
         };
@@ -339,7 +356,7 @@ impl<P: TrustPolicy> Screener<P> {
 /// let lines: [&[u8]; 2] = [
 ///     br#"{"@timestamp":"2024-01-03T14:00:01Z","event":{"category":"file","type":"creation"},
 ///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4},
-///         "file":{"path":"C:\\x.exe","extension":"exe"}}"#,
+///         "file":{"path":"C:\\x.exe","extension":"exe"},"message":"caf\u00e9"}"#,
 ///     br#"{"@timestamp":"2024-01-03T14:00:02Z","event":{"category":"process","type":"start"},
 ///         "host":{"id":"h1","os":{"type":"windows"}},"process":{"executable":"C:\\x.exe"}}"#,
 /// ];
@@ -353,8 +370,9 @@ impl<P: TrustPolicy> Screener<P> {
 ///         }).collect()
 ///     }).join().unwrap()
 /// });
-/// // Here, in order: only the detector's work is left. The write was decoded; the
-/// // process start was read whole by the screening itself.
+/// // Here, in order: only the detector's work is left. The write (with a `\u` escape,
+/// // which the scan leaves to the decoder) was decoded; the process start was read
+/// // whole by the screening itself.
 /// let mut fed = Vec::new();
 /// for (n, (line, (screening, decoded))) in lines.iter().zip(&work).enumerate() {
 ///     fed.push(pipeline.feed_decoded(line, n as u64 + 1, screening, decoded).unwrap());

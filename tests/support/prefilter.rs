@@ -41,6 +41,10 @@ pub fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
         let full = record.process_event(5).expect("a process event");
         assert_eq!(scanned.process_event(5), full, "claim 1: {text}");
     }
+    if record.category().is_file() {
+        let full = record.file_event(5).expect("a file event");
+        assert_eq!(scanned.file_event(5), full, "claim 1: {text}");
+    }
     let events: Vec<Event<'_>> = record.events(5).collect();
     match scanned.screen(rule, 5) {
         Screen::Skip { events: n } => {
@@ -59,6 +63,12 @@ pub fn check_line(prefilter: &mut Prefilter, line: &[u8], rule: &Rule) {
             };
             assert_eq!(fast, full, "claim 3: {text}");
             assert!(rule.is_execution(&full), "claim 3: {text}");
+        }
+        Screen::Write(fast) => {
+            let [Event::File(full)] = events[..] else {
+                panic!("claim 3: not one file event: {text}")
+            };
+            assert_eq!(fast, full, "claim 3: {text}");
         }
         Screen::Decode => {}
         other => panic!("a screen this check does not know: {other:?}"),

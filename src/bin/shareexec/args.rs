@@ -157,7 +157,7 @@ pub struct DetectArgs {
     pub input_format: InputFormat,
     /// Byte-level prefilter for ECS lines (Sysmon lines are always decoded): lines
     /// that cannot be part of a sequence are skipped without being decoded, and process
-    /// starts are read whole by the prefilter's scan. Alerts are the same in every
+    /// starts and possible writes are read whole by the prefilter's scan. Alerts are the same in every
     /// mode; `auto` reports
     /// the same bad lines as `off`, `on` skips some unvalidated (`--stats` counts them).
     #[arg(long, value_enum, default_value_t = PrefilterMode::Auto)]
