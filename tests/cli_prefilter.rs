@@ -6,33 +6,17 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_shareexec");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+mod support;
+
+use support::{BIN, ROOT};
 
 fn fixtures() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let name = path.to_string_lossy().into_owned();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if (name.ends_with(".ndjson") || name.ends_with(".ndjson.gz"))
-                // The library-level test (tests/prefilter.rs) runs the 100k corpus;
-                // six runs of the (unoptimized) binary over it would take minutes.
-                && !name.contains("defend-100k")
-            {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&Path::new(ROOT).join("tests/fixtures"), &mut out);
-    out.push(Path::new(ROOT).join("data/sample.ndjson"));
-    out
+    support::fixture_corpora()
+        .into_iter()
+        // The library-level test (tests/prefilter.rs) runs the 100k corpus; six runs
+        // of the (unoptimized) binary over it would take minutes.
+        .filter(|p| !p.to_string_lossy().contains("defend-100k"))
+        .collect()
 }
 
 /// (stdout, stderr's stats object without the prefilter's own fields and the time).

@@ -6,57 +6,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use support::{ROOT, shareexec};
-
-fn fixtures() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let name = path.to_string_lossy().into_owned();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if (name.ends_with(".ndjson") || name.ends_with(".ndjson.gz"))
-                // Minutes for the unoptimised binary; the library test covers it.
-                && !name.contains("defend-100k")
-            {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&Path::new(ROOT).join("tests/fixtures"), &mut out);
-    out.push(Path::new(ROOT).join("data/sample.ndjson"));
-    out
-}
-
-/// Exit status, stdout, and stderr with the run's time taken out of `--stats`.
-fn observed(out: Output) -> (Option<i32>, String, String) {
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let stderr: Vec<String> = stderr
-        .lines()
-        .map(
-            |line| match serde_json::from_str::<serde_json::Value>(line) {
-                Ok(serde_json::Value::Object(mut stats)) if line.starts_with('{') => {
-                    assert!(stats.remove("seconds").is_some(), "{line}");
-                    serde_json::Value::Object(stats).to_string()
-                }
-                _ => line.to_string(),
-            },
-        )
-        .collect();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        stderr.join("\n"),
-    )
-}
+use support::{ROOT, observed, shareexec};
 
 fn run(args: &[&str], files: &[String], threads: u16, stdin: Option<&[u8]>) -> Output {
     let threads = threads.to_string();
@@ -69,9 +22,11 @@ fn run(args: &[&str], files: &[String], threads: u16, stdin: Option<&[u8]>) -> O
 
 #[test]
 fn every_thread_count_gives_the_same_output_on_every_fixture() {
-    let files: Vec<String> = fixtures()
+    let files: Vec<String> = support::fixture_corpora()
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
+        // Minutes for the unoptimised binary; the library test covers it.
+        .filter(|name| !name.contains("defend-100k"))
         .collect();
     assert!(files.len() > 55, "{}", files.len());
     let configs: &[&[&str]] = &[

@@ -7,7 +7,6 @@
 //! it skips makes no candidate (claims 0 and 2). Plus a property test over generated
 //! and mutated lines.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -16,31 +15,6 @@ use shareexec::{Config, Detector, Rule, Semantics, Span};
 
 mod support;
 use support::prefilter::check_line;
-
-fn fixture_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.expect("dir entry").path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                let name = path.to_string_lossy();
-                if name.ends_with(".ndjson") || name.ends_with(".ndjson.gz") {
-                    out.push(path);
-                }
-            }
-        }
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    walk(&root.join("tests/fixtures"), &mut files);
-    files.push(root.join("data/sample.ndjson"));
-    files
-}
 
 fn configs() -> Vec<(Semantics, Span)> {
     vec![
@@ -156,7 +130,7 @@ fn run_as(
 
 #[test]
 fn every_fixture_corpus_gives_the_same_results_with_the_prefilter_on_and_off() {
-    let files = fixture_files();
+    let files = support::fixture_corpora();
     assert!(files.len() > 60, "fixtures found: {}", files.len());
     let (mut skipped, mut fast, mut total, mut skipped_invalid) = (0u64, 0u64, 0u64, 0u64);
     for path in &files {

@@ -13,10 +13,11 @@
 
 mod support;
 
+use support::observed;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Write;
-use std::process::Output;
 use std::sync::Arc;
 
 use shareexec::input::{Decoded, EcsPipeline, Fed, PipelineStats, Prefiltering};
@@ -245,27 +246,6 @@ fn review_reused_decoded_slots_give_exactly_feed_on_tricky_lines() {
             }
         }
     }
-}
-
-fn observed(out: Output) -> (Option<i32>, String, String) {
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let stderr: Vec<String> = stderr
-        .lines()
-        .map(
-            |line| match serde_json::from_str::<serde_json::Value>(line) {
-                Ok(serde_json::Value::Object(mut stats)) if line.starts_with('{') => {
-                    stats.remove("seconds");
-                    serde_json::Value::Object(stats).to_string()
-                }
-                _ => line.to_string(),
-            },
-        )
-        .collect();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        stderr.join("\n"),
-    )
 }
 
 #[test]

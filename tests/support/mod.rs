@@ -6,7 +6,7 @@
 pub mod prefilter;
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// The repository root (tests run the binary from here, so relative paths work).
@@ -23,6 +23,53 @@ pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"
 /// `tests/fixtures`.
 pub fn fixture(path: &str) -> Vec<u8> {
     read_maybe_gz(&Path::new(FIXTURES).join(path))
+}
+
+/// Every fixture corpus: the `.ndjson` and `.ndjson.gz` files under `tests/fixtures`
+/// (sorted, depth first), then the bundled sample `data/sample.ndjson`.
+pub fn fixture_corpora() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.expect("dir entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.to_string_lossy();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if name.ends_with(".ndjson") || name.ends_with(".ndjson.gz") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new(FIXTURES), &mut out);
+    out.push(Path::new(ROOT).join("data/sample.ndjson"));
+    out
+}
+
+/// What a run of the binary showed, comparable across runs: exit status, standard
+/// output, and standard error with the run's time taken out of `--stats`.
+pub fn observed(out: Output) -> (Option<i32>, String, String) {
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr: Vec<String> = stderr
+        .lines()
+        .map(
+            |line| match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(serde_json::Value::Object(mut stats)) if line.starts_with('{') => {
+                    assert!(stats.remove("seconds").is_some(), "{line}");
+                    serde_json::Value::Object(stats).to_string()
+                }
+                _ => line.to_string(),
+            },
+        )
+        .collect();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        stderr.join("\n"),
+    )
 }
 
 /// A file's bytes, gunzipped when its name ends in `.gz`.
