@@ -441,17 +441,22 @@ impl<'a> Screened<'a> {
         u8::from(self.category.is_file()) + u8::from(self.category.is_process())
     }
 
+    /// Time, sequence and id, as the decoder's `EcsRecord::origin`.
+    fn origin(&self, position: Position) -> Origin<'a> {
+        Origin {
+            timestamp: self.timestamp,
+            sequence: self.sequence,
+            id: self.rest.id(),
+            position,
+        }
+    }
+
     /// The file event the full decode makes of the line (if its category includes
     /// `file`), every field, at `position` (claim 1).
     pub fn file_event(&self, position: Position) -> FileEvent<'a> {
         let (rest, file) = (&self.rest, &self.file);
         FileEvent {
-            origin: Origin {
-                timestamp: self.timestamp,
-                sequence: self.sequence,
-                id: rest.id(),
-                position,
-            },
+            origin: self.origin(position),
             host_id: self.host_id,
             os_type: self.os_type,
             types: self.types,
@@ -472,12 +477,7 @@ impl<'a> Screened<'a> {
     pub fn process_event(&self, position: Position) -> ProcessEvent<'a> {
         let rest = &self.rest;
         ProcessEvent {
-            origin: Origin {
-                timestamp: self.timestamp,
-                sequence: self.sequence,
-                id: rest.id(),
-                position,
-            },
+            origin: self.origin(position),
             host_id: self.host_id,
             os_type: self.os_type,
             types: self.types,
