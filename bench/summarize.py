@@ -58,6 +58,20 @@ def read(path, default=""):
         return default
 
 
+def ratio_table(w, results, base, title, include):
+    """A markdown table of each included engine's wall time, CPU time and peak RSS ÷ base's."""
+    w("### %s\n" % title)
+    w("| engine | wall time | CPU time | peak RSS |")
+    w("| --- | ---: | ---: | ---: |")
+    for name, label in ENGINES:
+        r = results.get(name)
+        if not r or not include(name):
+            continue
+        w("| %s | %.1f× | %.1f× | %.1f× |" % (label, r["wall"] / base["wall"], r["cpu"] / base["cpu"],
+                                             r["rss"] / base["rss"]))
+    w("")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: summarize.py RUNDIR")
@@ -119,16 +133,8 @@ def main():
     w("")
     base = results.get(BASE)
     if base:
-        w("### Ratios (other engine ÷ `shareexec --semantics elasticsearch`, medians)\n")
-        w("| engine | wall time | CPU time | peak RSS |")
-        w("| --- | ---: | ---: | ---: |")
-        for name, label in ENGINES:
-            r = results.get(name)
-            if not r or name == BASE:
-                continue
-            w("| %s | %.1f× | %.1f× | %.1f× |" % (label, r["wall"] / base["wall"], r["cpu"] / base["cpu"],
-                                                 r["rss"] / base["rss"]))
-        w("")
+        ratio_table(w, results, base, "Ratios (other engine ÷ `shareexec --semantics elasticsearch`, medians)",
+                    lambda name: name != BASE)
         w("### Goals of issue #5\n")
         w("| goal | measured | met |")
         w("| --- | ---: | --- |")
@@ -142,16 +148,9 @@ def main():
     one = results.get("shareexec-es-1t")
     if one:
         # The other engines each run on one core: the same comparison with ours on one.
-        w("### On one thread (other engine ÷ `shareexec --semantics elasticsearch --threads 0`)\n")
-        w("| engine | wall time | CPU time | peak RSS |")
-        w("| --- | ---: | ---: | ---: |")
-        for name, label in ENGINES:
-            r = results.get(name)
-            if not r or name.startswith("shareexec"):
-                continue
-            w("| %s | %.1f× | %.1f× | %.1f× |" % (label, r["wall"] / one["wall"], r["cpu"] / one["cpu"],
-                                                 r["rss"] / one["rss"]))
-        w("")
+        ratio_table(w, results, one,
+                    "On one thread (other engine ÷ `shareexec --semantics elasticsearch --threads 0`)",
+                    lambda name: not name.startswith("shareexec"))
     w("### Commands\n")
     w("```sh")
     for name, _label in ENGINES:
