@@ -53,13 +53,11 @@ const CAT_PROCESS: u8 = 2;
 /// Before the walk, [`lacks_rule_category`] looks for a cheaper certainty: a line in
 /// which `"file"` and `"process"` appear only as keys makes no event at all, whatever
 /// else it holds (most of a Defend stream: network, registry, library, authentication
-/// events), and needs no parse. The same search sends a line with the values `"file"`
-/// and `"creation"` or `"change"` (a likely write, which needs the full decode anyway)
-/// and a line with a `\u` (on which the walk would give up) straight to the decoder.
-/// That search runs one vectorised substring search (`memchr::memmem`: SSE2 on every
-/// x86-64, AVX2 where the CPU has it and `std` is on) per needle (`"file"`,
-/// `"process"`, `"creation"`, `"change"`, `"start"`, `\u`); the needles are built once
-/// per `Prefilter`, without allocating. It never stops at the backslashes of Windows
+/// events), and needs no parse. The same search sends a line with a `\u` (on which the
+/// walk would give up) straight to the decoder. That search runs one vectorised
+/// substring search (`memchr::memmem`: SSE2 on every x86-64, AVX2 where the CPU has it
+/// and `std` is on) per needle (`"file"`, `"process"`, `\u`); the needles are built
+/// once per `Prefilter`, without allocating. It never stops at the backslashes of Windows
 /// paths: only at the needles themselves.
 ///
 /// # Soundness
@@ -225,8 +223,6 @@ pub struct Prefilter {
     path_scratch: String,
     /// The byte search's needles, built once.
     sighter: Sighter,
-    /// Whether lines that look like process starts are walked for the fast path.
-    fast_path: bool,
     /// Whether every skip must come from the validating walk.
     validate: bool,
     /// Whether the last [`screen`](Prefilter::screen) skipped without a walk.
@@ -239,7 +235,6 @@ impl Default for Prefilter {
             scratch: String::new(),
             path_scratch: String::new(),
             sighter: Sighter::new(),
-            fast_path: true,
             validate: false,
             unvalidated: false,
         }
@@ -302,20 +297,9 @@ pub enum Screen<'a> {
 }
 
 impl Prefilter {
-    /// A prefilter with an empty scratch buffer, the fast path on.
+    /// A prefilter with empty scratch buffers.
     pub fn new() -> Self {
         Prefilter::default()
-    }
-
-    /// With `on` false, [`screen`](Self::screen) sends lines that look like process
-    /// starts (the values `"process"` and `"start"`) straight to the full decode
-    /// instead of walking them for [`Screen::Execution`] (on by default, and in
-    /// [`EcsPipeline`](super::EcsPipeline): the walk costs about half the full decode).
-    /// Any setting is correct: the full decode always is.
-    #[must_use]
-    pub fn with_fast_path(mut self, on: bool) -> Self {
-        self.fast_path = on;
-        self
     }
 
     /// With `on` true, [`screen`](Self::screen) skips only lines its validating walk
@@ -362,9 +346,6 @@ impl Prefilter {
                 return Triage::Skip;
             }
             Sight::Decode => return Triage::Decode,
-            // A likely write: walked, to hand it over whole.
-            Sight::Write => {}
-            Sight::Start if !self.fast_path => return Triage::Decode,
             _ => {}
         }
         match self.scan(line) {
@@ -497,7 +478,7 @@ impl<'a> Screened<'a> {
         }
     }
 
-    /// Skip, fast path or full decode, under `rule` (claims 2 and 3 of the
+    /// Skip, whole event or full decode, under `rule` (claims 2 and 3 of the
     /// [`Prefilter`] docs).
     pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
         let process = self.process_event(position);
@@ -1079,13 +1060,8 @@ enum Sight {
     /// Decode fully without walking: a `\u` (the walk would give up on it). (Decoding
     /// is always correct; this only saves the walk.)
     Decode,
-    /// Walk it, but it has the values `"file"` and `"creation"`/`"change"`: likely a
-    /// write (and no `\u`).
-    Write,
     /// Walk it ([`Prefilter::scan`]).
     Walk,
-    /// Walk it, but it has the values `"process"` and `"start"`: likely a process start.
-    Start,
 }
 
 /// The byte searchers behind [`sight`]: one vectorised substring searcher
@@ -1096,12 +1072,9 @@ enum Sight {
 struct Sighter {
     /// `\u` (a `\` then a `u`).
     escape: Finder<'static>,
-    /// `"file"`, `"process"`, `"creation"`, `"change"`, `"start"`, quotes included.
+    /// `"file"` and `"process"`, quotes included.
     file: Finder<'static>,
     process: Finder<'static>,
-    creation: Finder<'static>,
-    change: Finder<'static>,
-    start: Finder<'static>,
 }
 
 impl Sighter {
@@ -1110,9 +1083,6 @@ impl Sighter {
             escape: Finder::new(b"\\u"),
             file: Finder::new(b"\"file\""),
             process: Finder::new(b"\"process\""),
-            creation: Finder::new(b"\"creation\""),
-            change: Finder::new(b"\"change\""),
-            start: Finder::new(b"\"start\""),
         }
     }
 
@@ -1126,31 +1096,21 @@ impl Sighter {
 }
 
 /// The byte search behind [`lacks_rule_category`] and [`Prefilter::screen`]: whether
-/// the line has a `\u` escape and which of the words `file`, `process`, `creation`,
-/// `change`, `start` it holds as values (quoted, not followed by `:`). See claim 0 of
-/// the [`Prefilter`] docs for why it never misses a `"file"` or `"process"` value.
+/// the line has a `\u` escape, and whether it holds the word `file` or `process` as a
+/// value (quoted, not followed by `:`). See claim 0 of the [`Prefilter`] docs for why it
+/// never misses a `"file"` or `"process"` value.
 ///
-/// One `memmem` pass per needle (each pass stops at the first value it finds), in the
-/// order that lets the commonest lines stop early: `"file"` and `"process"` (neither:
-/// no category, after a last pass for `\u`), then `"creation"`/`"change"` (with
-/// `"file"`: decode, whatever the `\u` pass would say), then `\u`, then `"start"`.
+/// One `memmem` pass per needle (each pass stops at the first value it finds):
+/// `"file"`, `"process"`, then `\u`. (Nothing else is worth a pass: every line with a
+/// category is walked, whatever its types.)
 fn sight(s: &Sighter, line: &[u8]) -> Sight {
-    let file = has_value(&s.file, line);
-    let process = has_value(&s.process, line);
-    if file && (has_value(&s.creation, line) || has_value(&s.change, line)) {
-        return if has_unicode_escape(&s.escape, line) {
-            Sight::Decode
-        } else {
-            Sight::Write
-        };
-    }
+    let category = has_value(&s.file, line) || has_value(&s.process, line);
     if has_unicode_escape(&s.escape, line) {
-        return Sight::Decode;
-    }
-    match (file, process) {
-        (false, false) => Sight::NoCategory,
-        (_, true) if has_value(&s.start, line) => Sight::Start,
-        _ => Sight::Walk,
+        Sight::Decode
+    } else if category {
+        Sight::Walk
+    } else {
+        Sight::NoCategory
     }
 }
 
@@ -1240,14 +1200,6 @@ mod tests {
 
     /// The former byte search (an eight-byte SWAR loop that pairs backslashes from the
     /// left of each run), kept as the reference [`sight`] must agree with.
-    /// `sight` as the reference saw it: a likely write was "decode" (it is walked now).
-    fn coarse(sight: Sight) -> Sight {
-        match sight {
-            Sight::Write => Sight::Decode,
-            other => other,
-        }
-    }
-
     fn sight_reference(line: &[u8]) -> Sight {
         let (mut file, mut process, mut write, mut start) = (false, false, false, false);
         let mut i = 0;
@@ -1292,11 +1244,14 @@ mod tests {
                 i = j + len;
             }
         }
-        match (file, process, write, start) {
-            (false, false, _, _) => Sight::NoCategory,
-            (true, _, true, _) => Sight::Decode,
-            (_, true, _, true) => Sight::Start,
-            _ => Sight::Walk,
+        // The former loop also told likely writes and starts apart (by the values
+        // `"creation"`, `"change"`, `"start"`); every line with a category is walked
+        // now, so only the category matters.
+        let _ = (write, start);
+        if file || process {
+            Sight::Walk
+        } else {
+            Sight::NoCategory
         }
     }
 
@@ -1557,11 +1512,11 @@ mod tests {
             ),
             (
                 br#"{"event":{"category":["file"],"type":["creation"]}}"#,
-                Sight::Decode,
+                Sight::Walk,
             ),
             (
                 br#"{"event":{"category":"file" ,"type": "change" }}"#,
-                Sight::Decode,
+                Sight::Walk,
             ),
             (
                 br#"{"event":{"category":"file","type":"deletion"}}"#,
@@ -1569,9 +1524,13 @@ mod tests {
             ),
             (
                 br#"{"event":{"category":["process"],"type":["start"]}}"#,
-                Sight::Start,
+                Sight::Walk,
             ),
             (br#"{"a":"\u0041"}"#, Sight::Decode),
+            (
+                br#"{"event":{"category":"file","type":"change"},"a":"\u0041"}"#,
+                Sight::Decode,
+            ),
             // An escaped quote does not start a token; an escaped backslash before a
             // real quote does not hide it.
             (br#"{"a":"x\"file","b":1}"#, Sight::NoCategory),
@@ -1584,7 +1543,7 @@ mod tests {
             (br#"\u"#, Sight::Decode),
             // Overlapping occurrences: the second starts at the first's closing quote.
             (br#"{"a":"file"process"}"#, Sight::Walk),
-            (br#"{"a":"start"process" ,"b":"start"}"#, Sight::Start),
+            (br#"{"a":"start"process" ,"b":"start"}"#, Sight::Walk),
             (br#"{"a":"x\"file"process"}"#, Sight::Walk),
             (br#"{"a":"file"file":1}"#, Sight::Walk),
             // A key, then the same word as a value; whitespace before the colon.
@@ -1601,7 +1560,7 @@ mod tests {
         let sighter = Sighter::new();
         for (line, sight) in cases {
             let text = String::from_utf8_lossy(line);
-            assert_eq!(coarse(super::sight(&sighter, line)), *sight, "{text}");
+            assert_eq!(super::sight(&sighter, line), *sight, "{text}");
             assert_eq!(sight_reference(line), *sight, "reference: {text}");
             assert_eq!(
                 lacks_rule_category(line),
@@ -1632,7 +1591,7 @@ mod tests {
             let line = parts.concat();
             let sighter = Sighter::new();
             proptest::prop_assert_eq!(
-                coarse(super::sight(&sighter, line.as_bytes())),
+                super::sight(&sighter, line.as_bytes()),
                 sight_reference(line.as_bytes()),
                 "{}", line
             );
@@ -1662,7 +1621,7 @@ mod tests {
             }
             let sighter = Sighter::new();
             proptest::prop_assert_eq!(
-                coarse(super::sight(&sighter, &line)),
+                super::sight(&sighter, &line),
                 sight_reference(&line),
                 "{:?}", String::from_utf8_lossy(&line)
             );
