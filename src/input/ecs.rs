@@ -707,7 +707,8 @@ pub(super) struct Node {
 }
 
 enum Kind {
-    Branch(&'static [Node]),
+    /// The children, and their [`first_pairs`].
+    Branch(&'static [Node], u64),
     Leaf(Field),
     /// `_source` of a search hit: the document itself.
     Root,
@@ -725,7 +726,11 @@ macro_rules! leaf {
 
 macro_rules! branch {
     ($name:literal, $path:literal, [$($child:expr),* $(,)?]) => {
-        Node { name: $name, path: $path, kind: Kind::Branch(&[$($child),*]) }
+        Node {
+            name: $name,
+            path: $path,
+            kind: Kind::Branch(&[$($child),*], const { first_pairs(&[$($child),*]) }),
+        }
     };
 }
 
@@ -813,13 +818,39 @@ pub(super) static ROOT: &[Node] = &[
     },
 ];
 
+/// [`first_pairs`] of [`ROOT`].
+pub(super) const ROOT_PAIRS: u64 = first_pairs(ROOT);
+
+/// The bit of a name's (or key's) first two bytes in a [`first_pairs`] set.
+#[inline(always)]
+pub(super) const fn pair_bit(first: u8, second: u8) -> u64 {
+    1 << ((first as u32 * 31 + second as u32) % 64)
+}
+
+/// The set of the names' first two bytes, one bit each: a key whose first two bytes
+/// are not in it names no node and starts with no node's name followed by a dot, so
+/// the prefilter routes it as unknown without comparing it with each name. (Every name
+/// has at least two bytes, checked here at compile time, so a shorter key matches
+/// none.)
+pub(super) const fn first_pairs(nodes: &[Node]) -> u64 {
+    let mut pairs = 0;
+    let mut i = 0;
+    while i < nodes.len() {
+        let name = nodes[i].name.as_bytes();
+        assert!(name.len() >= 2, "a node name shorter than two bytes");
+        pairs |= pair_bit(name[0], name[1]);
+        i += 1;
+    }
+    pairs
+}
+
 /// Where a key (possibly dotted) leads from a given object.
 #[derive(Clone, Copy)]
 pub(super) enum Route {
     /// Not a field this crate reads: skip the value.
     Unknown,
     /// An object of the tree: its value must be an object (or null).
-    Branch(&'static str, &'static [Node]),
+    Branch(&'static str, &'static [Node], u64),
     /// A leaf: its value is read.
     Leaf(Field, &'static str),
     /// The key continues past a leaf (`process.pid.x`): the leaf would have to be an
@@ -838,7 +869,7 @@ pub(super) fn route(nodes: &'static [Node], key: &str) -> Route {
             return Route::Unknown;
         };
         found = node_route(node);
-        if let Route::Branch(_, children) = found {
+        if let Route::Branch(_, children, _) = found {
             nodes = children;
         }
     }
@@ -848,8 +879,8 @@ pub(super) fn route(nodes: &'static [Node], key: &str) -> Route {
 /// Where a key naming exactly `node` leads (one segment of [`route`]).
 pub(super) fn node_route(node: &'static Node) -> Route {
     match node.kind {
-        Kind::Branch(children) => Route::Branch(node.path, children),
-        Kind::Root => Route::Branch(node.path, ROOT),
+        Kind::Branch(children, pairs) => Route::Branch(node.path, children, pairs),
+        Kind::Root => Route::Branch(node.path, ROOT, ROOT_PAIRS),
         Kind::Leaf(field) => Route::Leaf(field, node.path),
     }
 }
@@ -1101,7 +1132,7 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
         while let Some(route) = map.next_key_seed(KeySeed(nodes))? {
             match route {
                 Route::Unknown => map.next_value_seed(b.skip())?,
-                Route::Branch(path, nodes) => map.next_value_seed(BranchSeed {
+                Route::Branch(path, nodes, _) => map.next_value_seed(BranchSeed {
                     b: &mut *b,
                     nodes,
                     path,
@@ -1977,7 +2008,7 @@ mod tests {
         ));
         assert!(matches!(
             route(ROOT, "file.Ext"),
-            Route::Branch("file.Ext", _)
+            Route::Branch("file.Ext", _, _)
         ));
         assert!(matches!(route(ROOT, "file.ext"), Route::Unknown));
         assert!(matches!(
