@@ -241,6 +241,7 @@
 //! format) through the `evtx` crate and decodes each record the same way.
 
 mod common;
+mod date_cache;
 mod ecs;
 #[cfg(feature = "evtx")]
 mod evtx;

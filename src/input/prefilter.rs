@@ -5,9 +5,8 @@
 use alloc::string::String;
 use memchr::memmem::Finder;
 
-use super::ecs::{
-    Category, Field, Node, ROOT, ROOT_PAIRS, Route, node_route, pair_bit, parse_es_date, route,
-};
+use super::date_cache::DateCache;
+use super::ecs::{Category, Field, Node, ROOT, ROOT_PAIRS, Route, node_route, pair_bit, route};
 use crate::event::{CodeSignature, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent};
 use crate::rule::Rule;
 use crate::time::Timestamp;
@@ -231,6 +230,8 @@ pub struct Prefilter {
     validate: bool,
     /// Whether the last [`screen`](Prefilter::screen) skipped without a walk.
     unvalidated: bool,
+    /// The last `@timestamp` second read.
+    dates: DateCache,
 }
 
 impl Default for Prefilter {
@@ -241,6 +242,7 @@ impl Default for Prefilter {
             sighter: Sighter::new(),
             validate: false,
             unvalidated: false,
+            dates: DateCache::default(),
         }
     }
 }
@@ -395,7 +397,7 @@ impl Prefilter {
             return None;
         }
         let raw = w.raw;
-        let timestamp = raw.timestamp?;
+        let timestamp = self.dates.parse(raw.timestamp?)?;
         let text = |raw: Option<(&'s [u8], bool)>, scratch: &'s mut String| match raw {
             None => Some(None),
             Some((body, false)) => Some(Some(core::str::from_utf8(body).ok()?)),
@@ -535,7 +537,8 @@ pub(crate) enum Triage<'a> {
 
 #[derive(Default)]
 struct Raw<'a> {
-    timestamp: Option<Timestamp>,
+    /// `@timestamp`'s text.
+    timestamp: Option<&'a str>,
     sequence: Option<u64>,
     categories: u8,
     types: EventTypes,
@@ -859,8 +862,8 @@ impl<'a> Walker<'a> {
         self.raw.seen |= bit;
         match field {
             Field::Timestamp => {
-                let text = self.plain_string()?;
-                self.raw.timestamp = Some(parse_es_date(text).ok()?);
+                // Read after the walk, by the prefilter's `DateCache`.
+                self.raw.timestamp = Some(self.plain_string()?);
             }
             Field::Category | Field::Type => self.set(field)?,
             Field::Sequence => {
