@@ -707,8 +707,8 @@ pub(super) struct Node {
 }
 
 enum Kind {
-    /// The children, and their [`first_pairs`].
-    Branch(&'static [Node], u64),
+    /// The children, and their [`Slots`].
+    Branch(&'static [Node], &'static Slots),
     Leaf(Field),
     /// `_source` of a search hit: the document itself.
     Root,
@@ -729,7 +729,7 @@ macro_rules! branch {
         Node {
             name: $name,
             path: $path,
-            kind: Kind::Branch(&[$($child),*], const { first_pairs(&[$($child),*]) }),
+            kind: Kind::Branch(&[$($child),*], const { &Slots::of(&[$($child),*]) }),
         }
     };
 }
@@ -818,30 +818,55 @@ pub(super) static ROOT: &[Node] = &[
     },
 ];
 
-/// [`first_pairs`] of [`ROOT`].
-pub(super) const ROOT_PAIRS: u64 = first_pairs(ROOT);
+/// [`Slots`] of [`ROOT`].
+pub(super) static ROOT_SLOTS: Slots = Slots::of(ROOT);
 
-/// The bit of a name's (or key's) first two bytes in a [`first_pairs`] set.
-#[inline(always)]
-pub(super) const fn pair_bit(first: u8, second: u8) -> u64 {
-    1 << ((first as u32 * 31 + second as u32) % 64)
-}
+/// The nodes of a list by their names' first two bytes, for the prefilter: a key
+/// names a node, or starts with its name and a dot, only if the key starts with the
+/// node's first two bytes, so the one node in the key's slot (if any) is the only one
+/// to compare it with. (Every name has at least two bytes, checked at compile time, so
+/// a shorter key matches none.)
+pub(super) struct Slots([u8; 64]);
 
-/// The set of the names' first two bytes, one bit each: a key whose first two bytes
-/// are not in it names no node and starts with no node's name followed by a dot, so
-/// the prefilter routes it as unknown without comparing it with each name. (Every name
-/// has at least two bytes, checked here at compile time, so a shorter key matches
-/// none.)
-pub(super) const fn first_pairs(nodes: &[Node]) -> u64 {
-    let mut pairs = 0;
-    let mut i = 0;
-    while i < nodes.len() {
-        let name = nodes[i].name.as_bytes();
-        assert!(name.len() >= 2, "a node name shorter than two bytes");
-        pairs |= pair_bit(name[0], name[1]);
-        i += 1;
+impl Slots {
+    /// In a slot: no node.
+    pub(super) const EMPTY: u8 = 0;
+    /// In a slot: several nodes (compare the key with each).
+    pub(super) const SHARED: u8 = u8::MAX;
+
+    const fn of(nodes: &[Node]) -> Slots {
+        assert!(
+            nodes.len() < Slots::SHARED as usize - 1,
+            "too many nodes for a slot"
+        );
+        let mut slots = [Slots::EMPTY; 64];
+        let mut i = 0;
+        while i < nodes.len() {
+            let name = nodes[i].name.as_bytes();
+            assert!(name.len() >= 2, "a node name shorter than two bytes");
+            let slot = Slots::slot(name[0], name[1]);
+            slots[slot] = if slots[slot] == Slots::EMPTY {
+                i as u8 + 1
+            } else {
+                Slots::SHARED
+            };
+            i += 1;
+        }
+        Slots(slots)
     }
-    pairs
+
+    /// The slot of a name (or key) by its first two bytes.
+    #[inline(always)]
+    const fn slot(first: u8, second: u8) -> usize {
+        (first as usize * 31 + second as usize) % 64
+    }
+
+    /// What the slot of `first`, `second` holds: [`EMPTY`](Self::EMPTY),
+    /// [`SHARED`](Self::SHARED), or the index of its one node plus one.
+    #[inline(always)]
+    pub(super) fn get(&self, first: u8, second: u8) -> u8 {
+        self.0[Slots::slot(first, second)]
+    }
 }
 
 /// Where a key (possibly dotted) leads from a given object.
@@ -850,7 +875,7 @@ pub(super) enum Route {
     /// Not a field this crate reads: skip the value.
     Unknown,
     /// An object of the tree: its value must be an object (or null).
-    Branch(&'static str, &'static [Node], u64),
+    Branch(&'static str, &'static [Node], &'static Slots),
     /// A leaf: its value is read.
     Leaf(Field, &'static str),
     /// The key continues past a leaf (`process.pid.x`): the leaf would have to be an
@@ -879,8 +904,8 @@ pub(super) fn route(nodes: &'static [Node], key: &str) -> Route {
 /// Where a key naming exactly `node` leads (one segment of [`route`]).
 pub(super) fn node_route(node: &'static Node) -> Route {
     match node.kind {
-        Kind::Branch(children, pairs) => Route::Branch(node.path, children, pairs),
-        Kind::Root => Route::Branch(node.path, ROOT, ROOT_PAIRS),
+        Kind::Branch(children, slots) => Route::Branch(node.path, children, slots),
+        Kind::Root => Route::Branch(node.path, ROOT, &ROOT_SLOTS),
         Kind::Leaf(field) => Route::Leaf(field, node.path),
     }
 }
