@@ -632,6 +632,20 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// The `:` after a key, and the whitespace JSON allows around it: as `ws`, `eat(b':')`,
+    /// `ws`, with the common case (a colon right after the key) first.
+    #[inline(always)]
+    fn colon(&mut self) -> Option<()> {
+        if self.peek() == Some(b':') {
+            self.i += 1;
+        } else {
+            self.ws();
+            self.eat(b':')?;
+        }
+        self.ws();
+        Some(())
+    }
+
     /// After a member or element: skips whitespace, then `,` (more follow: `false`) or
     /// `close` (the container ends: `true`); anything else is not JSON.
     #[inline(always)]
@@ -796,9 +810,7 @@ impl<'a> Walker<'a> {
                 } else {
                     loop {
                         self.skip_string()?;
-                        self.ws();
-                        self.eat(b':')?;
-                        self.ws();
+                        self.colon()?;
                         self.skip_any()?;
                         if self.next_or_close(b'}')? {
                             break;
@@ -843,11 +855,13 @@ impl<'a> Walker<'a> {
             return Some(());
         }
         loop {
-            let key = self.plain_string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            match route_key(nodes, slots, key) {
+            // A key's bytes: routing reads no text (but for a dotted key, below).
+            let key = match self.string()? {
+                (key, false) => key,
+                (_, true) => return None,
+            };
+            self.colon()?;
+            match route_key(nodes, slots, key)? {
                 Route::Unknown => self.skip_any()?,
                 Route::Branch(_, children, slots) => self.object(children, slots)?,
                 Route::Leaf(field, _) => self.leaf(field)?,
@@ -992,7 +1006,9 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// `route(nodes, key)`, with a shortcut for the common cases. `route` splits the key
+/// `Some(route(nodes, key))` for the key whose bytes are `k` (`None` only if a dotted
+/// key were not UTF-8, which a key of a checked line never is: the walk then gives
+/// up), with a shortcut for the common cases. `route` splits the key
 /// at dots and looks the first segment up by name (names are unique in a node list),
 /// answering `Unknown` when no node has it. The first segment equals a node's name
 /// exactly when the key starts with the name followed by a dot or the end. So: no such
@@ -1002,14 +1018,13 @@ impl<'a> Walker<'a> {
 /// key is compared with that one alone, and a key of an empty slot (most keys of a
 /// Defend document are not in the tree) with none.
 #[inline(always)]
-fn route_key(nodes: &'static [Node], slots: &Slots, key: &str) -> Route {
-    let k = key.as_bytes();
+fn route_key(nodes: &'static [Node], slots: &Slots, k: &[u8]) -> Option<Route> {
     let (Some(&first), Some(&second)) = (k.first(), k.get(1)) else {
         // Shorter than every name (see `Slots`).
-        return Route::Unknown;
+        return Some(Route::Unknown);
     };
     let candidates = match slots.get(first, second) {
-        Slots::EMPTY => return Route::Unknown,
+        Slots::EMPTY => return Some(Route::Unknown),
         Slots::SHARED => nodes,
         one => nodes
             .get(usize::from(one) - 1..usize::from(one))
@@ -1022,12 +1037,13 @@ fn route_key(nodes: &'static [Node], slots: &Slots, key: &str) -> Route {
             continue;
         }
         return match k.get(name.len()) {
-            None => node_route(node),
-            Some(b'.') => route(nodes, key),
+            None => Some(node_route(node)),
+            // The key is text (the line is, and it lies between two quotes).
+            Some(b'.') => Some(route(nodes, core::str::from_utf8(k).ok()?)),
             Some(_) => continue,
         };
     }
-    Route::Unknown
+    Some(Route::Unknown)
 }
 
 /// A number token that is a plain integer (no fraction) of at most `max` digits.
@@ -1454,7 +1470,11 @@ mod tests {
         for (nodes, slots) in &lists {
             for key in &keys {
                 assert!(
-                    same(route_key(nodes, slots, key), route(nodes, key)),
+                    same(
+                        route_key(nodes, slots, key.as_bytes())
+                            .unwrap_or(Route::PastLeaf(Field::Timestamp, "route_key gave up")),
+                        route(nodes, key)
+                    ),
                     "{key}"
                 );
             }
