@@ -68,6 +68,44 @@ impl Lines {
     }
 
     /// The next line, or `None` at the end.
+    /// The whole lines (none over the limit) that the reader's buffer already holds,
+    /// appended to `data` in one copy: `on_line(start, end)` gets each one's range in
+    /// `data` (without its `\n` and `\r`, exactly what [`next_line`](Self::next_line)
+    /// would give) and says whether to take another. Returns how many it took: 0 when
+    /// the next line is not whole in the buffer, is too long, or the input is over —
+    /// [`next_line`](Self::next_line) reads that one. (The screening threads' batches
+    /// are filled this way: one copy per buffer instead of one per line.)
+    pub fn take_buffered(
+        &mut self,
+        data: &mut Vec<u8>,
+        mut on_line: impl FnMut(usize, usize) -> bool,
+    ) -> io::Result<usize> {
+        if self.pending > 0 {
+            self.reader.consume(self.pending);
+            self.pending = 0;
+        }
+        let chunk = self.reader.fill_buf()?;
+        let base = data.len();
+        let (mut at, mut taken) = (0, 0);
+        while let Some(i) = chunk.get(at..).and_then(|rest| memchr::memchr(b'\n', rest)) {
+            if i > self.max {
+                break;
+            }
+            let line = chunk.get(at..at + i).unwrap_or_default();
+            let body = line.strip_suffix(b"\r").unwrap_or(line).len();
+            taken += 1;
+            let more = on_line(base + at, base + at + body);
+            at += i + 1;
+            if !more {
+                break;
+            }
+        }
+        data.extend_from_slice(chunk.get(..at).unwrap_or_default());
+        self.reader.consume(at);
+        self.consumed += at as u64;
+        Ok(taken)
+    }
+
     pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
         if self.pending > 0 {
             self.reader.consume(self.pending);
@@ -145,6 +183,58 @@ mod tests {
             });
         }
         out
+    }
+
+    /// Lines read a buffer at a time by `take_buffered` (a few per call, as a batch
+    /// takes them), with `next_line` for the rest, are exactly `next_line`'s lines and
+    /// count the same bytes: CRLF and LF, empty lines, lines across buffer refills,
+    /// lines over the limit, and a last line without its newline.
+    #[test]
+    fn take_buffered_reads_what_next_line_reads() {
+        let mut input = Vec::new();
+        let mut seed = 7u64;
+        for k in 0..600 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = match k % 7 {
+                // At the limit and one past it.
+                _ if k % 100 == 50 => 30_000 + k / 300,
+                0 => 0,
+                1 => (seed >> 33) as usize % 50_000,
+                _ => (seed >> 33) as usize % 1_500,
+            };
+            input.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+            input.extend_from_slice(if seed & 1 == 0 { b"\r\n" } else { b"\n" });
+        }
+        input.extend_from_slice(b"last, no newline\r");
+        let input: &'static [u8] = Box::leak(input.into_boxed_slice());
+        for per_call in [1usize, 3, 1000] {
+            let mut l = Lines::from_bytes(input, 30_000).unwrap();
+            let (mut data, mut got) = (Vec::new(), Vec::new());
+            loop {
+                let mut ranges = Vec::new();
+                let taken = l
+                    .take_buffered(&mut data, |start, end| {
+                        ranges.push((start, end));
+                        ranges.len() < per_call
+                    })
+                    .unwrap();
+                assert_eq!(taken, ranges.len());
+                for (start, end) in ranges {
+                    got.push(String::from_utf8_lossy(&data[start..end]).into_owned());
+                }
+                if taken == 0 {
+                    match l.next_line().unwrap() {
+                        Some(Line::Text(t)) => got.push(String::from_utf8_lossy(t).into_owned()),
+                        Some(Line::TooLong(n)) => got.push(format!("<{n}>")),
+                        None => break,
+                    }
+                }
+            }
+            assert_eq!(got, all(input, 30_000), "{per_call} per call");
+            assert_eq!(l.consumed, input.len() as u64);
+        }
     }
 
     #[test]

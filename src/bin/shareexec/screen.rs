@@ -69,6 +69,17 @@ impl Batch {
     fn fill(&mut self, lines: &mut Lines) -> Option<io::Result<()>> {
         // Empty and tiny lines count too: a batch of newlines is bounded as well.
         while self.data.len() + self.entries.len() * LINE_COST < BATCH_BYTES {
+            // Whole lines in the reader's buffer, in one copy; else one line by itself.
+            let entries = &mut self.entries;
+            let taken = lines.take_buffered(&mut self.data, |start, end| {
+                entries.push(Entry::Text { start, end });
+                end + entries.len() * LINE_COST < BATCH_BYTES
+            });
+            match taken {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(e) => return Some(Err(e)),
+            }
             match lines.next_line() {
                 Ok(Some(Line::Text(text))) => {
                     let start = self.data.len();
