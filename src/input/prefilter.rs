@@ -356,13 +356,19 @@ impl Prefilter {
                 None => Triage::Decode,
             };
         }
-        match sight(&self.sighter, line) {
-            Sight::NoCategory if !self.validate && !super::common::is_blank(line) => {
+        // `sight`, in the order that reads the least: a line with a category value is
+        // walked whatever else it holds (the walk gives up at a `\u` by itself, and on a
+        // line it accepts the search would have found none: claim 0, step 1), so the
+        // `\u` search runs only on lines that may be skipped.
+        let s = &self.sighter;
+        if !(has_value(&s.file, line) || has_value(&s.process, line)) {
+            if has_unicode_escape(&s.escape, line) {
+                return Triage::Decode;
+            }
+            if !super::common::is_blank(line) {
                 self.unvalidated = true;
                 return Triage::Skip;
             }
-            Sight::Decode => return Triage::Decode,
-            _ => {}
         }
         match self.scan(line) {
             Some(scanned) => Triage::Scanned(scanned),
@@ -1447,7 +1453,7 @@ mod tests {
             for node in nodes {
                 let name = node.name;
                 for key in [
-                    format!("{name}"),
+                    String::from(name),
                     format!("{name}.x"),
                     format!("{name}x"),
                     format!("x{name}"),
@@ -1459,10 +1465,10 @@ mod tests {
                 ] {
                     keys.push(key);
                 }
-                if let Route::Branch(_, children, child_slots) = node_route(node) {
-                    if !lists.iter().any(|(l, _)| core::ptr::eq(*l, children)) {
-                        lists.push((children, child_slots));
-                    }
+                if let Route::Branch(_, children, child_slots) = node_route(node)
+                    && !lists.iter().any(|(l, _)| core::ptr::eq(*l, children))
+                {
+                    lists.push((children, child_slots));
                 }
             }
         }
