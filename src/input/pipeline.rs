@@ -246,6 +246,21 @@ impl<P: TrustPolicy> EcsPipeline<P> {
         let full = self.prefilter.is_none() || screening.is_decode();
         let fits = decoded.line_len == Some(line.len()) && screening.line_len == line.len();
         if !full || !fits || is_blank(line) {
+            // A process start or write the screening read whole, copied by the
+            // screening thread: handed over as `feed_screened` would after rebuilding
+            // it from the line (`apply`'s arms for `Screen::Execution` and `Write`).
+            let whole = matches!(screening.kind, Kind::Execution(_) | Kind::Write(_));
+            if whole
+                && self.prefilter.is_some()
+                && decoded.screened_len == Some(line.len())
+                && screening.line_len == line.len()
+                && let [event] = decoded.events.as_slice()
+            {
+                self.stats.lines += 1;
+                self.stats.fast += 1;
+                self.detector.handle(event.event_at(position));
+                return Ok(Fed::Fast);
+            }
             return self.feed_screened(line, position, screening);
         }
         self.stats.lines += 1;

@@ -8,7 +8,9 @@ use alloc::vec::Vec;
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Prefilter, Screen, Screened, Triage};
-use crate::event::{CodeSignature, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent};
+use crate::event::{
+    CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
+};
 use crate::owned::OwnedEvent;
 use crate::rule::Rule;
 use crate::time::Timestamp;
@@ -276,11 +278,14 @@ pub struct Screener<P: TrustPolicy = SignerPolicy> {
 impl<P: TrustPolicy> Screener<P> {
     /// [`screen`](Self::screen), and when that says "decode" (the line is not skipped
     /// and is no process start the detector may take from the screening), the full
-    /// decode too, into `decoded` (its buffers are reused): the decoding thread then
-    /// only hands the events over ([`EcsPipeline::feed_decoded`](super::EcsPipeline::feed_decoded)).
+    /// decode too, into `decoded` (its buffers are reused); when the screening read a
+    /// process start or a possible write whole, a copy of that event: the decoding
+    /// thread then only hands the events over
+    /// ([`EcsPipeline::feed_decoded`](super::EcsPipeline::feed_decoded)), without
+    /// checking and copying the event's strings out of the line again.
     pub fn screen_and_decode(&mut self, line: &[u8], decoded: &mut Decoded) -> Screening {
-        let screening = self.screen(line);
         decoded.clear();
+        let screening = self.screen_keeping(line, Some(decoded));
         // An owned event locates its strings with 32-bit offsets: a line over 4 GiB is
         // left to the decoding thread.
         if screening.is_decode() && !is_blank(line) && u32::try_from(line.len()).is_ok() {
@@ -301,6 +306,13 @@ impl<P: TrustPolicy> Screener<P> {
     /// What the pipeline's prefilter decides about `line` (as
     /// [`Prefilter::screen`] would), held apart from the line. Never panics.
     pub fn screen(&mut self, line: &[u8]) -> Screening {
+        self.screen_keeping(line, None)
+    }
+
+    /// [`screen`](Self::screen); with `keep`, a process start or possible write read
+    /// whole is also copied into it (as `Decoded::screened`), so that the thread that
+    /// applies the screening does not rebuild the event from the line.
+    fn screen_keeping(&mut self, line: &[u8], keep: Option<&mut Decoded>) -> Screening {
         let decode = Screening::decode(line.len());
         let Some(prefilter) = &mut self.prefilter else {
             return decode;
@@ -318,7 +330,8 @@ impl<P: TrustPolicy> Screener<P> {
             Triage::Decode => return decode,
             Triage::Scanned(scanned) => scanned,
         };
-        let kind = match scanned.screen(&self.rule, 0) {
+        let screen = scanned.screen(&self.rule, 0);
+        let kind = match screen {
             Screen::Skip { events } => Kind::Skip {
                 events,
                 unvalidated: false,
@@ -333,6 +346,20 @@ impl<P: TrustPolicy> Screener<P> {
             }
             _ => Kind::Decode,
         };
+        let event = match screen {
+            Screen::Execution(e) => Some(Event::Process(e)),
+            Screen::Write(e) => Some(Event::File(e)),
+            _ => None,
+        };
+        // An owned event locates its strings with 32-bit offsets: not for a line over
+        // 4 GiB (none of whose strings could be located then).
+        if let (Some(decoded), Some(event), true, Kind::Execution(_) | Kind::Write(_)) =
+            (keep, event, u32::try_from(line.len()).is_ok(), kind)
+        {
+            let text = decoded.spare.pop().unwrap_or_default();
+            decoded.events.push(OwnedEvent::new(&event, text));
+            decoded.screened_len = Some(line.len());
+        }
         Screening {
             line_len: line.len(),
             kind,
@@ -342,7 +369,8 @@ impl<P: TrustPolicy> Screener<P> {
 
 /// A line decoded in full by [`Screener::screen_and_decode`] (on any thread): the
 /// decoder's result, with the events' strings copied (one buffer per event, reused by
-/// the next line decoded into the same `Decoded`).
+/// the next line decoded into the same `Decoded`); or the one event its screening
+/// read whole, copied the same way.
 ///
 /// # Example
 ///
@@ -386,6 +414,9 @@ impl<P: TrustPolicy> Screener<P> {
 pub struct Decoded {
     /// The length of the line decoded; `None` when none was.
     pub(crate) line_len: Option<usize>,
+    /// The length of the line whose screening read its event whole (`events` holds
+    /// that event); `None` when it did not.
+    pub(crate) screened_len: Option<usize>,
     pub(crate) error: Option<EcsError>,
     // A `Vec` (allocated once, then reused): a `Decoded` is kept per line slot of a
     // batch, so its own size counts.
@@ -405,6 +436,7 @@ impl Decoded {
     pub fn clear(&mut self) {
         const KEEP_CAPACITY: usize = 4096;
         self.line_len = None;
+        self.screened_len = None;
         self.error = None;
         self.spare.extend(
             self.events
