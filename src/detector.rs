@@ -600,84 +600,114 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// The heart: one candidate event, in the time-sorted order of its host.
+    ///
+    /// Inlined: most candidates are process starts that no pending write awaits,
+    /// which only move their host's clock; that is decided here without a call.
+    /// Writes and starts that find a pending write go on out of line.
+    #[inline]
     fn process(&mut self, slot: u32, event: &Event<'_>) {
-        let maxspan = self.rule.meta().maxspan;
-        let origin = *event.origin();
+        let origin = event.origin();
         let Some((now, classes)) = self.clock(slot, origin.timestamp) else {
             return;
         };
         match event {
-            Event::File(f) => {
-                let Some(path) = f.path else { return };
-                if now.since(origin.timestamp) > maxspan {
-                    // A late write already out of reach of any later execution.
-                    self.stats.expired += 1;
-                    return;
-                }
-                if let Some(existing) = self.pending_write(classes, slot, path) {
-                    // The latest write wins; a late, older write does not replace it.
-                    if self
-                        .window
-                        .get(existing)
-                        .is_some_and(|e| !self.ordered(&e.origin(), &origin))
-                    {
-                        return;
-                    }
-                    if let Some(host) = self.hosts.get_mut(slot) {
-                        self.window.remove(&self.keys, &mut host.list, existing);
-                    }
-                }
-                if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
-                    self.stats.evicted += 1;
-                    return;
-                }
-                let Some(host) = self.hosts.get_mut(slot) else {
-                    return;
-                };
-                if self
-                    .window
-                    .insert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
-                    .is_none()
-                {
-                    self.stats.evicted += 1;
-                }
-            }
+            Event::File(f) => self.process_write(slot, f, now, classes),
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
                 let Some(found) = self.pending_write(classes, slot, exe) else {
                     return;
                 };
-                let Some(write) = self.window.get(found) else {
-                    return;
-                };
-                let write_origin = write.origin();
-                let span = origin.timestamp.since(write.timestamp);
-                if !self.ordered(&write_origin, &origin) || span > maxspan {
-                    return;
+                self.process_match(slot, p, exe, found);
+            }
+        }
+    }
+
+    /// A write, processed at host time `now` (`classes` as [`clock`](Self::clock)).
+    #[inline(never)]
+    fn process_write(
+        &mut self,
+        slot: u32,
+        f: &crate::event::FileEvent<'_>,
+        now: Timestamp,
+        classes: u32,
+    ) {
+        let maxspan = self.rule.meta().maxspan;
+        let origin = f.origin;
+        let Some(path) = f.path else { return };
+        if now.since(origin.timestamp) > maxspan {
+            // A late write already out of reach of any later execution.
+            self.stats.expired += 1;
+            return;
+        }
+        if let Some(existing) = self.pending_write(classes, slot, path) {
+            // The latest write wins; a late, older write does not replace it.
+            if self
+                .window
+                .get(existing)
+                .is_some_and(|e| !self.ordered(&e.origin(), &origin))
+            {
+                return;
+            }
+            if let Some(host) = self.hosts.get_mut(slot) {
+                self.window.remove(&self.keys, &mut host.list, existing);
+            }
+        }
+        if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
+            self.stats.evicted += 1;
+            return;
+        }
+        let Some(host) = self.hosts.get_mut(slot) else {
+            return;
+        };
+        if self
+            .window
+            .insert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
+            .is_none()
+        {
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// A process start `p` of `exe` for which the write in `found` is pending.
+    #[inline(never)]
+    fn process_match(
+        &mut self,
+        slot: u32,
+        p: &crate::event::ProcessEvent<'_>,
+        exe: &str,
+        found: u32,
+    ) {
+        let maxspan = self.rule.meta().maxspan;
+        let origin = p.origin;
+        let Some(write) = self.window.get(found) else {
+            return;
+        };
+        let write_origin = write.origin();
+        let span = origin.timestamp.since(write.timestamp);
+        if !self.ordered(&write_origin, &origin) || span > maxspan {
+            return;
+        }
+        // The host id is shared (`Arc`) only when a verdict is made: never on
+        // the per-event path.
+        let Some(host_id) = self.hosts.get(slot).map(|h| h.id.clone()) else {
+            return;
+        };
+        let sequence = self.sequences.make(host_id, write, exe, p, span);
+        match self.rule.assess(p) {
+            None => {
+                self.stats.alerts += 1;
+                self.out.push_back(Verdict::Alert(sequence));
+                // A match consumes the pending write.
+                if let Some(host) = self.hosts.get_mut(slot) {
+                    self.window.remove(&self.keys, &mut host.list, found);
                 }
-                // The host id is shared (`Arc`) only when a verdict is made: never on
-                // the per-event path.
-                let Some(host_id) = self.hosts.get(slot).map(|h| h.id.clone()) else {
-                    return;
-                };
-                let sequence = self.sequences.make(host_id, write, exe, p, span);
-                match self.rule.assess(p) {
-                    None => {
-                        self.stats.alerts += 1;
-                        self.out.push_back(Verdict::Alert(sequence));
-                        // A match consumes the pending write.
-                        if let Some(host) = self.hosts.get_mut(slot) {
-                            self.window.remove(&self.keys, &mut host.list, found);
-                        }
-                    }
-                    Some(reason) => {
-                        // The execution is not a stage-2 event at all: the write
-                        // stays pending for the next execution.
-                        self.stats.suppressed += 1;
-                        self.out
-                            .push_back(Verdict::Suppressed(Suppression { sequence, reason }));
-                    }
-                }
+            }
+            Some(reason) => {
+                // The execution is not a stage-2 event at all: the write
+                // stays pending for the next execution.
+                self.stats.suppressed += 1;
+                self.out
+                    .push_back(Verdict::Suppressed(Suppression { sequence, reason }));
             }
         }
     }
