@@ -92,6 +92,7 @@ impl Hosts {
         self.len
     }
 
+    #[inline]
     pub(crate) fn find(&self, keys: &KeyHasher, id: &str) -> Option<u32> {
         let hash = keys.host(id);
         let slots = &self.slots;
