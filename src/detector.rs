@@ -83,18 +83,18 @@ pub struct Detector<P = SignerPolicy> {
 /// What building a verdict's [`Sequence`] reuses from one to the next.
 pub(crate) struct SequenceMaker {
     rule: &'static RuleMeta,
-    /// The alert id hasher after the rule's id (the same for every alert).
-    seed: StableHasher,
     /// Where a sequence's strings are packed before their one allocation.
     scratch: String,
 }
 
 impl SequenceMaker {
     /// The verdict's sequence. Its strings are packed into one shared allocation
-    /// (`scratch` is reused), and the alert id hashing starts from `seed`.
+    /// (`scratch` is reused), and the alert id hashing starts from the host's
+    /// `alert_seed` ([`AlertId::host_seed`]).
     fn make(
         &mut self,
         host_id: Arc<str>,
+        alert_seed: StableHasher,
         write: &Entry,
         exe: &str,
         p: &crate::event::ProcessEvent<'_>,
@@ -132,7 +132,7 @@ impl SequenceMaker {
         let write_ref = event_ref(&w, ids[0]);
         let exec_ref = event_ref(e, ids[1]);
         Sequence {
-            id: AlertId::derive(self.seed, &host_id, write.path(), &write_ref, &exec_ref),
+            id: AlertId::derive(alert_seed, write.path(), &write_ref, &exec_ref),
             host_id,
             path: path.text(&buf),
             executable: executable.text(&buf),
@@ -187,17 +187,17 @@ impl<P: TrustPolicy> Detector<P> {
             _ => PathMatch::Folded,
         };
         let seed = config.hash_seed.unwrap_or_else(default_seed);
+        let alert_seed = AlertId::seed(rule.meta());
         Ok(Detector {
             sequences: SequenceMaker {
                 rule: rule.meta(),
-                seed: AlertId::seed(rule.meta()),
                 scratch: String::new(),
             },
             keys: KeyHasher::new(seed, paths),
             next_sweep: config.sweep_interval,
             rule,
             config,
-            hosts: Hosts::default(),
+            hosts: Hosts::new(alert_seed),
             window: Window::new(),
             pool: TextPool::default(),
             held: Vec::new(),
@@ -454,7 +454,7 @@ impl<P: TrustPolicy> Detector<P> {
                 .get(slot)
                 .is_some_and(|h| h.is_idle() && h.seen < seen_before)
             {
-                self.hosts.remove(slot);
+                self.hosts.remove(&self.keys, slot);
             }
         }
     }
@@ -689,10 +689,14 @@ impl<P: TrustPolicy> Detector<P> {
         }
         // The host id is shared (`Arc`) only when a verdict is made: never on
         // the per-event path.
-        let Some(host_id) = self.hosts.get(slot).map(|h| h.id.clone()) else {
+        let Some((host_id, alert_seed)) =
+            self.hosts.get(slot).map(|h| (h.id.clone(), h.alert_seed))
+        else {
             return;
         };
-        let sequence = self.sequences.make(host_id, write, exe, p, span);
+        let sequence = self
+            .sequences
+            .make(host_id, alert_seed, write, exe, p, span);
         match self.rule.assess(p) {
             None => {
                 self.stats.alerts += 1;
@@ -894,7 +898,7 @@ impl<P: TrustPolicy> Detector<P> {
                 if let Some(host) = self.hosts.get_mut(slot) {
                     self.stats.swept += self.window.clear_host(&self.keys, &mut host.list);
                 }
-                self.hosts.remove(slot);
+                self.hosts.remove(&self.keys, slot);
             }
         }
         self.scratch = clocks;

@@ -10,7 +10,9 @@ use hashbrown::HashTable;
 
 use crate::keys::KeyHasher;
 use crate::owned::OwnedEvent;
+use crate::stable_hash::StableHasher;
 use crate::time::Timestamp;
+use crate::verdict::AlertId;
 use crate::window::HostList;
 
 /// Bytes a held event costs beyond its owned copy: its heap entry with the heap's
@@ -59,7 +61,10 @@ impl Ord for Held {
 #[derive(Debug)]
 pub(crate) struct Host {
     pub(crate) id: Arc<str>,
-    hash: u64,
+    /// [`AlertId::host_seed`] of this host: hashing the id once per host rather
+    /// than once per alert. (The id's table hash is not kept: it is recomputed on
+    /// the rare table growth and host removal.)
+    pub(crate) alert_seed: StableHasher,
     /// The newest timestamp that arrived for this host: lateness is measured from it.
     pub(crate) seen: Timestamp,
     /// The newest timestamp processed (released from the buffer) for this host:
@@ -79,15 +84,28 @@ impl Host {
 }
 
 /// All tracked hosts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Hosts {
     table: HashTable<u32>,
     slots: Vec<Option<Host>>,
     free: Vec<u32>,
     len: usize,
+    /// [`AlertId::seed`] of the rule: each host's `alert_seed` continues it.
+    alert_seed: StableHasher,
 }
 
 impl Hosts {
+    /// No hosts; `alert_seed` is [`AlertId::seed`] of the detector's rule.
+    pub(crate) fn new(alert_seed: StableHasher) -> Self {
+        Hosts {
+            table: HashTable::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            alert_seed,
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -125,7 +143,7 @@ impl Hosts {
         let hash = keys.host(id);
         let host = Host {
             id: Arc::from(id),
-            hash,
+            alert_seed: AlertId::host_seed(self.alert_seed, id),
             seen,
             now,
             list: HostList::default(),
@@ -150,15 +168,15 @@ impl Hosts {
             slots
                 .get(s as usize)
                 .and_then(Option::as_ref)
-                .map_or(0, |h| h.hash)
+                .map_or(0, |h| keys.host(&h.id))
         });
         self.len += 1;
         Some(slot)
     }
 
     /// Stops tracking the host in `slot`.
-    pub(crate) fn remove(&mut self, slot: u32) -> Option<Host> {
-        let hash = self.get(slot)?.hash;
+    pub(crate) fn remove(&mut self, keys: &KeyHasher, slot: u32) -> Option<Host> {
+        let hash = keys.host(&self.get(slot)?.id);
         if let Ok(e) = self.table.find_entry(hash, |&s| s == slot) {
             e.remove();
         }
