@@ -559,12 +559,18 @@ impl<P: TrustPolicy> Detector<P> {
             let Some((_, classes)) = self.clock(slot, copy.timestamp()) else {
                 return;
             };
-            let pending = copy
+            let Some((exe, found)) = copy
                 .executable()
-                .and_then(|exe| self.pending_write(classes, slot, exe));
-            if pending.is_none() {
+                .and_then(|exe| Some((exe, self.pending_write(classes, slot, exe)?)))
+            else {
                 return;
+            };
+            // What `process` would do next: its clock has just moved, and the
+            // lookup would find `found` again (not repeated: a hash of the path).
+            if let Event::Process(p) = copy.event() {
+                self.process_match(slot, &p, exe, found);
             }
+            return;
         }
         self.process(slot, &copy.event());
     }
