@@ -520,14 +520,25 @@ impl<P: TrustPolicy> Detector<P> {
         let Some(top) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else {
             return false;
         };
-        let Some(copy) = self.held.get_mut(top.copy as usize).and_then(Option::take) else {
+        // The copy is processed where it is stored rather than moved out (it is some
+        // 150 bytes): the store is set aside meanwhile, as processing never reads it.
+        let index = top.copy as usize;
+        let held = core::mem::take(&mut self.held);
+        let Some(Some(copy)) = held.get(index) else {
+            self.held = held;
             return false;
         };
         self.held_free.push(top.copy);
         self.buffered -= 1;
         self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
-        self.process_copy(slot, &copy);
-        self.pool.give(copy.into_text());
+        self.process_copy(slot, copy);
+        self.held = held;
+        if let Some(cell) = self.held.get_mut(index) {
+            if let Some(copy) = cell {
+                self.pool.give(copy.take_text());
+            }
+            *cell = None;
+        }
         // A burst must not pin its heap: keep capacity under 4x what is held.
         if let Some(host) = self.hosts.get_mut(slot) {
             let (len, cap) = (host.buffer.len(), host.buffer.capacity());

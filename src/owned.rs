@@ -195,6 +195,12 @@ impl OwnedEvent {
     pub(crate) fn into_text(self) -> String {
         self.text
     }
+
+    /// Takes the string buffer for reuse, leaving this copy's strings empty (it is
+    /// about to be dropped: taking avoids moving the whole copy out first).
+    pub(crate) fn take_text(&mut self) -> String {
+        core::mem::take(&mut self.text)
+    }
 }
 
 /// Recycled string buffers (bounded, so a burst does not pin memory).
