@@ -461,8 +461,21 @@ impl<P: TrustPolicy> Detector<P> {
 
     /// Copies an event into its host's reorder buffer, within the buffer's caps.
     fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
-        let copy = OwnedEvent::new(event, self.pool.take());
-        let bytes = copy.bytes() + HELD_OVERHEAD;
+        // The copy is written where it will be stored (a copy is some 150 bytes to
+        // move), in a cell of the store taken now; it leaves it again (rarely) when
+        // it does not fit. Which cell holds a copy is never visible.
+        let text = self.pool.take();
+        let index = match self.held_free.pop() {
+            Some(i) => i,
+            None => {
+                self.held.push(None);
+                (self.held.len() - 1) as u32
+            }
+        };
+        let Some(cell) = self.held.get_mut(index as usize) else {
+            return;
+        };
+        let bytes = cell.insert(OwnedEvent::vacant(text)).fill_bytes(event) + HELD_OVERHEAD;
         let fits = self.buffered < self.config.max_buffered
             && self.buffered_bytes.saturating_add(bytes) <= self.config.max_buffered_bytes;
         if fits {
@@ -470,9 +483,13 @@ impl<P: TrustPolicy> Detector<P> {
             // at or before the horizon, this one after it): release it first, so the
             // heap is at its smallest when this one goes in (in order, it is empty).
             self.release(slot);
-            self.store_held(slot, key, copy, bytes);
+            self.push_held(slot, key, index, bytes);
             return;
         }
+        let Some(copy) = self.held.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        self.held_free.push(index);
         // Over the caps: process early (counted) whichever comes first of this host's
         // earliest held event and this one, until this one fits or has gone.
         while self.buffered >= self.config.max_buffered
@@ -507,6 +524,11 @@ impl<P: TrustPolicy> Detector<P> {
                 (self.held.len() - 1) as u32
             }
         };
+        self.push_held(slot, key, index, bytes);
+    }
+
+    /// Puts the key of the copy stored in `index` in the host's heap.
+    fn push_held(&mut self, slot: u32, key: OrderKey, index: u32, bytes: usize) {
         let Some(host) = self.hosts.get_mut(slot) else {
             return;
         };
