@@ -640,9 +640,10 @@ impl<P: TrustPolicy> Detector<P> {
 
     /// The heart: one candidate event, in the time-sorted order of its host.
     ///
-    /// Inlined: most candidates are process starts that no pending write awaits,
-    /// which only move their host's clock; that is decided here without a call.
-    /// Writes and starts that find a pending write go on out of line.
+    /// Kept small: most candidates are process starts that no pending write awaits,
+    /// which only move their host's clock, and that is all this decides (no copy of
+    /// the origin, few registers to save). Writes and starts that find a pending
+    /// write go on out of line.
     #[inline]
     fn process(&mut self, slot: u32, event: &Event<'_>) {
         let origin = event.origin();
