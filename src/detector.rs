@@ -83,18 +83,18 @@ pub struct Detector<P = SignerPolicy> {
 /// What building a verdict's [`Sequence`] reuses from one to the next.
 pub(crate) struct SequenceMaker {
     rule: &'static RuleMeta,
-    /// The alert id hasher after the rule's id (the same for every alert).
-    seed: StableHasher,
     /// Where a sequence's strings are packed before their one allocation.
     scratch: String,
 }
 
 impl SequenceMaker {
     /// The verdict's sequence. Its strings are packed into one shared allocation
-    /// (`scratch` is reused), and the alert id hashing starts from `seed`.
+    /// (`scratch` is reused), and the alert id hashing starts from the host's
+    /// `alert_seed` ([`AlertId::host_seed`]).
     fn make(
         &mut self,
         host_id: Arc<str>,
+        alert_seed: StableHasher,
         write: &Entry,
         exe: &str,
         p: &crate::event::ProcessEvent<'_>,
@@ -132,7 +132,7 @@ impl SequenceMaker {
         let write_ref = event_ref(&w, ids[0]);
         let exec_ref = event_ref(e, ids[1]);
         Sequence {
-            id: AlertId::derive(self.seed, &host_id, write.path(), &write_ref, &exec_ref),
+            id: AlertId::derive(alert_seed, write.path(), &write_ref, &exec_ref),
             host_id,
             path: path.text(&buf),
             executable: executable.text(&buf),
@@ -187,17 +187,17 @@ impl<P: TrustPolicy> Detector<P> {
             _ => PathMatch::Folded,
         };
         let seed = config.hash_seed.unwrap_or_else(default_seed);
+        let alert_seed = AlertId::seed(rule.meta());
         Ok(Detector {
             sequences: SequenceMaker {
                 rule: rule.meta(),
-                seed: AlertId::seed(rule.meta()),
                 scratch: String::new(),
             },
             keys: KeyHasher::new(seed, paths),
             next_sweep: config.sweep_interval,
             rule,
             config,
-            hosts: Hosts::default(),
+            hosts: Hosts::new(alert_seed),
             window: Window::new(),
             pool: TextPool::default(),
             held: Vec::new(),
@@ -454,15 +454,28 @@ impl<P: TrustPolicy> Detector<P> {
                 .get(slot)
                 .is_some_and(|h| h.is_idle() && h.seen < seen_before)
             {
-                self.hosts.remove(slot);
+                self.hosts.remove(&self.keys, slot);
             }
         }
     }
 
     /// Copies an event into its host's reorder buffer, within the buffer's caps.
     fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
-        let copy = OwnedEvent::new(event, self.pool.take());
-        let bytes = copy.bytes() + HELD_OVERHEAD;
+        // The copy is written where it will be stored (a copy is some 150 bytes to
+        // move), in a cell of the store taken now; it leaves it again (rarely) when
+        // it does not fit. Which cell holds a copy is never visible.
+        let text = self.pool.take();
+        let index = match self.held_free.pop() {
+            Some(i) => i,
+            None => {
+                self.held.push(None);
+                (self.held.len() - 1) as u32
+            }
+        };
+        let Some(cell) = self.held.get_mut(index as usize) else {
+            return;
+        };
+        let bytes = cell.insert(OwnedEvent::vacant(text)).fill_bytes(event) + HELD_OVERHEAD;
         let fits = self.buffered < self.config.max_buffered
             && self.buffered_bytes.saturating_add(bytes) <= self.config.max_buffered_bytes;
         if fits {
@@ -470,9 +483,13 @@ impl<P: TrustPolicy> Detector<P> {
             // at or before the horizon, this one after it): release it first, so the
             // heap is at its smallest when this one goes in (in order, it is empty).
             self.release(slot);
-            self.store_held(slot, key, copy, bytes);
+            self.push_held(slot, key, index, bytes);
             return;
         }
+        let Some(copy) = self.held.get_mut(index as usize).and_then(Option::take) else {
+            return;
+        };
+        self.held_free.push(index);
         // Over the caps: process early (counted) whichever comes first of this host's
         // earliest held event and this one, until this one fits or has gone.
         while self.buffered >= self.config.max_buffered
@@ -507,6 +524,11 @@ impl<P: TrustPolicy> Detector<P> {
                 (self.held.len() - 1) as u32
             }
         };
+        self.push_held(slot, key, index, bytes);
+    }
+
+    /// Puts the key of the copy stored in `index` in the host's heap.
+    fn push_held(&mut self, slot: u32, key: OrderKey, index: u32, bytes: usize) {
         let Some(host) = self.hosts.get_mut(slot) else {
             return;
         };
@@ -520,14 +542,25 @@ impl<P: TrustPolicy> Detector<P> {
         let Some(top) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else {
             return false;
         };
-        let Some(copy) = self.held.get_mut(top.copy as usize).and_then(Option::take) else {
+        // The copy is processed where it is stored rather than moved out (it is some
+        // 150 bytes): the store is set aside meanwhile, as processing never reads it.
+        let index = top.copy as usize;
+        let held = core::mem::take(&mut self.held);
+        let Some(Some(copy)) = held.get(index) else {
+            self.held = held;
             return false;
         };
         self.held_free.push(top.copy);
         self.buffered -= 1;
         self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
-        self.process_copy(slot, &copy);
-        self.pool.give(copy.into_text());
+        self.process_copy(slot, copy);
+        self.held = held;
+        if let Some(cell) = self.held.get_mut(index) {
+            if let Some(copy) = cell {
+                self.pool.give(copy.take_text());
+            }
+            *cell = None;
+        }
         // A burst must not pin its heap: keep capacity under 4x what is held.
         if let Some(host) = self.hosts.get_mut(slot) {
             let (len, cap) = (host.buffer.len(), host.buffer.capacity());
@@ -559,12 +592,18 @@ impl<P: TrustPolicy> Detector<P> {
             let Some((_, classes)) = self.clock(slot, copy.timestamp()) else {
                 return;
             };
-            let pending = copy
+            let Some((exe, found)) = copy
                 .executable()
-                .and_then(|exe| self.pending_write(classes, slot, exe));
-            if pending.is_none() {
+                .and_then(|exe| Some((exe, self.pending_write(classes, slot, exe)?)))
+            else {
                 return;
+            };
+            // What `process` would do next: its clock has just moved, and the
+            // lookup would find `found` again (not repeated: a hash of the path).
+            if let Event::Process(p) = copy.event() {
+                self.process_match(slot, &p, exe, found);
             }
+            return;
         }
         self.process(slot, &copy.event());
     }
@@ -600,84 +639,119 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// The heart: one candidate event, in the time-sorted order of its host.
+    ///
+    /// Kept small: most candidates are process starts that no pending write awaits,
+    /// which only move their host's clock, and that is all this decides (no copy of
+    /// the origin, few registers to save). Writes and starts that find a pending
+    /// write go on out of line.
+    #[inline]
     fn process(&mut self, slot: u32, event: &Event<'_>) {
-        let maxspan = self.rule.meta().maxspan;
-        let origin = *event.origin();
+        let origin = event.origin();
         let Some((now, classes)) = self.clock(slot, origin.timestamp) else {
             return;
         };
         match event {
-            Event::File(f) => {
-                let Some(path) = f.path else { return };
-                if now.since(origin.timestamp) > maxspan {
-                    // A late write already out of reach of any later execution.
-                    self.stats.expired += 1;
-                    return;
-                }
-                if let Some(existing) = self.pending_write(classes, slot, path) {
-                    // The latest write wins; a late, older write does not replace it.
-                    if self
-                        .window
-                        .get(existing)
-                        .is_some_and(|e| !self.ordered(&e.origin(), &origin))
-                    {
-                        return;
-                    }
-                    if let Some(host) = self.hosts.get_mut(slot) {
-                        self.window.remove(&self.keys, &mut host.list, existing);
-                    }
-                }
-                if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
-                    self.stats.evicted += 1;
-                    return;
-                }
-                let Some(host) = self.hosts.get_mut(slot) else {
-                    return;
-                };
-                if self
-                    .window
-                    .insert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
-                    .is_none()
-                {
-                    self.stats.evicted += 1;
-                }
-            }
+            Event::File(f) => self.process_write(slot, f, now, classes),
             Event::Process(p) => {
                 let Some(exe) = p.executable else { return };
                 let Some(found) = self.pending_write(classes, slot, exe) else {
                     return;
                 };
-                let Some(write) = self.window.get(found) else {
-                    return;
-                };
-                let write_origin = write.origin();
-                let span = origin.timestamp.since(write.timestamp);
-                if !self.ordered(&write_origin, &origin) || span > maxspan {
-                    return;
+                self.process_match(slot, p, exe, found);
+            }
+        }
+    }
+
+    /// A write, processed at host time `now` (`classes` as [`clock`](Self::clock)).
+    #[inline(never)]
+    fn process_write(
+        &mut self,
+        slot: u32,
+        f: &crate::event::FileEvent<'_>,
+        now: Timestamp,
+        classes: u32,
+    ) {
+        let maxspan = self.rule.meta().maxspan;
+        let origin = f.origin;
+        let Some(path) = f.path else { return };
+        if now.since(origin.timestamp) > maxspan {
+            // A late write already out of reach of any later execution.
+            self.stats.expired += 1;
+            return;
+        }
+        if let Some(existing) = self.pending_write(classes, slot, path) {
+            // The latest write wins; a late, older write does not replace it.
+            if self
+                .window
+                .get(existing)
+                .is_some_and(|e| !self.ordered(&e.origin(), &origin))
+            {
+                return;
+            }
+            if let Some(host) = self.hosts.get_mut(slot) {
+                self.window.remove(&self.keys, &mut host.list, existing);
+            }
+        }
+        if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
+            self.stats.evicted += 1;
+            return;
+        }
+        let Some(host) = self.hosts.get_mut(slot) else {
+            return;
+        };
+        if self
+            .window
+            .insert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
+            .is_none()
+        {
+            self.stats.evicted += 1;
+        }
+    }
+
+    /// A process start `p` of `exe` for which the write in `found` is pending.
+    #[inline(never)]
+    fn process_match(
+        &mut self,
+        slot: u32,
+        p: &crate::event::ProcessEvent<'_>,
+        exe: &str,
+        found: u32,
+    ) {
+        let maxspan = self.rule.meta().maxspan;
+        let origin = p.origin;
+        let Some(write) = self.window.get(found) else {
+            return;
+        };
+        let write_origin = write.origin();
+        let span = origin.timestamp.since(write.timestamp);
+        if !self.ordered(&write_origin, &origin) || span > maxspan {
+            return;
+        }
+        // The host id is shared (`Arc`) only when a verdict is made: never on
+        // the per-event path.
+        let Some((host_id, alert_seed)) =
+            self.hosts.get(slot).map(|h| (h.id.clone(), h.alert_seed))
+        else {
+            return;
+        };
+        let sequence = self
+            .sequences
+            .make(host_id, alert_seed, write, exe, p, span);
+        match self.rule.assess(p) {
+            None => {
+                self.stats.alerts += 1;
+                self.out.push_back(Verdict::Alert(sequence));
+                // A match consumes the pending write.
+                if let Some(host) = self.hosts.get_mut(slot) {
+                    self.window.remove(&self.keys, &mut host.list, found);
                 }
-                // The host id is shared (`Arc`) only when a verdict is made: never on
-                // the per-event path.
-                let Some(host_id) = self.hosts.get(slot).map(|h| h.id.clone()) else {
-                    return;
-                };
-                let sequence = self.sequences.make(host_id, write, exe, p, span);
-                match self.rule.assess(p) {
-                    None => {
-                        self.stats.alerts += 1;
-                        self.out.push_back(Verdict::Alert(sequence));
-                        // A match consumes the pending write.
-                        if let Some(host) = self.hosts.get_mut(slot) {
-                            self.window.remove(&self.keys, &mut host.list, found);
-                        }
-                    }
-                    Some(reason) => {
-                        // The execution is not a stage-2 event at all: the write
-                        // stays pending for the next execution.
-                        self.stats.suppressed += 1;
-                        self.out
-                            .push_back(Verdict::Suppressed(Suppression { sequence, reason }));
-                    }
-                }
+            }
+            Some(reason) => {
+                // The execution is not a stage-2 event at all: the write
+                // stays pending for the next execution.
+                self.stats.suppressed += 1;
+                self.out
+                    .push_back(Verdict::Suppressed(Suppression { sequence, reason }));
             }
         }
     }
@@ -864,7 +938,7 @@ impl<P: TrustPolicy> Detector<P> {
                 if let Some(host) = self.hosts.get_mut(slot) {
                     self.stats.swept += self.window.clear_host(&self.keys, &mut host.list);
                 }
-                self.hosts.remove(slot);
+                self.hosts.remove(&self.keys, slot);
             }
         }
         self.scratch = clocks;

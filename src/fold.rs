@@ -84,6 +84,15 @@ pub fn eq_folded(a: &str, b: &str) -> bool {
 }
 
 fn eq_folded_slow(a: &str, b: &str) -> bool {
+    // Folding maps each character to one character, so texts whose first characters
+    // are ASCII and fold apart differ: "linux" against "windows" is decided here.
+    if let (Some(x), Some(y)) = (a.as_bytes().first(), b.as_bytes().first())
+        && x.is_ascii()
+        && y.is_ascii()
+        && !x.eq_ignore_ascii_case(y)
+    {
+        return false;
+    }
     // Equal but for ASCII case is equal folded; otherwise two ASCII texts differ, and
     // only others need folding.
     if a.eq_ignore_ascii_case(b) {
@@ -107,6 +116,12 @@ mod tests {
     #[test]
     fn folds_like_case_folding_txt() {
         assert!(eq_folded("C:\\Windows\\EVIL.EXE", "c:\\windows\\evil.exe"));
+        // The first-character shortcut: ASCII first characters that fold apart
+        // differ; a non-ASCII one (KELVIN SIGN, LONG S) still folds.
+        assert!(!eq_folded("linux", "windows") && !eq_folded("Windows", "xindows"));
+        assert!(eq_folded("Windows", "wINDOWS") && eq_folded("\u{212A}.exe", "k.EXE"));
+        assert!(eq_folded("k.exe", "\u{212A}.EXE") && eq_folded("\u{17F}x", "Sx"));
+        assert!(!eq_folded("\u{212A}x", "ky") && !eq_folded("", "a") && !eq_folded("a", ""));
         assert!(eq_folded("ΣΑΣ", "σας"), "final sigma folds to sigma");
         assert!(eq_folded("STRASSE\u{1E9E}", "strasse\u{00DF}"));
         assert!(eq_folded("\u{212A}elvin", "kelvin"), "KELVIN SIGN");

@@ -93,6 +93,9 @@ impl KeyHasher {
     pub(crate) fn path_class(&self, path: &str) -> u32 {
         let n = match self.paths {
             PathMatch::Exact => path.len(),
+            // An ASCII path has as many characters as bytes, and `is_ascii` reads
+            // a word at a time where `chars().count()` classifies every byte.
+            PathMatch::Folded if path.is_ascii() => path.len(),
             PathMatch::Folded => path.chars().count(),
         };
         1 << (n % 32)

@@ -58,64 +58,84 @@ fn get<'a>(text: &'a str, r: &Range<u32>) -> Option<&'a str> {
 
 impl OwnedEvent {
     /// Copies `event` into `text` (a recycled buffer, cleared here).
-    pub(crate) fn new(event: &Event<'_>, mut text: String) -> Self {
+    pub(crate) fn new(event: &Event<'_>, text: String) -> Self {
+        let mut copy = Self::vacant(text);
+        copy.fill(event);
+        copy
+    }
+
+    /// A copy of nothing, keeping `text` (a recycled buffer) for [`fill`](Self::fill).
+    pub(crate) fn vacant(text: String) -> Self {
+        OwnedEvent {
+            kind: Kind::File,
+            text,
+            strs: [MISSING; 9],
+            timestamp: crate::time::Timestamp(0),
+            sequence: None,
+            position: 0,
+            types: EventTypes::default(),
+            pid: None,
+            exists: None,
+            trusted: None,
+        }
+    }
+
+    /// Makes this a copy of `event`, reusing its buffer (cleared here). Where the
+    /// copy is stored, this writes it in place: a copy is some 150 bytes to move.
+    pub(crate) fn fill(&mut self, event: &Event<'_>) {
+        let text = &mut self.text;
         text.clear();
         let o = event.origin();
         let common = |text: &mut String| [push(text, o.id), push(text, event.host_id())];
         match event {
             Event::File(f) => {
-                let [id, host] = common(&mut text);
-                let strs = [
+                let [id, host] = common(text);
+                self.strs = [
                     id,
                     host,
-                    push(&mut text, f.os_type),
-                    push(&mut text, f.hash.sha256),
-                    push(&mut text, f.hash.sha1),
-                    push(&mut text, f.hash.md5),
-                    push(&mut text, f.path),
-                    push(&mut text, f.extension),
-                    push(&mut text, f.header_bytes),
+                    push(text, f.os_type),
+                    push(text, f.hash.sha256),
+                    push(text, f.hash.sha1),
+                    push(text, f.hash.md5),
+                    push(text, f.path),
+                    push(text, f.extension),
+                    push(text, f.header_bytes),
                 ];
-                OwnedEvent {
-                    kind: Kind::File,
-                    text,
-                    strs,
-                    timestamp: o.timestamp,
-                    sequence: o.sequence,
-                    position: o.position,
-                    types: f.types,
-                    pid: f.pid,
-                    exists: None,
-                    trusted: None,
-                }
+                self.kind = Kind::File;
+                self.types = f.types;
+                self.pid = f.pid;
+                self.exists = None;
+                self.trusted = None;
             }
             Event::Process(p) => {
-                let [id, host] = common(&mut text);
-                let strs = [
+                let [id, host] = common(text);
+                self.strs = [
                     id,
                     host,
-                    push(&mut text, p.os_type),
-                    push(&mut text, p.hash.sha256),
-                    push(&mut text, p.hash.sha1),
-                    push(&mut text, p.hash.md5),
-                    push(&mut text, p.executable),
-                    push(&mut text, p.code_signature.subject_name),
-                    push(&mut text, p.code_signature.status),
+                    push(text, p.os_type),
+                    push(text, p.hash.sha256),
+                    push(text, p.hash.sha1),
+                    push(text, p.hash.md5),
+                    push(text, p.executable),
+                    push(text, p.code_signature.subject_name),
+                    push(text, p.code_signature.status),
                 ];
-                OwnedEvent {
-                    kind: Kind::Process,
-                    text,
-                    strs,
-                    timestamp: o.timestamp,
-                    sequence: o.sequence,
-                    position: o.position,
-                    types: p.types,
-                    pid: p.pid,
-                    exists: p.code_signature.exists,
-                    trusted: p.code_signature.trusted,
-                }
+                self.kind = Kind::Process;
+                self.types = p.types;
+                self.pid = p.pid;
+                self.exists = p.code_signature.exists;
+                self.trusted = p.code_signature.trusted;
             }
         }
+        self.timestamp = o.timestamp;
+        self.sequence = o.sequence;
+        self.position = o.position;
+    }
+
+    /// [`fill`](Self::fill), then [`bytes`](Self::bytes).
+    pub(crate) fn fill_bytes(&mut self, event: &Event<'_>) -> usize {
+        self.fill(event);
+        self.bytes()
     }
 
     /// The event's timestamp (without rebuilding the event).
@@ -194,6 +214,12 @@ impl OwnedEvent {
     /// Gives the string buffer back for reuse.
     pub(crate) fn into_text(self) -> String {
         self.text
+    }
+
+    /// Takes the string buffer for reuse, leaving this copy's strings empty (it is
+    /// about to be dropped: taking avoids moving the whole copy out first).
+    pub(crate) fn take_text(&mut self) -> String {
+        core::mem::take(&mut self.text)
     }
 }
 
