@@ -137,8 +137,9 @@ const CAT_PROCESS: u8 = 2;
 /// `false` or `null` for a boolean; a plain integer of at most 18 digits (19 for the
 /// non-negative `event.sequence`) or `null` for an integer, which fits the field's type;
 /// a string without escapes that the decoder's own function `parse_es_date` reads, for
-/// `@timestamp`; and for `event.category`/`event.type`, an escape-free
-/// string or a flat array of them, whose union both compute with the same exact
+/// `@timestamp` (read through a cache of the last second, property-tested equal to
+/// it); and for `event.category`/`event.type`, an escape-free string or a flat array
+/// of them, whose union both compute with the same exact
 /// comparisons (`EventTypes::insert_str`, `"file"`/`"process"`). Every leaf is seen at
 /// most once (otherwise the scanner gives up), so the decoder's rules for repeated and
 /// multi-valued fields (union, first-`windows`, last-wins) all reduce to "the one value
