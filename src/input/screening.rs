@@ -310,8 +310,8 @@ impl<P: TrustPolicy> Screener<P> {
     }
 
     /// [`screen`](Self::screen); with `keep`, a process start or possible write read
-    /// whole is also copied into it (as `Decoded::screened`), so that the thread that
-    /// applies the screening does not rebuild the event from the line.
+    /// whole is also copied into it (its `events`, with `screened_len` set), so that
+    /// the thread that applies the screening does not rebuild the event from the line.
     fn screen_keeping(&mut self, line: &[u8], keep: Option<&mut Decoded>) -> Screening {
         let decode = Screening::decode(line.len());
         let Some(prefilter) = &mut self.prefilter else {
@@ -330,31 +330,29 @@ impl<P: TrustPolicy> Screener<P> {
             Triage::Decode => return decode,
             Triage::Scanned(scanned) => scanned,
         };
-        let screen = scanned.screen(&self.rule, 0);
-        let kind = match screen {
-            Screen::Skip { events } => Kind::Skip {
-                events,
-                unvalidated: false,
+        // The event read whole, by its byte ranges; not in the line (cannot happen: the
+        // walk borrows from it), the full decode, which is always correct.
+        let (kind, event) = match scanned.screen(&self.rule, 0) {
+            Screen::Skip { events } => {
+                let kind = Kind::Skip {
+                    events,
+                    unvalidated: false,
+                };
+                (kind, None)
+            }
+            Screen::Execution(e) => match EventBytes::of(line, &scanned, false) {
+                Some(bytes) => (Kind::Execution(bytes), Some(Event::Process(e))),
+                None => (Kind::Decode, None),
             },
-            // Not in the line (cannot happen: the walk borrows from it): the full
-            // decode is always correct.
-            Screen::Execution(_) => {
-                EventBytes::of(line, &scanned, false).map_or(Kind::Decode, Kind::Execution)
-            }
-            Screen::Write(_) => {
-                EventBytes::of(line, &scanned, true).map_or(Kind::Decode, Kind::Write)
-            }
-            _ => Kind::Decode,
-        };
-        let event = match screen {
-            Screen::Execution(e) => Some(Event::Process(e)),
-            Screen::Write(e) => Some(Event::File(e)),
-            _ => None,
+            Screen::Write(e) => match EventBytes::of(line, &scanned, true) {
+                Some(bytes) => (Kind::Write(bytes), Some(Event::File(e))),
+                None => (Kind::Decode, None),
+            },
+            _ => (Kind::Decode, None),
         };
         // An owned event locates its strings with 32-bit offsets: not for a line over
         // 4 GiB (none of whose strings could be located then).
-        if let (Some(decoded), Some(event), true, Kind::Execution(_) | Kind::Write(_)) =
-            (keep, event, u32::try_from(line.len()).is_ok(), kind)
+        if let (Some(decoded), Some(event), true) = (keep, event, u32::try_from(line.len()).is_ok())
         {
             let text = decoded.spare.pop().unwrap_or_default();
             decoded.events.push(OwnedEvent::new(&event, text));
