@@ -1,18 +1,29 @@
 //! Streaming line reader: bounded line length, gzip detected by its magic bytes.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
+/// Bytes read from the input at a time (and the size a batch's buffer starts at).
+const CHUNK: usize = 64 << 10;
+
 /// One input's lines, read without holding more than one line (and never more than
-/// `max` bytes of it).
+/// `max` bytes of it) beyond the current buffer.
+///
+/// The buffer is the reader's own (no `BufReader`): [`take_lines`](Self::take_lines)
+/// hands it whole to a batch, swapping in the batch's spent one, so the bytes the
+/// kernel copied in are screened where they landed; only the unfinished line at its
+/// end is copied over.
 pub struct Lines {
-    reader: Box<dyn BufRead>,
-    max: usize,
+    read: Box<dyn Read>,
+    /// `buf[head..filled]`: read and not handed out yet. `buf.len()` is how far reads
+    /// may fill (kept initialized: a read needs initialized bytes).
     buf: Vec<u8>,
-    /// Bytes of the reader's buffer handed out in place by the last call, consumed at
-    /// the next one.
-    pending: usize,
+    head: usize,
+    filled: usize,
+    /// The input has ended (a read returned 0).
+    eof: bool,
+    max: usize,
     /// Bytes consumed from the (decompressed) stream so far.
     pub consumed: u64,
 }
@@ -23,6 +34,17 @@ pub enum Line<'a> {
     Text(&'a [u8]),
     /// A line longer than the limit; its bytes were skipped.
     TooLong(u64),
+}
+
+/// What [`Lines::take_lines`] gave.
+pub enum Taken {
+    /// One or more whole lines (each given to `on_line`), in the buffer now in the
+    /// caller's hands.
+    Lines,
+    /// A line over the limit (its length); its bytes were skipped.
+    TooLong(u64),
+    /// The input is over.
+    End,
 }
 
 impl Lines {
@@ -41,20 +63,20 @@ impl Lines {
         }
         let gz = magic[..have] == [0x1f, 0x8b];
         let read: Box<dyn Read> = Box::new(io::Cursor::new(magic[..have].to_vec()).chain(read));
-        let raw = BufReader::with_capacity(1 << 16, read);
-        let reader: Box<dyn BufRead> = if gz {
-            Box::new(BufReader::with_capacity(
-                1 << 16,
-                flate2::read::MultiGzDecoder::new(raw),
-            ))
+        let read: Box<dyn Read> = if gz {
+            Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+                CHUNK, read,
+            )))
         } else {
-            Box::new(raw)
+            read
         };
         Ok(Lines {
-            reader,
+            read,
             max,
-            buf: Vec::new(),
-            pending: 0,
+            buf: vec![0; CHUNK],
+            head: 0,
+            filled: 0,
+            eof: false,
             consumed: 0,
         })
     }
@@ -67,105 +89,162 @@ impl Lines {
         Lines::new(Box::new(bytes), max)
     }
 
+    /// Reads more after `buf[..filled]`: moves the unread bytes to the front first, and
+    /// doubles the buffer when they fill it. Sets `eof` when the input is over.
+    fn refill(&mut self) -> io::Result<()> {
+        if self.head > 0 {
+            self.buf.copy_within(self.head..self.filled, 0);
+            self.filled -= self.head;
+            self.head = 0;
+        }
+        if self.filled == self.buf.len() {
+            self.buf.resize(self.buf.len().max(CHUNK) * 2, 0);
+        }
+        loop {
+            match self
+                .read
+                .read(self.buf.get_mut(self.filled..).unwrap_or_default())
+            {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes the next line whole in `buf[head..]`: the index of its `\n` (`None`: the
+    /// line runs to the end of the input, or the input is over when `head == filled`),
+    /// or `Err(Ok(n))` when it is longer than `max` (then skipped: its `n` bytes are
+    /// gone, none of them held beyond the buffer).
+    fn whole_line(&mut self) -> Result<Option<usize>, io::Result<u64>> {
+        let mut searched = 0; // `buf[head..head + searched]` holds no `\n`
+        loop {
+            let unread = self
+                .buf
+                .get(self.head + searched..self.filled)
+                .unwrap_or_default();
+            if let Some(i) = memchr::memchr(b'\n', unread) {
+                let end = self.head + searched + i;
+                if end - self.head > self.max {
+                    let n = (end - self.head) as u64;
+                    self.consumed += n + 1;
+                    self.head = end + 1;
+                    return Err(Ok(n));
+                }
+                return Ok(Some(end));
+            }
+            searched = self.filled - self.head;
+            if searched > self.max {
+                return Err(self.skip_long_line());
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            self.refill().map_err(Err)?;
+        }
+    }
+
+    /// Skips the rest of a line already known to be longer than `max`, reading a
+    /// buffer at a time: its length.
+    fn skip_long_line(&mut self) -> io::Result<u64> {
+        let mut n = (self.filled - self.head) as u64;
+        self.consumed += n;
+        (self.head, self.filled) = (0, 0);
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', self.buf.get(..self.filled).unwrap_or_default())
+            {
+                self.consumed += i as u64 + 1;
+                self.head = i + 1;
+                return Ok(n + i as u64);
+            }
+            n += self.filled as u64;
+            self.consumed += self.filled as u64;
+            self.filled = 0;
+            if self.eof {
+                return Ok(n);
+            }
+            self.refill()?;
+        }
+    }
+
     /// The next line, or `None` at the end.
-    /// The whole lines (none over the limit) that the reader's buffer already holds,
-    /// appended to `data` in one copy: `on_line(start, end)` gets each one's range in
-    /// `data` (without its `\n` and `\r`, exactly what [`next_line`](Self::next_line)
-    /// would give) and says whether to take another. Returns how many it took: 0 when
-    /// the next line is not whole in the buffer, is too long, or the input is over —
-    /// [`next_line`](Self::next_line) reads that one. (The screening threads' batches
-    /// are filled this way: one copy per buffer instead of one per line.)
-    pub fn take_buffered(
+    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
+        let end = match self.whole_line() {
+            Ok(end) => end,
+            Err(Ok(n)) => return Ok(Some(Line::TooLong(n))),
+            Err(Err(e)) => return Err(e),
+        };
+        let start = self.head;
+        let (stop, next) = match end {
+            Some(end) => (end, end + 1),
+            None if start == self.filled => return Ok(None),
+            // The last line, without a newline.
+            None => (self.filled, self.filled),
+        };
+        self.consumed += (next - start) as u64;
+        self.head = next;
+        let line = self.buf.get(start..stop).unwrap_or_default();
+        Ok(Some(Line::Text(line.strip_suffix(b"\r").unwrap_or(line))))
+    }
+
+    /// Whole lines for a batch, in their buffer: `on_line(start, end)` gets each one's
+    /// range (without its `\n` and `\r`, exactly what [`next_line`](Self::next_line)
+    /// would give) and says whether to take another. Then the buffer holding them
+    /// becomes `data`, and `data`'s old buffer (its contents are dropped, its
+    /// allocation reused) becomes the reader's, with the bytes not taken copied in.
+    /// Reads when the next line is not whole yet; a line over the limit is skipped and
+    /// reported alone, as is the input's end.
+    pub fn take_lines(
         &mut self,
         data: &mut Vec<u8>,
         mut on_line: impl FnMut(usize, usize) -> bool,
-    ) -> io::Result<usize> {
-        if self.pending > 0 {
-            self.reader.consume(self.pending);
-            self.pending = 0;
-        }
-        let chunk = self.reader.fill_buf()?;
-        let base = data.len();
-        let (mut at, mut taken) = (0, 0);
-        while let Some(i) = chunk.get(at..).and_then(|rest| memchr::memchr(b'\n', rest)) {
-            if i > self.max {
-                break;
-            }
-            let line = chunk.get(at..at + i).unwrap_or_default();
-            let body = line.strip_suffix(b"\r").unwrap_or(line).len();
-            taken += 1;
-            let more = on_line(base + at, base + at + body);
-            at += i + 1;
-            if !more {
-                break;
-            }
-        }
-        data.extend_from_slice(chunk.get(..at).unwrap_or_default());
-        self.reader.consume(at);
-        self.consumed += at as u64;
-        Ok(taken)
-    }
-
-    pub fn next_line(&mut self) -> io::Result<Option<Line<'_>>> {
-        if self.pending > 0 {
-            self.reader.consume(self.pending);
-            self.pending = 0;
-        }
-        // The common case: the whole line is in the reader's buffer; hand it out in
-        // place (no copy), and consume it at the next call.
-        let found = {
-            let chunk = self.reader.fill_buf()?;
-            if chunk.is_empty() {
-                return Ok(None);
-            }
-            memchr::memchr(b'\n', chunk)
+    ) -> io::Result<Taken> {
+        let mut end = match self.whole_line() {
+            Ok(Some(end)) => Some(end),
+            Ok(None) if self.head == self.filled => return Ok(Taken::End),
+            Ok(None) => None,
+            Err(Ok(n)) => return Ok(Taken::TooLong(n)),
+            Err(Err(e)) => return Err(e),
         };
-        if let Some(i) = found
-            && i <= self.max
-        {
-            self.pending = i + 1;
-            self.consumed += (i + 1) as u64;
-            // Nothing was consumed since the last `fill_buf`: the same bytes.
-            let chunk = self.reader.fill_buf()?;
-            let line = chunk.get(..i).unwrap_or_default();
-            return Ok(Some(Line::Text(line.strip_suffix(b"\r").unwrap_or(line))));
-        }
-        self.buf.clear();
-        let mut skipped: u64 = 0;
-        let mut any = false;
+        // The first line is whole; take it and the whole lines after it.
         loop {
-            let chunk = self.reader.fill_buf()?;
-            if chunk.is_empty() {
-                break;
-            }
-            any = true;
-            let (take, done) = match memchr::memchr(b'\n', chunk) {
-                Some(i) => (i + 1, true),
-                None => (chunk.len(), false),
+            let start = self.head;
+            let (stop, next) = match end {
+                Some(end) => (end, end + 1),
+                None => (self.filled, self.filled),
             };
-            let body = &chunk[..if done { take - 1 } else { take }];
-            if skipped > 0 || self.buf.len() + body.len() > self.max {
-                skipped += (self.buf.len() + body.len()) as u64;
-                self.buf.clear();
-            } else {
-                self.buf.extend_from_slice(body);
-            }
-            self.reader.consume(take);
-            self.consumed += take as u64;
-            if done {
+            let line = self.buf.get(start..stop).unwrap_or_default();
+            let body = line.strip_suffix(b"\r").unwrap_or(line).len();
+            self.consumed += (next - start) as u64;
+            self.head = next;
+            if !on_line(start, start + body) {
                 break;
             }
+            let unread = self.buf.get(self.head..self.filled).unwrap_or_default();
+            end = match memchr::memchr(b'\n', unread) {
+                Some(i) if i <= self.max => Some(self.head + i),
+                _ => break,
+            };
         }
-        if !any {
-            return Ok(None);
+        // Hand the buffer over; keep the bytes not taken in `data`'s old one.
+        std::mem::swap(&mut self.buf, data);
+        let rest = data.get(self.head..self.filled).unwrap_or_default();
+        let room = CHUNK.max(2 * rest.len());
+        if self.buf.len() < room {
+            self.buf.resize(room, 0);
         }
-        if skipped > 0 {
-            return Ok(Some(Line::TooLong(skipped)));
+        if let Some(to) = self.buf.get_mut(..rest.len()) {
+            to.copy_from_slice(rest);
         }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
-        }
-        Ok(Some(Line::Text(&self.buf)))
+        (self.head, self.filled) = (0, rest.len());
+        Ok(Taken::Lines)
     }
 }
 
@@ -185,12 +264,26 @@ mod tests {
         out
     }
 
-    /// Lines read a buffer at a time by `take_buffered` (a few per call, as a batch
-    /// takes them), with `next_line` for the rest, are exactly `next_line`'s lines and
-    /// count the same bytes: CRLF and LF, empty lines, lines across buffer refills,
-    /// lines over the limit, and a last line without its newline.
+    /// Lines taken a buffer at a time by `take_lines` (a few per call, as a batch
+    /// takes them, the buffers swapped as batches swap them) are exactly `next_line`'s
+    /// lines and count the same bytes: CRLF and LF, empty lines, lines across buffer
+    /// refills, lines at and one past the limit, and a last line without its newline.
+    /// The input is delivered a random number of bytes per read (as a pipe does).
     #[test]
-    fn take_buffered_reads_what_next_line_reads() {
+    fn take_lines_reads_what_next_line_reads() {
+        /// Hands out at most `step(seed)` bytes per read.
+        struct Trickle(&'static [u8], u64);
+        impl Read for Trickle {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                self.1 = self.1.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let n = ((self.1 >> 33) as usize % 100_000 + 1)
+                    .min(out.len())
+                    .min(self.0.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
         let mut input = Vec::new();
         let mut seed = 7u64;
         for k in 0..600 {
@@ -198,7 +291,7 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let len = match k % 7 {
-                // At the limit and one past it.
+                // At the limit and one past it (with and without a `\r`).
                 _ if k % 100 == 50 => 30_000 + k / 300,
                 0 => 0,
                 1 => (seed >> 33) as usize % 50_000,
@@ -209,31 +302,72 @@ mod tests {
         }
         input.extend_from_slice(b"last, no newline\r");
         let input: &'static [u8] = Box::leak(input.into_boxed_slice());
-        for per_call in [1usize, 3, 1000] {
-            let mut l = Lines::from_bytes(input, 30_000).unwrap();
+        let expected = all(input, 30_000);
+        for (per_call, trickle) in [(1usize, false), (3, true), (1000, false), (1000, true)] {
+            let read: Box<dyn Read> = if trickle {
+                Box::new(Trickle(input, per_call as u64))
+            } else {
+                Box::new(input)
+            };
+            let mut l = Lines::new(read, 30_000).unwrap();
             let (mut data, mut got) = (Vec::new(), Vec::new());
             loop {
                 let mut ranges = Vec::new();
-                let taken = l
-                    .take_buffered(&mut data, |start, end| {
+                match l
+                    .take_lines(&mut data, |start, end| {
                         ranges.push((start, end));
                         ranges.len() < per_call
                     })
-                    .unwrap();
-                assert_eq!(taken, ranges.len());
+                    .unwrap()
+                {
+                    Taken::Lines => assert!(!ranges.is_empty()),
+                    Taken::TooLong(n) => got.push(format!("<{n}>")),
+                    Taken::End => break,
+                }
                 for (start, end) in ranges {
                     got.push(String::from_utf8_lossy(&data[start..end]).into_owned());
                 }
-                if taken == 0 {
-                    match l.next_line().unwrap() {
-                        Some(Line::Text(t)) => got.push(String::from_utf8_lossy(t).into_owned()),
-                        Some(Line::TooLong(n)) => got.push(format!("<{n}>")),
-                        None => break,
-                    }
-                }
+                // The caller scribbles over the spent buffer before handing it back.
+                data.iter_mut().for_each(|b| *b = b'#');
             }
-            assert_eq!(got, all(input, 30_000), "{per_call} per call");
+            assert_eq!(got, expected, "{per_call} per call, trickle {trickle}");
             assert_eq!(l.consumed, input.len() as u64);
+        }
+    }
+
+    /// `next_line` alone on an input delivered in pieces: the same lines.
+    #[test]
+    fn next_line_reads_the_same_lines_in_any_pieces() {
+        let input: &'static [u8] = b"a\r\n\nbbbbbbbbbb\ncc\r\nddd";
+        for piece in 1..input.len() {
+            let chunks: Vec<Vec<u8>> = input.chunks(piece).map(<[u8]>::to_vec).collect();
+            let read: Box<dyn Read> = Box::new(Pieces(chunks.into_iter().rev().collect()));
+            let mut l = Lines::new(read, 5).unwrap();
+            let mut got = Vec::new();
+            while let Some(line) = l.next_line().unwrap() {
+                got.push(match line {
+                    Line::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    Line::TooLong(n) => format!("<{n}>"),
+                });
+            }
+            assert_eq!(got, ["a", "", "<10>", "cc", "ddd"], "pieces of {piece}");
+            assert_eq!(l.consumed, input.len() as u64);
+        }
+    }
+
+    /// Reads hand out one piece each.
+    struct Pieces(Vec<Vec<u8>>);
+    impl Read for Pieces {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let Some(mut piece) = self.0.pop() else {
+                return Ok(0);
+            };
+            let n = piece.len().min(out.len());
+            out[..n].copy_from_slice(&piece[..n]);
+            if n < piece.len() {
+                self.0.push(piece.split_off(n));
+            }
+            Ok(n)
         }
     }
 
@@ -264,6 +398,12 @@ mod tests {
     fn splits_and_bounds_lines() {
         assert_eq!(all(b"a\nbb\r\n\nccc", 100), ["a", "bb", "", "ccc"]);
         assert_eq!(all(b"a\nbbbbbb\ncc\n", 3), ["a", "<6>", "cc"]);
+        // The limit counts a `\r` (it is part of the line until the line is whole).
+        assert_eq!(
+            all(b"abc\nabcd\nab\r\nabc\r\nabc", 3),
+            ["abc", "<4>", "ab", "<4>", "abc"]
+        );
+        assert_eq!(all(b"abcd", 3), ["<4>"]);
         assert!(all(b"", 3).is_empty());
     }
 }

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use shareexec::input::{Decoded, Screener, Screening, SysmonSniffer};
 
 use crate::args::InputFormat;
-use crate::lines::{Line, Lines};
+use crate::lines::{Line, Lines, Taken};
 
 /// About this many bytes per batch, counting each line's own records (`LINE_COST`) as
 /// well as its bytes: big enough that a batch's channel hops cost nothing next to
@@ -58,43 +58,35 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Forgets the lines. `data` keeps its bytes: it is the spent buffer the reader
+    /// takes in exchange for its next one (see `Lines::take_lines`).
     fn clear(&mut self) {
-        self.data.clear();
         self.entries.clear();
         self.pre.clear();
     }
 
-    /// Reads lines into the batch until it holds about `BATCH_BYTES`: `None` then,
-    /// else how the input ended (`Ok` at its end, or the read error).
+    /// Reads the whole lines the reader's buffer holds into the batch (at most about
+    /// `BATCH_BYTES`), or one line over the limit: `None` then, else how the input
+    /// ended (`Ok` at its end, or the read error; the lines before it were all in
+    /// earlier batches).
     fn fill(&mut self, lines: &mut Lines) -> Option<io::Result<()>> {
-        // Empty and tiny lines count too: a batch of newlines is bounded as well.
-        while self.data.len() + self.entries.len() * LINE_COST < BATCH_BYTES {
-            // Whole lines in the reader's buffer, in one copy; else one line by itself.
-            let entries = &mut self.entries;
-            let taken = lines.take_buffered(&mut self.data, |start, end| {
-                entries.push(Entry::Text { start, end });
-                end + entries.len() * LINE_COST < BATCH_BYTES
-            });
-            match taken {
-                Ok(0) => {}
-                Ok(_) => continue,
-                Err(e) => return Some(Err(e)),
+        let entries = &mut self.entries;
+        let mut first = None;
+        let taken = lines.take_lines(&mut self.data, |start, end| {
+            let from = *first.get_or_insert(start);
+            entries.push(Entry::Text { start, end });
+            // Empty and tiny lines count too: a batch of newlines is bounded as well.
+            (end - from) + entries.len() * LINE_COST < BATCH_BYTES
+        });
+        match taken {
+            Ok(Taken::Lines) => None,
+            Ok(Taken::TooLong(n)) => {
+                self.entries.push(Entry::TooLong(n));
+                None
             }
-            match lines.next_line() {
-                Ok(Some(Line::Text(text))) => {
-                    let start = self.data.len();
-                    self.data.extend_from_slice(text);
-                    self.entries.push(Entry::Text {
-                        start,
-                        end: self.data.len(),
-                    });
-                }
-                Ok(Some(Line::TooLong(n))) => self.entries.push(Entry::TooLong(n)),
-                Ok(None) => return Some(Ok(())),
-                Err(e) => return Some(Err(e)),
-            }
+            Ok(Taken::End) => Some(Ok(())),
+            Err(e) => Some(Err(e)),
         }
-        None
     }
 
     /// The lines with what was found about each (a worker has screened the batch).
@@ -237,14 +229,15 @@ impl Pool {
         if batch.entries.is_empty() {
             self.spare.push(batch);
         } else {
-            // The detecting thread takes 5/8 of a fair share of the batches: it also
-            // reads (the kernel's copy and the copy into the batch, which instruction
-            // counts barely show), detects and writes. Measured on 2 cores with `perf`
-            // per thread: at 7/8 it had 60 % of the run's CPU time and the screening
-            // thread waited; at 5/8, 52 %, and the wall time fell 8 % (medians of 15
-            // interleaved runs each, 0.77 -> 0.71 s on 1 000 000 Defend lines).
+            // The detecting thread takes 11/16 of a fair share of the batches: it also
+            // reads (the kernel's copy, which instruction counts barely show), detects
+            // and writes. Set by `perf` per thread on 2 cores, 1 000 000 Defend lines:
+            // at 7/8 it had 60 % of the run's CPU time and the screening thread
+            // waited; at 5/8, 52 % (wall 0.77 -> 0.71 s), while it still copied every
+            // line into its batch. Without that copy (`Lines::take_lines`), 5/8 gave
+            // it 45.5 %, 6/8 49.4-52.4 %, 11/16 49.8-50.4 %.
             let fair = self.workers.len() as u64 + 1;
-            let inline = self.inline_given * fair * 8 < self.given * 5;
+            let inline = self.inline_given * fair * 16 < self.given * 11;
             self.given += 1;
             let n = if inline {
                 self.inline_given += 1;
@@ -318,8 +311,9 @@ impl Pool {
     /// Gives a processed batch's buffers back for reuse (a buffer a long line made
     /// big is given back to the allocator).
     pub fn recycle(&mut self, mut batch: Batch) {
-        batch.data.clear();
-        batch.data.shrink_to(2 * BATCH_BYTES);
+        if batch.data.len() > 2 * BATCH_BYTES {
+            batch.data = Vec::new();
+        }
         self.spare.push(batch);
     }
 
