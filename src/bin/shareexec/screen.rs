@@ -3,13 +3,14 @@
 //! `shareexec::input::Screener`) done on batches of lines ahead of the thread that
 //! detects and writes them in input order.
 //!
-//! Batches go to the detecting thread itself (5/8 of a fair share: it screens them when
+//! Batches go to the detecting thread itself (11/16 of a fair share: it screens them when
 //! it reaches them, or while it would wait for a worker, so that it is busy too rather
 //! than waking up once per batch) and round robin to the workers, whose results come
 //! back in the order sent, so batches are received in the order they were read
 //! without any reordering; each worker has its own channels.
-//! A batch is a copy of some consecutive lines (about `BATCH_BYTES`), and the buffers
-//! circulate: a run holds at most `workers + 3` of them.
+//! A batch is the reader's buffer of consecutive whole lines (`Lines::take_lines`:
+//! the kernel's copy is the only one), and the buffers circulate: a run holds at most
+//! `workers + 3` of them.
 
 use std::io;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -20,9 +21,10 @@ use shareexec::input::{Decoded, Screener, Screening, SysmonSniffer};
 use crate::args::InputFormat;
 use crate::lines::{Line, Lines, Taken};
 
-/// About this many bytes per batch, counting each line's own records (`LINE_COST`) as
-/// well as its bytes: big enough that a batch's channel hops cost nothing next to
-/// screening it, small enough to keep the memory of a run low whatever the lines.
+/// At most about this many bytes of per-line records (`LINE_COST` each) per batch,
+/// beside its buffer of lines (the reader's, `lines::CHUNK` unless a long line made it
+/// bigger): big enough that a batch's channel hops cost nothing next to screening it,
+/// small enough to keep the memory of a run low whatever the lines.
 const BATCH_BYTES: usize = 64 << 10;
 
 /// The bytes a batch holds per line besides the line itself.
@@ -65,18 +67,19 @@ impl Batch {
         self.pre.clear();
     }
 
-    /// Reads the whole lines the reader's buffer holds into the batch (at most about
-    /// `BATCH_BYTES`), or one line over the limit: `None` then, else how the input
+    /// Takes the reader's buffer with the whole lines it holds (their records at most
+    /// about `BATCH_BYTES`), or one line over the limit: `None` then, else how the input
     /// ended (`Ok` at its end, or the read error; the lines before it were all in
     /// earlier batches).
     fn fill(&mut self, lines: &mut Lines) -> Option<io::Result<()>> {
         let entries = &mut self.entries;
-        let mut first = None;
+        // The lines' bytes are bounded by the reader's buffer; their records are
+        // bounded here (a buffer of empty or tiny lines holds tens of thousands). Every
+        // other whole line of the buffer is taken: those left are copied into the next
+        // buffer.
         let taken = lines.take_lines(&mut self.data, |start, end| {
-            let from = *first.get_or_insert(start);
             entries.push(Entry::Text { start, end });
-            // Empty and tiny lines count too: a batch of newlines is bounded as well.
-            (end - from) + entries.len() * LINE_COST < BATCH_BYTES
+            entries.len() * LINE_COST < BATCH_BYTES
         });
         match taken {
             Ok(Taken::Lines) => None,
