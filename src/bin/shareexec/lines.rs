@@ -371,6 +371,90 @@ mod tests {
         }
     }
 
+    /// What the lines of `input` are, by definition: the pieces between `\n`s (the
+    /// last one only if not empty); a piece longer than `max` (its `\r` counted) is
+    /// `<len>`, else itself without one trailing `\r`.
+    fn reference(input: &[u8], max: usize) -> Vec<String> {
+        let mut pieces: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        if pieces.last().is_some_and(|p| p.is_empty()) {
+            pieces.pop();
+        }
+        pieces
+            .into_iter()
+            .map(|p| match p.len() > max {
+                true => format!("<{}>", p.len()),
+                false => String::from_utf8_lossy(p.strip_suffix(b"\r").unwrap_or(p)).into_owned(),
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Both ways of reading, against the definition, on lines of random lengths
+        /// around the limit and around the buffer's size, delivered in random pieces.
+        #[test]
+        fn both_readers_match_the_definition(
+            shape in proptest::collection::vec((0usize..4, 0usize..3), 0..24),
+            max in 0usize..200,
+            cut in proptest::prop_oneof![1usize..300, 60_000usize..70_000],
+            per_call in 1usize..5,
+        ) {
+            let mut input = Vec::new();
+            for (k, (kind, end)) in shape.iter().enumerate() {
+                let len = match kind {
+                    0 => k % 5,
+                    1 => max.saturating_sub(1) + k % 3,
+                    2 => CHUNK - 2 + k % 4,
+                    _ => 2 * CHUNK + k,
+                };
+                input.extend((0..len).map(|i| b'a' + ((i + k) % 26) as u8));
+                input.extend_from_slice([&b"\n"[..], b"\r\n", b""][*end]);
+            }
+            let input: &'static [u8] = Box::leak(input.into_boxed_slice());
+            let expected = reference(input, max);
+            /// Hands out at most `.1` bytes per read.
+            struct Steps(&'static [u8], usize);
+            impl Read for Steps {
+                fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                    let n = self.1.min(out.len()).min(self.0.len());
+                    out[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let pieces = || -> Box<dyn Read> { Box::new(Steps(input, cut)) };
+            let mut l = Lines::new(pieces(), max).unwrap();
+            let mut got = Vec::new();
+            while let Some(line) = l.next_line().unwrap() {
+                got.push(match line {
+                    Line::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    Line::TooLong(n) => format!("<{n}>"),
+                });
+            }
+            proptest::prop_assert_eq!(&got, &expected);
+            proptest::prop_assert_eq!(l.consumed, input.len() as u64);
+            let mut l = Lines::new(pieces(), max).unwrap();
+            let (mut data, mut got) = (Vec::new(), Vec::new());
+            loop {
+                let mut ranges = Vec::new();
+                match l.take_lines(&mut data, |start, end| {
+                    ranges.push((start, end));
+                    ranges.len() < per_call
+                }).unwrap() {
+                    Taken::Lines => proptest::prop_assert!(!ranges.is_empty()),
+                    Taken::TooLong(n) => got.push(format!("<{n}>")),
+                    Taken::End => break,
+                }
+                for (start, end) in ranges {
+                    got.push(String::from_utf8_lossy(&data[start..end]).into_owned());
+                }
+                data.iter_mut().for_each(|b| *b = b'#');
+            }
+            proptest::prop_assert_eq!(&got, &expected);
+            proptest::prop_assert_eq!(l.consumed, input.len() as u64);
+        }
+    }
+
     #[test]
     fn long_lines_across_buffer_refills() {
         let mut input = Vec::new();
