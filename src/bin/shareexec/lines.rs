@@ -97,6 +97,11 @@ impl Lines {
             self.filled -= self.head;
             self.head = 0;
         }
+        // A buffer a long line made big is not kept for the short ones after it.
+        if self.filled < CHUNK && self.buf.len() > 4 * CHUNK {
+            self.buf.truncate(CHUNK);
+            self.buf.shrink_to_fit();
+        }
         if self.filled == self.buf.len() {
             self.buf.resize(self.buf.len().max(CHUNK) * 2, 0);
         }
@@ -453,6 +458,25 @@ mod tests {
             proptest::prop_assert_eq!(&got, &expected);
             proptest::prop_assert_eq!(l.consumed, input.len() as u64);
         }
+    }
+
+    /// The buffer grows for a long line and shrinks back after it: a run's memory is
+    /// not pinned by one big line.
+    #[test]
+    fn a_long_lines_buffer_is_given_back() {
+        let mut input = vec![b'x'; 1 << 20];
+        input.push(b'\n');
+        for _ in 0..(4 * CHUNK / 10) {
+            input.extend_from_slice(b"short one\n");
+        }
+        let input: &'static [u8] = Box::leak(input.into_boxed_slice());
+        let mut l = Lines::from_bytes(input, 2 << 20).unwrap();
+        assert!(matches!(l.next_line().unwrap(), Some(Line::Text(t)) if t.len() == 1 << 20));
+        assert!(l.buf.len() > 1 << 20);
+        while let Some(Line::Text(t)) = l.next_line().unwrap() {
+            assert_eq!(t, b"short one");
+        }
+        assert!(l.buf.len() <= 4 * CHUNK, "{} bytes held", l.buf.len());
     }
 
     #[test]
