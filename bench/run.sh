@@ -170,6 +170,7 @@ for ((i = 1; i <= RUNS; i++)); do
     measure shareexec-es-ecs "$i" "$SX" --semantics elasticsearch --input-format ecs --no-progress --output-format json "$CORPUS"
     # Informative: everything on one thread (no screening threads): the single-core figure.
     measure shareexec-es-1t "$i" "$SX" --semantics elasticsearch --threads 0 --no-progress --output-format json "$CORPUS"
+    measure shareexec-es-fast "$i" "$SX" --semantics elasticsearch --prefilter on --no-progress --output-format json "$CORPUS"
     if [[ -z ${SKIP_RSIGMA:-} ]]; then measure rsigma "$i" "${RSIGMA_CMD[@]}"; fi
     if ((i <= EQL_RUNS)); then
         measure eql "$i" "$PY" bench/eql_driver.py "$B/rule.eql" "$CORPUS"
@@ -192,6 +193,7 @@ check shareexec-es shareexec "$RUNDIR/shareexec-es.out" --oracle "$ORACLE_ES"
 check shareexec-hardened shareexec "$RUNDIR/shareexec-hardened.out"
 check shareexec-es-ecs shareexec "$RUNDIR/shareexec-es-ecs.out" --oracle "$ORACLE_ES"
 check shareexec-es-1t shareexec "$RUNDIR/shareexec-es-1t.out" --oracle "$ORACLE_ES"
+check shareexec-es-fast shareexec "$RUNDIR/shareexec-es-fast.out" --oracle "$ORACLE_ES"
 check eql eql "$RUNDIR/eql.out" --oracle "$ORACLE_PY"
 if [[ -z ${SKIP_RSIGMA:-} ]]; then
     # rsigma's matches name no events: compare with its own result on copy 0 (= the fixture) alone.

@@ -21,6 +21,7 @@ ENGINES = [
     ("shareexec-hardened", "shareexec (default: hardened)"),
     ("shareexec-es-ecs", "shareexec --semantics elasticsearch --input-format ecs"),
     ("shareexec-es-1t", "shareexec --semantics elasticsearch --threads 0 (one thread)"),
+    ("shareexec-es-fast", "shareexec --semantics elasticsearch --prefilter on (skips unvalidated)"),
     ("rsigma", "rsigma 0.23.0 (Sigma port, --action reset)"),
     ("eql", "eql 1.0.1 PythonEngine (bench/eql_driver.py)"),
 ]
