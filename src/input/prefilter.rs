@@ -28,7 +28,8 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// [`Prefilter::scan`] walks the JSON text of one line once, token by token, with no
 /// allocation: string bodies are skipped eight bytes at a time (a SWAR search for `"`,
-/// `\` and control bytes), keys are routed through **the decoder's own field tree**
+/// `\`, control bytes and non-ASCII bytes, each run of the last checked to be UTF-8 where
+/// it is met, so that the line needs no UTF-8 pass of its own), keys are routed through **the decoder's own field tree**
 /// (the same `route` function, so nested, dotted, mixed spellings and `_source` are
 /// understood exactly as [`EcsRecord::parse`] understands them), and the fields of the
 /// candidate predicates, of the detector's clock and of a process event are kept:
@@ -119,9 +120,23 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// *Argument.* The scanner accepts a subset of RFC 8259 JSON: an object at the top,
 /// strict number, literal and string grammar (escapes limited to `\" \\ \/ \b \f \n \r
-/// \t`, no raw control bytes, the line already checked to be UTF-8 after an optional
-/// byte-order mark, exactly as the decoder's framing does), whitespace only where JSON
-/// allows it, nothing after the object. `serde_json` accepts every such text (nesting
+/// \t`, no raw control bytes), whitespace only where JSON allows it, nothing after the
+/// object; and the line after an optional byte-order mark (stripped first, exactly as
+/// the decoder's framing strips it) is UTF-8, as the framing requires. The walk checks
+/// that itself: outside strings it accepts only the ASCII bytes of the grammar above, so
+/// every non-ASCII byte of an accepted line lies in a string body; there the search
+/// stops at the first non-ASCII byte of each run, and the run up to the next `"`, `\`
+/// or control byte is checked with `core::str::from_utf8` (`utf8_run`), the walk giving
+/// up when it is not UTF-8 (overlong forms, surrogates, code points past U+10FFFF, stray
+/// or missing continuation bytes). The bytes before and after a run are ASCII, so every
+/// byte of the line is an ASCII byte or lies in a run checked whole: the line is the
+/// concatenation of UTF-8 pieces, hence UTF-8. Conversely a run of a UTF-8 line starts
+/// and ends at character boundaries, so it passes: the walk accepts exactly the lines
+/// the former whole-line check followed by the walk accepted, with the same fields
+/// (the unit property test `scan_equals_the_whole_line_check` compares the two). A kept
+/// string is made a `&str` by `from_utf8` on its body alone, which cannot fail then;
+/// `@timestamp`, `event.category` and `event.type` are read as bytes, which equal a
+/// name's bytes exactly when the text equals the name. `serde_json` accepts every such text (nesting
 /// stays under its limit of 128; numbers without exponent of at most 40 bytes never
 /// overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
 /// routes, and both route it with the same function over the same tree from the same
