@@ -134,9 +134,12 @@ const CAT_PROCESS: u8 = 2;
 /// and ends at character boundaries, so it passes: the walk accepts exactly the lines
 /// the former whole-line check followed by the walk accepted, with the same fields
 /// (the unit property test `scan_equals_the_whole_line_check` compares the two). A kept
-/// string is made a `&str` by `from_utf8` on its body alone, which cannot fail then;
-/// `@timestamp`, `event.category` and `event.type` are read as bytes, which equal a
-/// name's bytes exactly when the text equals the name. `serde_json` accepts every such text (nesting
+/// string is made a `&str` by `from_utf8` on its body alone, which cannot fail then
+/// (`host.id` and `host.os.type` during the walk; the other keywords of the events only
+/// when [`Screened::process_event`] or [`Screened::file_event`] makes the event, since
+/// most lines are skipped without it); `@timestamp`, `event.category` and `event.type`
+/// are read as bytes, which equal a name's bytes exactly when the text equals the
+/// name. `serde_json` accepts every such text (nesting
 /// stays under its limit of 128; numbers without exponent of at most 40 bytes never
 /// overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
 /// routes, and both route it with the same function over the same tree from the same
@@ -478,7 +481,7 @@ impl<'a> Screened<'a> {
         Origin {
             timestamp: self.timestamp,
             sequence: self.sequence,
-            id: self.rest.id(),
+            id: text(self.rest.id()),
             position,
         }
     }
@@ -494,12 +497,12 @@ impl<'a> Screened<'a> {
             types: self.types,
             pid: rest.pid,
             path: self.file_path,
-            extension: file.extension,
-            header_bytes: file.header_bytes,
+            extension: text(file.extension),
+            header_bytes: text(file.header_bytes),
             hash: Hashes {
-                sha256: file.sha256,
-                sha1: file.sha1,
-                md5: file.md5,
+                sha256: text(file.sha256),
+                sha1: text(file.sha1),
+                md5: text(file.md5),
             },
         }
     }
@@ -518,13 +521,13 @@ impl<'a> Screened<'a> {
             code_signature: CodeSignature {
                 exists: rest.sig_exists,
                 trusted: rest.sig_trusted,
-                subject_name: rest.sig_subject,
-                status: rest.sig_status,
+                subject_name: text(rest.sig_subject),
+                status: text(rest.sig_status),
             },
             hash: Hashes {
-                sha256: rest.sha256,
-                sha1: rest.sha1,
-                md5: rest.md5,
+                sha256: text(rest.sha256),
+                sha1: text(rest.sha1),
+                md5: text(rest.md5),
             },
         }
     }
@@ -532,13 +535,19 @@ impl<'a> Screened<'a> {
     /// Skip, whole event or full decode, under `rule` (claims 2 and 3 of the
     /// [`Prefilter`] docs).
     pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
-        let process = self.process_event(position);
-        // `is_execution` reads only `os_type` and `types`, both exact here.
-        let execution = self.category.is_process() && rule.is_execution(&process);
+        // `is_execution` reads only `os_type` and `types`, both exact here: it is asked
+        // about an event with those two fields alone, and the whole event is made only
+        // for a line handed over.
+        let probe = ProcessEvent {
+            os_type: self.os_type,
+            types: self.types,
+            ..ProcessEvent::default()
+        };
+        let execution = self.category.is_process() && rule.is_execution(&probe);
         // `is_windows(os_type)`, through the one public predicate that reads it alone.
         let windows = rule.is_execution(&ProcessEvent {
             types: EventTypes::START,
-            ..process
+            ..probe
         });
         let may_write = self.category.is_file()
             && windows
@@ -549,7 +558,9 @@ impl<'a> Screened<'a> {
             (false, false) => Screen::Skip {
                 events: self.events(),
             },
-            (true, false) if !self.category.is_file() => Screen::Execution(process),
+            (true, false) if !self.category.is_file() => {
+                Screen::Execution(self.process_event(position))
+            }
             (false, true) if !self.category.is_process() => {
                 Screen::Write(self.file_event(position))
             }
@@ -594,37 +605,48 @@ struct Raw<'a> {
 /// The fields of a process event beyond those the prefilter's decisions read: kept so
 /// that a process start can be handed over whole, without the full decode. Each is the
 /// decoder's value (claim 1): plain strings (no escapes), integers and booleans only.
+/// The strings are kept as their bodies, made text ([`text`]) only for an event handed
+/// over: most lines are skipped, and a `&str` of a short body costs a `from_utf8` call
+/// (about a hundred instructions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Rest<'a> {
-    pub(crate) event_id: Option<&'a str>,
-    pub(crate) top_id: Option<&'a str>,
-    pub(crate) doc_id: Option<&'a str>,
+    pub(crate) event_id: Option<&'a [u8]>,
+    pub(crate) top_id: Option<&'a [u8]>,
+    pub(crate) doc_id: Option<&'a [u8]>,
     pub(crate) pid: Option<i64>,
     pub(crate) sig_exists: Option<bool>,
     pub(crate) sig_trusted: Option<bool>,
-    pub(crate) sig_subject: Option<&'a str>,
-    pub(crate) sig_status: Option<&'a str>,
-    pub(crate) sha256: Option<&'a str>,
-    pub(crate) sha1: Option<&'a str>,
-    pub(crate) md5: Option<&'a str>,
+    pub(crate) sig_subject: Option<&'a [u8]>,
+    pub(crate) sig_status: Option<&'a [u8]>,
+    pub(crate) sha256: Option<&'a [u8]>,
+    pub(crate) sha1: Option<&'a [u8]>,
+    pub(crate) md5: Option<&'a [u8]>,
 }
 
 /// The fields of a file event beyond the shared ones (id, pid, host, time, types) and
-/// the path: kept so that a write can be handed over whole. Escape-free strings only.
+/// the path: kept so that a write can be handed over whole. Escape-free strings only,
+/// kept as their bodies (as in [`Rest`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FileRest<'a> {
-    pub(crate) extension: Option<&'a str>,
-    pub(crate) header_bytes: Option<&'a str>,
-    pub(crate) sha256: Option<&'a str>,
-    pub(crate) sha1: Option<&'a str>,
-    pub(crate) md5: Option<&'a str>,
+    pub(crate) extension: Option<&'a [u8]>,
+    pub(crate) header_bytes: Option<&'a [u8]>,
+    pub(crate) sha256: Option<&'a [u8]>,
+    pub(crate) sha1: Option<&'a [u8]>,
+    pub(crate) md5: Option<&'a [u8]>,
 }
 
 impl<'a> Rest<'a> {
     /// The event's id, as the decoder picks it (`EcsRecord::id`).
-    pub(crate) fn id(&self) -> Option<&'a str> {
+    pub(crate) fn id(&self) -> Option<&'a [u8]> {
         self.event_id.or(self.top_id).or(self.doc_id)
     }
+}
+
+/// A kept string body (of a line [`Prefilter::scan`] accepted) as text. The walk checked
+/// the body (every non-ASCII run of it is UTF-8, every other byte ASCII), so `from_utf8`
+/// does not fail here: it is only the safe way to the `&str`.
+fn text(body: Option<&[u8]>) -> Option<&str> {
+    body.and_then(|body| core::str::from_utf8(body).ok())
 }
 
 /// The walk over one line. With `UTF8_IN_WALK` (always, but in the tests' reference),
@@ -972,7 +994,7 @@ impl<'a, const UTF8_IN_WALK: bool> Walker<'a, UTF8_IN_WALK> {
                     self.literal(b"null")?;
                     None
                 } else {
-                    Some(self.plain_string()?)
+                    Some(self.plain_bytes()?)
                 };
                 let (rest, file) = (&mut self.raw.rest, &mut self.raw.file);
                 *match field {
