@@ -28,10 +28,11 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// [`Prefilter::scan`] walks the JSON text of one line once, token by token, with no
 /// allocation: string bodies are skipped eight bytes at a time (a SWAR search for `"`,
-/// `\`, control bytes and non-ASCII bytes, each run of the last checked to be UTF-8 where
-/// it is met, so that the line needs no UTF-8 pass of its own), keys are routed through **the decoder's own field tree**
-/// (the same `route` function, so nested, dotted, mixed spellings and `_source` are
-/// understood exactly as [`EcsRecord::parse`] understands them), and the fields of the
+/// `\`, control bytes and non-ASCII bytes, each run of the last checked to be UTF-8
+/// where it is met, so that the line needs no UTF-8 pass of its own), keys are routed
+/// through **the decoder's own field tree** (the same `route` function, so nested,
+/// dotted, mixed spellings and `_source` are understood exactly as
+/// [`EcsRecord::parse`] understands them), and the fields of the
 /// candidate predicates, of the detector's clock and of a process event are kept:
 /// `@timestamp`, `event.category`, `event.type`, `event.sequence`, `host.id`,
 /// `host.os.type`, `process.executable`, the event's id (`event.id`, `id`, `_id`),
@@ -139,9 +140,8 @@ const CAT_PROCESS: u8 = 2;
 /// when [`Screened::process_event`] or [`Screened::file_event`] makes the event, since
 /// most lines are skipped without it); `@timestamp`, `event.category` and `event.type`
 /// are read as bytes, which equal a name's bytes exactly when the text equals the
-/// name. `serde_json` accepts every such text (nesting
-/// stays under its limit of 128; numbers without exponent of at most 40 bytes never
-/// overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
+/// name. `serde_json` accepts every such text (nesting stays under its limit of 128;
+/// numbers without exponent of at most 40 bytes never overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
 /// routes, and both route it with the same function over the same tree from the same
 /// node, so each value reaches the same place in both. In the decoder, a value of an
 /// unknown key is skipped (it can only fail on syntax, accepted above); a branch's
@@ -605,8 +605,8 @@ struct Raw<'a> {
 /// The fields of a process event beyond those the prefilter's decisions read: kept so
 /// that a process start can be handed over whole, without the full decode. Each is the
 /// decoder's value (claim 1): plain strings (no escapes), integers and booleans only.
-/// The strings are kept as their bodies, made text ([`text`]) only for an event handed
-/// over: most lines are skipped, and a `&str` of a short body costs a `from_utf8` call
+/// The strings are kept as their bodies, made text ([`text`]) only when the event is
+/// made: most lines are skipped, and a `&str` of a short body costs a `from_utf8` call
 /// (about a hundred instructions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Rest<'a> {
@@ -794,10 +794,9 @@ impl<'a, const UTF8_IN_WALK: bool> Walker<'a, UTF8_IN_WALK> {
         }
     }
 
-    /// A string without escapes, as text: a kept field handed out as `&str`. The body
-    /// is checked again here, alone (the walk checked its non-ASCII runs, so this never
-    /// fails; `from_utf8` is the safe way to a `&str`, and a short body costs less than
-    /// the whole line did).
+    /// A string without escapes, as text (`host.id`, `host.os.type`: public fields of
+    /// [`Screened`]). The body is checked again here, alone: the walk checked its
+    /// non-ASCII runs, so this never fails, and `from_utf8` is the safe way to a `&str`.
     #[inline(always)]
     fn plain_string(&mut self) -> Option<&'a str> {
         core::str::from_utf8(self.plain_bytes()?).ok()
