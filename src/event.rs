@@ -91,7 +91,18 @@ impl EventTypes {
 
     /// Adds the ECS type named `text`; returns whether it was one.
     pub fn insert_str(&mut self, text: &str) -> bool {
-        match EventTypes::parse(text) {
+        self.insert_bytes(text.as_bytes())
+    }
+
+    /// [`insert_str`](Self::insert_str) for the text whose UTF-8 is `text` (a name
+    /// equals a text exactly when their bytes are equal; bytes that are not UTF-8
+    /// equal no name): for the prefilter, which reads values as bytes.
+    pub(crate) fn insert_bytes(&mut self, text: &[u8]) -> bool {
+        match EventTypes::NAMES
+            .iter()
+            .find(|(name, _)| name.as_bytes() == text)
+            .map(|(_, t)| *t)
+        {
             Some(t) => {
                 *self = self.union(t);
                 true

@@ -31,9 +31,12 @@ pub(super) struct DateCache {
 }
 
 impl DateCache {
-    /// `parse_es_date(text).ok()`.
-    pub(super) fn parse(&mut self, text: &str) -> Option<Timestamp> {
-        let bytes = text.as_bytes();
+    /// `parse_es_date(text).ok()` for the text whose UTF-8 is `bytes`; `None` if they
+    /// are not UTF-8. Bytes, so that the prefilter needs no `&str` of the body: a text
+    /// of the remembered second is its 19 bytes (UTF-8, from a text read in full) and
+    /// an ASCII tail, so it is UTF-8 too, and any other is checked before
+    /// `parse_es_date` reads it.
+    pub(super) fn parse(&mut self, bytes: &[u8]) -> Option<Timestamp> {
         let (head, tail) = (bytes.get(..SECOND), bytes.get(SECOND..));
         if let (Some((prefix, secs)), Some(head), Some(tail)) = (&self.second, head, tail)
             && head == prefix
@@ -42,7 +45,7 @@ impl DateCache {
             let total = i128::from(*secs) * NANOS_PER_SEC + i128::from(nanos);
             return i64::try_from(total).ok().map(Timestamp);
         }
-        let parsed = parse_es_date(text).ok()?;
+        let parsed = parse_es_date(core::str::from_utf8(bytes).ok()?).ok()?;
         if let (Some(head), Some(nanos)) = (head, tail.and_then(fraction_then_z)) {
             let secs = (i128::from(parsed.0) - i128::from(nanos)) / NANOS_PER_SEC;
             let prefix = head.try_into().ok();
@@ -83,24 +86,39 @@ mod tests {
     #[test]
     fn a_second_is_read_once_and_reused() {
         let mut dates = DateCache::default();
-        let first = dates.parse("2024-01-03T14:00:00.001Z");
+        let first = dates.parse(b"2024-01-03T14:00:00.001Z");
         assert!(dates.second.is_some());
         assert_eq!(first, parse_es_date("2024-01-03T14:00:00.001Z").ok());
         assert_eq!(
-            dates.parse("2024-01-03T14:00:00.5z"),
+            dates.parse(b"2024-01-03T14:00:00.5z"),
             parse_es_date("2024-01-03T14:00:00.5z").ok()
         );
         // Not the shape: read in full, remembered second kept.
         let kept = dates.second;
         assert_eq!(
-            dates.parse("1704290400000"),
+            dates.parse(b"1704290400000"),
             parse_es_date("1704290400000").ok()
         );
         assert_eq!(dates.second, kept);
-        assert_eq!(dates.parse("2024-01-03T14:00:00.Z"), None);
+        assert_eq!(dates.parse(b"2024-01-03T14:00:00.Z"), None);
         assert_eq!(
-            dates.parse("2024-01-03T14:00:00.1234567891Z"),
+            dates.parse(b"2024-01-03T14:00:00.1234567891Z"),
             parse_es_date("2024-01-03T14:00:00.1234567891Z").ok()
+        );
+        // Not UTF-8: nothing, whether or not the remembered second's bytes lead.
+        assert!(dates.second.is_some());
+        for bad in [
+            &b"2024-01-03T14:00:00.5\xffZ"[..],
+            b"2024-01-03T14:00:00\xc3",
+            b"2024-01-03T14:00:0\xc3\xa9Z",
+            b"\xed\xa0\x80",
+        ] {
+            assert_eq!(dates.parse(bad), None, "{bad:?}");
+        }
+        // The same second with an ASCII tail is still read from memory.
+        assert_eq!(
+            dates.parse(b"2024-01-03T14:00:00.25Z"),
+            parse_es_date("2024-01-03T14:00:00.25Z").ok()
         );
     }
 
@@ -157,7 +175,12 @@ mod tests {
             let mut dates = DateCache::default();
             for (first, suffix) in texts {
                 let text = format!("{}{suffix}", if first { &a } else { &b });
-                proptest::prop_assert_eq!(dates.parse(&text), parse_es_date(&text).ok(), "{}", text);
+                proptest::prop_assert_eq!(
+                    dates.parse(text.as_bytes()),
+                    parse_es_date(&text).ok(),
+                    "{}",
+                    text
+                );
             }
         }
     }

@@ -28,9 +28,11 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// [`Prefilter::scan`] walks the JSON text of one line once, token by token, with no
 /// allocation: string bodies are skipped eight bytes at a time (a SWAR search for `"`,
-/// `\` and control bytes), keys are routed through **the decoder's own field tree**
-/// (the same `route` function, so nested, dotted, mixed spellings and `_source` are
-/// understood exactly as [`EcsRecord::parse`] understands them), and the fields of the
+/// `\`, control bytes and non-ASCII bytes, each run of the last checked to be UTF-8
+/// where it is met, so that the line needs no UTF-8 pass of its own), keys are routed
+/// through **the decoder's own field tree** (the same `route` function, so nested,
+/// dotted, mixed spellings and `_source` are understood exactly as
+/// [`EcsRecord::parse`] understands them), and the fields of the
 /// candidate predicates, of the detector's clock and of a process event are kept:
 /// `@timestamp`, `event.category`, `event.type`, `event.sequence`, `host.id`,
 /// `host.os.type`, `process.executable`, the event's id (`event.id`, `id`, `_id`),
@@ -119,11 +121,27 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// *Argument.* The scanner accepts a subset of RFC 8259 JSON: an object at the top,
 /// strict number, literal and string grammar (escapes limited to `\" \\ \/ \b \f \n \r
-/// \t`, no raw control bytes, the line already checked to be UTF-8 after an optional
-/// byte-order mark, exactly as the decoder's framing does), whitespace only where JSON
-/// allows it, nothing after the object. `serde_json` accepts every such text (nesting
-/// stays under its limit of 128; numbers without exponent of at most 40 bytes never
-/// overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
+/// \t`, no raw control bytes), whitespace only where JSON allows it, nothing after the
+/// object; and the line after an optional byte-order mark (stripped first, exactly as
+/// the decoder's framing strips it) is UTF-8, as the framing requires. The walk checks
+/// that itself: outside strings it accepts only the ASCII bytes of the grammar above, so
+/// every non-ASCII byte of an accepted line lies in a string body; there the search
+/// stops at the first non-ASCII byte of each run, and the run up to the next `"`, `\`
+/// or control byte is checked with `core::str::from_utf8` (`utf8_run`), the walk giving
+/// up when it is not UTF-8 (overlong forms, surrogates, code points past U+10FFFF, stray
+/// or missing continuation bytes). The bytes before and after a run are ASCII, so every
+/// byte of the line is an ASCII byte or lies in a run checked whole: the line is the
+/// concatenation of UTF-8 pieces, hence UTF-8. Conversely a run of a UTF-8 line starts
+/// and ends at character boundaries, so it passes: the walk accepts exactly the lines
+/// the former whole-line check followed by the walk accepted, with the same fields
+/// (the unit property test `scan_equals_the_whole_line_check` compares the two). A kept
+/// string is made a `&str` by `from_utf8` on its body alone, which cannot fail then
+/// (`host.id` and `host.os.type` during the walk; the other keywords of the events only
+/// when [`Screened::process_event`] or [`Screened::file_event`] makes the event, since
+/// most lines are skipped without it); `@timestamp`, `event.category` and `event.type`
+/// are read as bytes, which equal a name's bytes exactly when the text equals the
+/// name. `serde_json` accepts every such text (nesting stays under its limit of 128;
+/// numbers without exponent of at most 40 bytes never overflow an `f64`). Keys hold no escapes, so their text is the key the decoder
 /// routes, and both route it with the same function over the same tree from the same
 /// node, so each value reaches the same place in both. In the decoder, a value of an
 /// unknown key is skipped (it can only fail on syntax, accepted above); a branch's
@@ -388,11 +406,24 @@ impl Prefilter {
     /// enough to be read without the full decoder; `None` otherwise ("decode it").
     /// Blank lines are `None` too (the decoder's framing handles them). Never panics.
     pub fn scan<'s>(&'s mut self, line: &'s [u8]) -> Option<Screened<'s>> {
+        self.scan_with::<true>(line)
+    }
+
+    /// [`scan`](Self::scan), with `UTF8_IN_WALK` false as it was before the walk checked
+    /// UTF-8 itself: the whole line checked first (`core::str::from_utf8`), the walk
+    /// then blind to non-ASCII bytes. Kept as the reference the property tests compare
+    /// the walk's own check with (`scan_equals_the_whole_line_check`).
+    #[inline(always)]
+    fn scan_with<'s, const UTF8_IN_WALK: bool>(
+        &'s mut self,
+        line: &'s [u8],
+    ) -> Option<Screened<'s>> {
         let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-        let text = core::str::from_utf8(line).ok()?;
-        let mut w = Walker {
+        if !UTF8_IN_WALK {
+            core::str::from_utf8(line).ok()?;
+        }
+        let mut w = Walker::<UTF8_IN_WALK> {
             b: line,
-            text,
             i: 0,
             depth: 0,
             raw: Raw::default(),
@@ -450,7 +481,7 @@ impl<'a> Screened<'a> {
         Origin {
             timestamp: self.timestamp,
             sequence: self.sequence,
-            id: self.rest.id(),
+            id: text(self.rest.id()),
             position,
         }
     }
@@ -466,12 +497,12 @@ impl<'a> Screened<'a> {
             types: self.types,
             pid: rest.pid,
             path: self.file_path,
-            extension: file.extension,
-            header_bytes: file.header_bytes,
+            extension: text(file.extension),
+            header_bytes: text(file.header_bytes),
             hash: Hashes {
-                sha256: file.sha256,
-                sha1: file.sha1,
-                md5: file.md5,
+                sha256: text(file.sha256),
+                sha1: text(file.sha1),
+                md5: text(file.md5),
             },
         }
     }
@@ -490,13 +521,13 @@ impl<'a> Screened<'a> {
             code_signature: CodeSignature {
                 exists: rest.sig_exists,
                 trusted: rest.sig_trusted,
-                subject_name: rest.sig_subject,
-                status: rest.sig_status,
+                subject_name: text(rest.sig_subject),
+                status: text(rest.sig_status),
             },
             hash: Hashes {
-                sha256: rest.sha256,
-                sha1: rest.sha1,
-                md5: rest.md5,
+                sha256: text(rest.sha256),
+                sha1: text(rest.sha1),
+                md5: text(rest.md5),
             },
         }
     }
@@ -504,13 +535,19 @@ impl<'a> Screened<'a> {
     /// Skip, whole event or full decode, under `rule` (claims 2 and 3 of the
     /// [`Prefilter`] docs).
     pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
-        let process = self.process_event(position);
-        // `is_execution` reads only `os_type` and `types`, both exact here.
-        let execution = self.category.is_process() && rule.is_execution(&process);
+        // `is_execution` reads only `os_type` and `types`, both exact here: it is asked
+        // about an event with those two fields alone, and the whole event is made only
+        // for a line handed over.
+        let probe = ProcessEvent {
+            os_type: self.os_type,
+            types: self.types,
+            ..ProcessEvent::default()
+        };
+        let execution = self.category.is_process() && rule.is_execution(&probe);
         // `is_windows(os_type)`, through the one public predicate that reads it alone.
         let windows = rule.is_execution(&ProcessEvent {
             types: EventTypes::START,
-            ..process
+            ..probe
         });
         let may_write = self.category.is_file()
             && windows
@@ -521,7 +558,9 @@ impl<'a> Screened<'a> {
             (false, false) => Screen::Skip {
                 events: self.events(),
             },
-            (true, false) if !self.category.is_file() => Screen::Execution(process),
+            (true, false) if !self.category.is_file() => {
+                Screen::Execution(self.process_event(position))
+            }
             (false, true) if !self.category.is_process() => {
                 Screen::Write(self.file_event(position))
             }
@@ -544,8 +583,8 @@ pub(crate) enum Triage<'a> {
 
 #[derive(Default)]
 struct Raw<'a> {
-    /// `@timestamp`'s text.
-    timestamp: Option<&'a str>,
+    /// `@timestamp`'s body.
+    timestamp: Option<&'a [u8]>,
     sequence: Option<u64>,
     categories: u8,
     types: EventTypes,
@@ -566,49 +605,62 @@ struct Raw<'a> {
 /// The fields of a process event beyond those the prefilter's decisions read: kept so
 /// that a process start can be handed over whole, without the full decode. Each is the
 /// decoder's value (claim 1): plain strings (no escapes), integers and booleans only.
+/// The strings are kept as their bodies, made text ([`text`]) only when the event is
+/// made: most lines are skipped, and a `&str` of a short body costs a `from_utf8` call
+/// (about a hundred instructions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Rest<'a> {
-    pub(crate) event_id: Option<&'a str>,
-    pub(crate) top_id: Option<&'a str>,
-    pub(crate) doc_id: Option<&'a str>,
+    pub(crate) event_id: Option<&'a [u8]>,
+    pub(crate) top_id: Option<&'a [u8]>,
+    pub(crate) doc_id: Option<&'a [u8]>,
     pub(crate) pid: Option<i64>,
     pub(crate) sig_exists: Option<bool>,
     pub(crate) sig_trusted: Option<bool>,
-    pub(crate) sig_subject: Option<&'a str>,
-    pub(crate) sig_status: Option<&'a str>,
-    pub(crate) sha256: Option<&'a str>,
-    pub(crate) sha1: Option<&'a str>,
-    pub(crate) md5: Option<&'a str>,
+    pub(crate) sig_subject: Option<&'a [u8]>,
+    pub(crate) sig_status: Option<&'a [u8]>,
+    pub(crate) sha256: Option<&'a [u8]>,
+    pub(crate) sha1: Option<&'a [u8]>,
+    pub(crate) md5: Option<&'a [u8]>,
 }
 
 /// The fields of a file event beyond the shared ones (id, pid, host, time, types) and
-/// the path: kept so that a write can be handed over whole. Escape-free strings only.
+/// the path: kept so that a write can be handed over whole. Escape-free strings only,
+/// kept as their bodies (as in [`Rest`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FileRest<'a> {
-    pub(crate) extension: Option<&'a str>,
-    pub(crate) header_bytes: Option<&'a str>,
-    pub(crate) sha256: Option<&'a str>,
-    pub(crate) sha1: Option<&'a str>,
-    pub(crate) md5: Option<&'a str>,
+    pub(crate) extension: Option<&'a [u8]>,
+    pub(crate) header_bytes: Option<&'a [u8]>,
+    pub(crate) sha256: Option<&'a [u8]>,
+    pub(crate) sha1: Option<&'a [u8]>,
+    pub(crate) md5: Option<&'a [u8]>,
 }
 
 impl<'a> Rest<'a> {
     /// The event's id, as the decoder picks it (`EcsRecord::id`).
-    pub(crate) fn id(&self) -> Option<&'a str> {
+    pub(crate) fn id(&self) -> Option<&'a [u8]> {
         self.event_id.or(self.top_id).or(self.doc_id)
     }
 }
 
-struct Walker<'a> {
+/// A kept string body (of a line [`Prefilter::scan`] accepted) as text. The walk checked
+/// the body (every non-ASCII run of it is UTF-8, every other byte ASCII), so `from_utf8`
+/// does not fail here: it is only the safe way to the `&str`.
+fn text(body: Option<&[u8]>) -> Option<&str> {
+    body.and_then(|body| core::str::from_utf8(body).ok())
+}
+
+/// The walk over one line. With `UTF8_IN_WALK` (always, but in the tests' reference),
+/// string bodies are searched for non-ASCII bytes too, and each run of them is checked
+/// to be UTF-8 where the walk meets it ([`utf8_run`]): the walk then accepts only lines
+/// that are UTF-8 (claim 1), without a pass over the whole line first.
+struct Walker<'a, const UTF8_IN_WALK: bool> {
     b: &'a [u8],
-    /// `b` as text (validated once): slices of it at quotes are text too.
-    text: &'a str,
     i: usize,
     depth: u32,
     raw: Raw<'a>,
 }
 
-impl<'a> Walker<'a> {
+impl<'a, const UTF8_IN_WALK: bool> Walker<'a, UTF8_IN_WALK> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -684,7 +736,7 @@ impl<'a> Walker<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            let j = find_special(self.b, self.i)?;
+            let j = find_special::<UTF8_IN_WALK>(self.b, self.i)?;
             match *self.b.get(j)? {
                 b'"' => {
                     self.i = j + 1;
@@ -699,6 +751,9 @@ impl<'a> Walker<'a> {
                     escaped = true;
                     self.i = j + 2;
                 }
+                // Non-ASCII text: checked, and stepped over, up to the next `"`, `\` or
+                // control byte.
+                0x80.. => self.i = utf8_run(self.b, j)?,
                 // A raw control byte: invalid JSON.
                 _ => return None,
             }
@@ -710,7 +765,7 @@ impl<'a> Walker<'a> {
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         loop {
-            let j = find_special(self.b, self.i)?;
+            let j = find_special::<UTF8_IN_WALK>(self.b, self.i)?;
             match *self.b.get(j)? {
                 b'"' => {
                     self.i = j + 1;
@@ -723,23 +778,28 @@ impl<'a> Walker<'a> {
                     }
                     self.i = j + 2;
                 }
+                0x80.. => self.i = utf8_run(self.b, j)?,
                 _ => return None,
             }
         }
     }
 
-    /// A string without escapes, as text. Inlined: it reads every key, and a call per key
-    /// (saving and restoring the walker's registers) cost a quarter of it.
+    /// A string without escapes, as its raw body. Inlined: it reads every key, and a
+    /// call per key (saving and restoring the walker's registers) cost a quarter of it.
     #[inline(always)]
-    fn plain_string(&mut self) -> Option<&'a str> {
+    fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         match self.string()? {
-            (body, false) => {
-                // The body sits between two quotes, ASCII, so it is whole characters.
-                let end = self.i - 1;
-                self.text.get(end - body.len()..end)
-            }
+            (body, false) => Some(body),
             (_, true) => None,
         }
+    }
+
+    /// A string without escapes, as text (`host.id`, `host.os.type`: public fields of
+    /// [`Screened`]). The body is checked again here, alone: the walk checked its
+    /// non-ASCII runs, so this never fails, and `from_utf8` is the safe way to a `&str`.
+    #[inline(always)]
+    fn plain_string(&mut self) -> Option<&'a str> {
+        core::str::from_utf8(self.plain_bytes()?).ok()
     }
 
     /// A number token (no exponent, at most [`MAX_NUMBER`] bytes).
@@ -891,8 +951,9 @@ impl<'a> Walker<'a> {
         self.raw.seen |= bit;
         match field {
             Field::Timestamp => {
-                // Read after the walk, by the prefilter's `DateCache`.
-                self.raw.timestamp = Some(self.plain_string()?);
+                // Read after the walk, by the prefilter's `DateCache` (from the bytes: a
+                // text it has seen to the second needs no `&str`).
+                self.raw.timestamp = Some(self.plain_bytes()?);
             }
             Field::Category | Field::Type => self.set(field)?,
             Field::Sequence => {
@@ -932,7 +993,7 @@ impl<'a> Walker<'a> {
                     self.literal(b"null")?;
                     None
                 } else {
-                    Some(self.plain_string()?)
+                    Some(self.plain_bytes()?)
                 };
                 let (rest, file) = (&mut self.raw.rest, &mut self.raw.file);
                 *match field {
@@ -987,34 +1048,35 @@ impl<'a> Walker<'a> {
                 return Some(());
             }
             loop {
-                let value = self.plain_string()?;
+                let value = self.plain_bytes()?;
                 self.add(field, value);
                 if self.next_or_close(b']')? {
                     return Some(());
                 }
             }
         }
-        let value = self.plain_string()?;
+        let value = self.plain_bytes()?;
         self.add(field, value);
         Some(())
     }
 
-    /// The decoder's `add_to_set`, exactly.
-    fn add(&mut self, field: Field, value: &str) {
+    /// The decoder's `add_to_set`, exactly: on the value's bytes, which equal a name's
+    /// exactly when the text does (a checked body is the UTF-8 of its text).
+    fn add(&mut self, field: Field, value: &[u8]) {
         if field == Field::Category {
             match value {
-                "file" => self.raw.categories |= CAT_FILE,
-                "process" => self.raw.categories |= CAT_PROCESS,
+                b"file" => self.raw.categories |= CAT_FILE,
+                b"process" => self.raw.categories |= CAT_PROCESS,
                 _ => {}
             }
         } else {
-            self.raw.types.insert_str(value);
+            self.raw.types.insert_bytes(value);
         }
     }
 }
 
 /// `Some(route(nodes, key))` for the key whose bytes are `k` (`None` only if a dotted
-/// key were not UTF-8, which a key of a checked line never is: the walk then gives
+/// key were not UTF-8, which a key the walk checked never is: the walk then gives
 /// up), with a shortcut for the common cases. `route` splits the key
 /// at dots and looks the first segment up by name (names are unique in a node list),
 /// answering `Unknown` when no node has it. The first segment equals a node's name
@@ -1045,7 +1107,7 @@ fn route_key(nodes: &'static [Node], slots: &Slots, k: &[u8]) -> Option<Route> {
         }
         return match k.get(name.len()) {
             None => Some(node_route(node)),
-            // The key is text (the line is, and it lies between two quotes).
+            // The key is text (a string body the walk checked), so this never fails.
             Some(b'.') => Some(route(nodes, core::str::from_utf8(k).ok()?)),
             Some(_) => continue,
         };
@@ -1239,20 +1301,23 @@ fn escaped(line: &[u8], at: usize) -> bool {
     before.iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1
 }
 
-/// The index of the first `"`, `\` or control byte (< 0x20) at or after `i`; eight
-/// bytes at a time (SWAR: the lowest flagged byte of each test is exact, since borrows
-/// only run upward).
+/// The index of the first `"`, `\` or control byte (< 0x20), and with `HIGH` of the
+/// first non-ASCII byte (≥ 0x80) too, at or after `i`; eight bytes at a time (SWAR: the
+/// lowest flagged byte of each test is exact, since borrows only run upward; a byte's
+/// own high bit, the non-ASCII test, borrows nothing).
 #[inline(always)]
-pub(super) fn find_special(b: &[u8], mut i: usize) -> Option<usize> {
+pub(super) fn find_special<const HIGH: bool>(b: &[u8], mut i: usize) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = b.get(i..i + 8) {
         let x = u64::from_le_bytes(chunk.try_into().ok()?);
         let q = x ^ (LO * u64::from(b'"'));
         let s = x ^ (LO * u64::from(b'\\'));
+        let high = if HIGH { x } else { 0 };
         let hits = ((q.wrapping_sub(LO) & !q)
             | (s.wrapping_sub(LO) & !s)
-            | (x.wrapping_sub(LO * 0x20) & !x))
+            | (x.wrapping_sub(LO * 0x20) & !x)
+            | high)
             & HI;
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
@@ -1260,12 +1325,31 @@ pub(super) fn find_special(b: &[u8], mut i: usize) -> Option<usize> {
         i += 8;
     }
     while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
+        if c == b'"' || c == b'\\' || c < 0x20 || (HIGH && c >= 0x80) {
             return Some(i);
         }
         i += 1;
     }
     None
+}
+
+/// A run of string content from the non-ASCII byte at `j` to the next `"`, `\` or
+/// control byte, checked to be UTF-8: that byte's index; `None` if the run is not UTF-8
+/// or the line ends first (the string is then unterminated: the walk gives up anyway,
+/// as it did before at the same string).
+///
+/// The byte before `j` is ASCII (the walk reached `j` past an opening quote, an escape
+/// or ASCII content) and so is the one at the returned index: in a UTF-8 line both are
+/// character boundaries, so the run is UTF-8 when the line is; and a line whose every
+/// non-ASCII byte lies in such a run, every other byte being ASCII, is UTF-8 when every
+/// run is. The run goes on past ASCII content, so that text with many non-ASCII
+/// characters is checked by one `from_utf8` call, not one per character. Not inlined:
+/// non-ASCII text is rare in logs, and the string loops stay small without it.
+#[inline(never)]
+fn utf8_run(b: &[u8], j: usize) -> Option<usize> {
+    let end = find_special::<false>(b, j)?;
+    core::str::from_utf8(b.get(j..end)?).ok()?;
+    Some(end)
 }
 
 #[cfg(test)]
@@ -1369,8 +1453,9 @@ mod tests {
         None
     }
 
-    fn naive(b: &[u8], i: usize) -> Option<usize> {
-        (i..b.len()).find(|&j| matches!(b[j], b'"' | b'\\') || b[j] < 0x20)
+    fn naive(b: &[u8], i: usize, high: bool) -> Option<usize> {
+        (i..b.len())
+            .find(|&j| matches!(b[j], b'"' | b'\\') || b[j] < 0x20 || (high && b[j] >= 0x80))
     }
 
     #[test]
@@ -1385,14 +1470,39 @@ mod tests {
         ];
         for s in samples {
             for i in 0..=s.len() {
-                assert_eq!(find_special(s, i), naive(s, i), "{s:?} at {i}");
+                assert_eq!(
+                    find_special::<false>(s, i),
+                    naive(s, i, false),
+                    "{s:?} at {i}"
+                );
+                assert_eq!(
+                    find_special::<true>(s, i),
+                    naive(s, i, true),
+                    "{s:?} at {i}"
+                );
             }
         }
+        // Every byte at every place of every length up to three steps: in the eight-byte
+        // steps and in the byte loop after them.
         for byte in 0u8..=255 {
-            for pos in 0..10 {
-                let mut v = Vec::from(&b"xxxxxxxxxxxxxxxx"[..]);
-                v[pos] = byte;
-                assert_eq!(find_special(&v, 0), naive(&v, 0), "{byte} at {pos}");
+            for len in 1..=24 {
+                for pos in 0..len {
+                    let mut v = alloc::vec![b'x'; len];
+                    v[pos] = byte;
+                    for from in [0, pos] {
+                        let at = format!("{byte} at {pos} of {len} from {from}");
+                        assert_eq!(
+                            find_special::<false>(&v, from),
+                            naive(&v, from, false),
+                            "{at}"
+                        );
+                        assert_eq!(
+                            find_special::<true>(&v, from),
+                            naive(&v, from, true),
+                            "{at}"
+                        );
+                    }
+                }
             }
         }
     }
@@ -1806,5 +1916,257 @@ mod tests {
             r#""event":{"category":["file","process"],"type":"info"},"host.os.type":"windows""#;
         assert_eq!(screen(both_no, &es), Screen::Skip { events: 2 });
         assert_eq!(screen(r#""x":1"#, &es), Screen::Skip { events: 0 });
+    }
+
+    /// UTF-8 the walk must accept: one to four bytes, the bounds of each length and of
+    /// the surrogate gap, a byte-order mark's character inside a string.
+    const VALID_UTF8: &[&[u8]] = &[
+        b"\xc2\x80",
+        b"\xc3\xa9",
+        b"\xdf\xbf",
+        b"\xe0\xa0\x80",
+        b"\xe2\x82\xac",
+        b"\xed\x9f\xbf",
+        b"\xee\x80\x80",
+        b"\xef\xbb\xbf",
+        b"\xef\xbf\xbf",
+        b"\xf0\x90\x80\x80",
+        b"\xf0\x9d\x84\x9e",
+        b"\xf4\x8f\xbf\xbf",
+    ];
+
+    /// Bytes that are not UTF-8: lone continuation bytes, overlong forms, surrogates,
+    /// code points past U+10FFFF, bytes no UTF-8 holds (0xF5–0xFF, 0xC0, 0xC1),
+    /// sequences cut short (by ASCII, by another lead byte, or by the end of the line).
+    const INVALID_UTF8: &[&[u8]] = &[
+        b"\x80",
+        b"\xbf",
+        b"\xc0\x80",
+        b"\xc1\xbf",
+        b"\xe0\x80\x80",
+        b"\xe0\x9f\xbf",
+        b"\xf0\x80\x80\x80",
+        b"\xf0\x8f\xbf\xbf",
+        b"\xed\xa0\x80",
+        b"\xed\xbf\xbf",
+        b"\xf4\x90\x80\x80",
+        b"\xf5\x80\x80\x80",
+        b"\xf8\x88\x80\x80\x80",
+        b"\xfe",
+        b"\xff",
+        b"\xc3",
+        b"\xe2\x82",
+        b"\xf0\x9f\x98",
+        b"\xc3\xc3\xa9",
+        b"\xe2\x28\xa1",
+        b"\xc3\xa9\x80",
+    ];
+
+    /// How many places [`utf8_line`] fills.
+    const SLOTS: usize = 15;
+
+    /// A Defend-like line with `slots` spliced in: a key, a skipped string, a category
+    /// and a type value, `host.id`, `host.os.type`, `process.executable`, a kept keyword
+    /// of the process (`code_signature.subject_name`), `file.path`, `file.extension`,
+    /// the end of `@timestamp`, the top-level `id`, the key and value of a skipped
+    /// object, and the space between two members (outside any string).
+    fn utf8_line(bom: bool, slots: &[Vec<u8>]) -> Vec<u8> {
+        let parts: [&[u8]; SLOTS] = [
+            b"{\"k",
+            b"\":1,\"message\":\"",
+            b"\",\"event\":{\"category\":[\"",
+            b"\",\"process\"],\"type\":[\"start\",\"",
+            b"\"]},\"host\":{\"id\":\"",
+            b"\",\"os\":{\"type\":\"",
+            b"\"}},\"process\":{\"executable\":\"C:\\\\",
+            b"\",\"code_signature\":{\"subject_name\":\"",
+            b"\"},\"pid\":4},\"file\":{\"path\":\"D:\\\\",
+            b"\",\"extension\":\"",
+            b"\"},\"@timestamp\":\"2024-01-03T14:00:00.5Z",
+            b"\",\"id\":\"",
+            b"\",\"data\":{\"",
+            b"\":[\"",
+            b"\",1]},",
+        ];
+        let mut line = Vec::new();
+        if bom {
+            line.extend_from_slice(b"\xef\xbb\xbf");
+        }
+        for (i, part) in parts.iter().enumerate() {
+            line.extend_from_slice(part);
+            if let Some(slot) = slots.get(i) {
+                line.extend_from_slice(slot);
+            }
+        }
+        line.extend_from_slice(b"\"z\":0}");
+        line
+    }
+
+    /// The walk's own UTF-8 check against the whole-line check it replaced, on one
+    /// line: the same answer, the same fields; nothing accepted that is not UTF-8 past
+    /// the byte-order mark; and what is accepted is read as the decoder reads it
+    /// (claim 1). Returns whether the line was accepted.
+    fn utf8_check_agrees(line: &[u8]) -> bool {
+        let mut p = Prefilter::new();
+        let mut reference = Prefilter::new();
+        let new = p.scan_with::<true>(line);
+        let old = reference.scan_with::<false>(line);
+        assert_eq!(new, old, "{:?}", String::from_utf8_lossy(line));
+        let Some(s) = new else {
+            return false;
+        };
+        let body = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        assert!(core::str::from_utf8(body).is_ok(), "{line:?}");
+        let r = EcsRecord::parse(line).expect("the scanner accepted it");
+        assert_eq!(s.timestamp, r.timestamp(), "{line:?}");
+        assert_eq!(s.category, r.category(), "{line:?}");
+        assert_eq!(s.types, r.event_types(), "{line:?}");
+        assert_eq!(s.host_id, r.host_id(), "{line:?}");
+        assert_eq!(s.os_type, r.os_type(), "{line:?}");
+        assert_eq!(s.executable, r.process_executable(), "{line:?}");
+        if let Some(full) = r.process_event(5) {
+            assert_eq!(s.process_event(5), full, "{line:?}");
+        }
+        if let Some(full) = r.file_event(5) {
+            assert_eq!(s.file_event(5), full, "{line:?}");
+        }
+        true
+    }
+
+    /// Every valid and every invalid sequence, alone and between ASCII, in every place
+    /// of the line, with and without a byte-order mark: valid text is accepted wherever
+    /// a string may hold it (and rejected between members, where JSON allows none),
+    /// invalid bytes are rejected everywhere; and a line cut inside a sequence.
+    #[test]
+    fn utf8_is_checked_where_the_walk_meets_it() {
+        // The line with every place empty (but the timestamp's, which must stay a date)
+        // is accepted: a rejection below comes from the bytes put in.
+        let plain: Vec<Vec<u8>> = (0..SLOTS).map(|_| Vec::new()).collect();
+        assert!(utf8_check_agrees(&utf8_line(false, &plain)));
+        assert!(utf8_check_agrees(&utf8_line(true, &plain)));
+        for slot in 0..SLOTS {
+            for (valid, seqs) in [(true, VALID_UTF8), (false, INVALID_UTF8)] {
+                for seq in seqs {
+                    for (before, after) in
+                        [(&b""[..], &b""[..]), (b"abcdefghi", b"xy"), (b"a", b"")]
+                    {
+                        for bom in [false, true] {
+                            let mut slots = plain.clone();
+                            slots[slot] = [before, seq, after].concat();
+                            let line = utf8_line(bom, &slots);
+                            // The timestamp's place takes no text (it is a date), and
+                            // the place between members takes no string.
+                            let expected = valid && slot != 10 && slot != SLOTS - 1;
+                            assert_eq!(
+                                utf8_check_agrees(&line),
+                                expected,
+                                "slot {slot}: {:?}",
+                                String::from_utf8_lossy(&line)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // In the line's last bytes (the search's byte loop, past its eight-byte steps):
+        // a value and a key at the end.
+        for (valid, seqs) in [(true, VALID_UTF8), (false, INVALID_UTF8)] {
+            for seq in seqs {
+                let head = &b"{\"@timestamp\":\"2024-01-03T14:00:00Z\",\""[..];
+                let value = [head, b"a\":\"", seq, b"\"}"].concat();
+                let key = [head, seq, b"\":1}"].concat();
+                assert_eq!(utf8_check_agrees(&value), valid, "{value:?}");
+                assert_eq!(utf8_check_agrees(&key), valid, "{key:?}");
+            }
+        }
+        // Cut inside a sequence at the line's end, or in an unterminated string.
+        for seq in VALID_UTF8 {
+            for cut in 1..seq.len() {
+                let mut line = utf8_line(false, &plain);
+                line.truncate(line.len() - 1);
+                line.extend_from_slice(&seq[..cut]);
+                assert!(!utf8_check_agrees(&line));
+                let mut open =
+                    Vec::from(&b"{\"@timestamp\":\"2024-01-03T14:00:00Z\",\"a\":\"x"[..]);
+                open.extend_from_slice(&seq[..cut]);
+                assert!(!utf8_check_agrees(&open));
+            }
+        }
+        // A long run of non-ASCII text, across the search's eight-byte steps, and one
+        // with a bad byte at each place of it.
+        let run: Vec<u8> = "é€𝄞ü日本語テキスト".repeat(3).into_bytes();
+        let mut slots = plain.clone();
+        slots[1] = run.clone();
+        assert!(utf8_check_agrees(&utf8_line(false, &slots)));
+        for at in 0..run.len() {
+            let mut bad = run.clone();
+            bad[at] = 0xff;
+            slots[1] = bad;
+            assert!(!utf8_check_agrees(&utf8_line(false, &slots)), "{at}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(10_000))]
+
+        /// The walk's UTF-8 check equals the whole-line check (`utf8_check_agrees`) on
+        /// lines with valid non-ASCII text in any place, escapes, and invalid bytes in
+        /// one place (or none), sometimes cut short anywhere.
+        #[test]
+        fn scan_equals_the_whole_line_check(
+            bom in proptest::bool::ANY,
+            escapes in proptest::bool::weighted(0.125),
+            slots in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::prop_oneof![
+                        3 => proptest::sample::select(VALID_UTF8.to_vec()),
+                        2 => proptest::sample::select(alloc::vec![
+                            &b"a"[..], b"Zq9", b" ", b"file", b"start", b"01234567",
+                        ]),
+                        1 => proptest::sample::select(alloc::vec![
+                            &b"\\\\"[..], b"\\\"", b"\\/", b"\\n", b"\\t",
+                        ]),
+                    ],
+                    0..4,
+                ),
+                SLOTS,
+            ),
+            bad_slot in 0..SLOTS + 4,
+            bad in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(INVALID_UTF8.to_vec()),
+                    proptest::sample::select(VALID_UTF8.to_vec()),
+                ],
+                1..4,
+            ),
+            cut in proptest::option::weighted(0.1, proptest::prelude::any::<proptest::sample::Index>()),
+        ) {
+            // Escapes only where the walk takes them (skipped strings, the executable and
+            // the path), but in one case out of eight: lines are then mostly accepted.
+            let mut slots: Vec<Vec<u8>> = slots
+                .into_iter()
+                .enumerate()
+                .map(|(i, pieces)| {
+                    pieces
+                        .into_iter()
+                        .filter(|p| escapes || [1, 6, 8, 13].contains(&i) || !p.starts_with(b"\\"))
+                        .collect::<Vec<_>>()
+                        .concat()
+                })
+                .collect();
+            // The timestamp's place (a date) and the place between members (no string)
+            // take only the bad bytes.
+            slots[10].clear();
+            slots[SLOTS - 1].clear();
+            if let Some(slot) = slots.get_mut(bad_slot) {
+                let at = bad.len() % (slot.len() + 1);
+                slot.splice(at..at, bad.concat());
+            }
+            let mut line = utf8_line(bom, &slots);
+            if let Some(cut) = cut {
+                line.truncate(cut.index(line.len()));
+            }
+            utf8_check_agrees(&line);
+        }
     }
 }

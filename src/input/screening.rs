@@ -85,9 +85,9 @@ impl EventBytes {
     /// `scanned`'s process event (`file` false) or file event as ranges of `line`;
     /// `None` if a string is not in the line (cannot happen: the walk borrows from it).
     fn of(line: &[u8], scanned: &Screened<'_>, file: bool) -> Option<EventBytes> {
-        let within = |s: Option<&str>| match s {
+        let within = |s: Option<&[u8]>| match s {
             None => Some(None),
-            Some(s) => Bytes::within(line, s.as_bytes()).map(Some),
+            Some(s) => Bytes::within(line, s).map(Some),
         };
         let raw_path = if file {
             scanned.raw_file_path
@@ -117,8 +117,8 @@ impl EventBytes {
             sequence: scanned.sequence,
             types: scanned.types,
             id: within(r.id())?,
-            host_id: within(scanned.host_id)?,
-            os_type: within(scanned.os_type)?,
+            host_id: within(scanned.host_id.map(str::as_bytes))?,
+            os_type: within(scanned.os_type.map(str::as_bytes))?,
             pid: r.pid,
             path,
             more: [within(more[0])?, within(more[1])?],
