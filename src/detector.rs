@@ -325,7 +325,6 @@ impl<P: TrustPolicy> Detector<P> {
             self.stats.unkeyed += 1;
             return;
         }
-        let origin = *event.origin();
         let slot = match self.hosts.find(&self.keys, host_id) {
             Some(slot) => slot,
             None => {
@@ -341,14 +340,21 @@ impl<P: TrustPolicy> Detector<P> {
                 }
             }
         };
-        self.admit(slot, stage, event, &origin);
+        self.admit(slot, stage, event);
         self.maybe_sweep();
     }
 
     /// Admits a candidate of a tracked host: late, in order, or held for reordering.
-    fn admit(&mut self, slot: u32, stage: Stage, event: &Event<'_>, origin: &Origin<'_>) {
+    ///
+    /// The common case (in order, nothing held: always so under Elasticsearch
+    /// semantics at lateness 0) is processed here with the host at hand: its clocks
+    /// move and a start looks up its pending write without fetching the host again
+    /// (`process` would, out of line). Late and held events go on out of line.
+    #[inline(always)]
+    fn admit(&mut self, slot: u32, stage: Stage, event: &Event<'_>) {
         let lateness = self.config.max_lateness;
-        let ts = origin.timestamp;
+        let maxspan = self.rule.meta().maxspan;
+        let ts = event.origin().timestamp;
         let Some(host) = self.hosts.get_mut(slot) else {
             return;
         };
@@ -356,39 +362,79 @@ impl<P: TrustPolicy> Detector<P> {
         // watermark (checked directly: `seen` saturates at the end of time).
         let before_watermark = self.watermark.is_some_and(|w| ts <= w);
         if ts < host.seen.saturating_sub(lateness) || before_watermark {
-            let behind = host.seen.since(ts);
-            let host_id = host.id.clone();
-            self.stats.late += 1;
-            self.out.push_back(Verdict::Late(Late {
-                host_id,
-                stage,
-                event: EventRef::from_origin(origin),
-                behind,
-            }));
-            self.process(slot, event);
+            self.admit_late(slot, stage, event);
             return;
         }
         host.seen = host.seen.max(ts);
-        let seen = host.seen;
-        let nothing_held = host.buffer.is_empty();
-        let releasable = self.releasable(ts, seen);
-        if nothing_held && releasable {
-            // The common case (in order, nothing held: always so under Elasticsearch
-            // semantics at lateness 0): processed at once. Processing holds nothing,
-            // so there is nothing to release after it either.
-            self.process(slot, event);
+        // `releasable(ts, seen)`, with the host still at hand.
+        let horizon = host.seen.saturating_sub(lateness);
+        let releasable = match self.rule.semantics() {
+            Semantics::Elasticsearch => ts <= horizon,
+            _ => ts < horizon,
+        };
+        if !(releasable && host.buffer.is_empty()) {
+            self.admit_held(slot, event, releasable);
             return;
         }
-        let key = self.order_key(origin);
-        let first = nothing_held
-            || self
-                .hosts
-                .get(slot)
-                .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
+        // Processed at once (what `process` does). Processing holds nothing, so
+        // there is nothing to release after it either.
+        if ts > host.now {
+            host.now = ts;
+            self.stats.expired += self
+                .window
+                .expire(&self.keys, &mut host.list, host.now, maxspan);
+        }
+        let (now, classes) = (host.now, host.list.classes);
+        match event {
+            Event::File(f) => self.process_write(slot, f, now, classes),
+            Event::Process(p) => {
+                let Some(exe) = p.executable else { return };
+                let Some(found) = self.pending_write(classes, slot, exe) else {
+                    return;
+                };
+                self.process_match(slot, p, exe, found);
+            }
+        }
+    }
+
+    /// A late candidate: reported, then processed (it may still join).
+    #[inline(never)]
+    fn admit_late(&mut self, slot: u32, stage: Stage, event: &Event<'_>) {
+        let origin = event.origin();
+        let Some(host) = self.hosts.get(slot) else {
+            return;
+        };
+        let behind = host.seen.since(origin.timestamp);
+        let host_id = host.id.clone();
+        self.stats.late += 1;
+        self.out.push_back(Verdict::Late(Late {
+            host_id,
+            stage,
+            event: EventRef::from_origin(origin),
+            behind,
+        }));
+        self.process(slot, event);
+    }
+
+    /// A candidate in time but not processable at once (it may still be preceded,
+    /// or its host holds earlier events): processed now if nothing held sorts
+    /// before it and it is releasable, else held; then what has become releasable
+    /// is released. The host's `seen` has already moved; `releasable` is
+    /// [`releasable`](Self::releasable) of the event at it.
+    #[inline(never)]
+    fn admit_held(&mut self, slot: u32, event: &Event<'_>, releasable: bool) {
+        let key = self.order_key(event.origin());
+        let first = self
+            .hosts
+            .get(slot)
+            .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
         if releasable && first {
             self.process(slot, event);
-        } else {
-            self.hold(slot, key, event);
+        } else if self.hold(slot, key, event) && !releasable {
+            // Held within the caps: `hold` released what the host's clock had passed
+            // before pushing this event, which is not releasable either, so nothing
+            // is (the usual case at lateness 0 under hardened semantics).
+            return;
         }
         self.release(slot);
     }
@@ -460,7 +506,12 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// Copies an event into its host's reorder buffer, within the buffer's caps.
-    fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
+    /// True if it fitted: then what was releasable before it has been released.
+    /// Inlined into `admit_held`, its one caller on the hot path (hardened
+    /// semantics hold every in-order candidate at lateness 0): a call of its own
+    /// cost more than the copy's bookkeeping.
+    #[inline(always)]
+    fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) -> bool {
         // The copy is written where it will be stored (a copy is some 150 bytes to
         // move), in a cell of the store taken now; it leaves it again (rarely) when
         // it does not fit. Which cell holds a copy is never visible.
@@ -473,7 +524,7 @@ impl<P: TrustPolicy> Detector<P> {
             }
         };
         let Some(cell) = self.held.get_mut(index as usize) else {
-            return;
+            return false;
         };
         let bytes = cell.insert(OwnedEvent::vacant(text)).fill_bytes(event) + HELD_OVERHEAD;
         let fits = self.buffered < self.config.max_buffered
@@ -484,10 +535,10 @@ impl<P: TrustPolicy> Detector<P> {
             // heap is at its smallest when this one goes in (in order, it is empty).
             self.release(slot);
             self.push_held(slot, key, index, bytes);
-            return;
+            return true;
         }
         let Some(copy) = self.held.get_mut(index as usize).and_then(Option::take) else {
-            return;
+            return false;
         };
         self.held_free.push(index);
         // Over the caps: process early (counted) whichever comes first of this host's
@@ -504,10 +555,11 @@ impl<P: TrustPolicy> Detector<P> {
             if !earlier_held || !self.release_one(slot) {
                 self.process(slot, &copy.event());
                 self.pool.give(copy.into_text());
-                return;
+                return false;
             }
         }
         self.store_held(slot, key, copy, bytes);
+        false
     }
 
     /// Puts a copy in the store and its key in the host's heap.

@@ -89,14 +89,17 @@ impl KeyHasher {
     /// simple case folding maps each character to one character), modulo 32.
     /// Far cheaper than [`path`](Self::path): it filters lookups (see
     /// `HostList::classes`), it never decides a match.
-    #[inline]
+    ///
+    /// Always inlined (it is asked for every process start of a host with pending
+    /// writes); counting the characters of a non-ASCII path goes out of line.
+    #[inline(always)]
     pub(crate) fn path_class(&self, path: &str) -> u32 {
         let n = match self.paths {
             PathMatch::Exact => path.len(),
             // An ASCII path has as many characters as bytes, and `is_ascii` reads
             // a word at a time where `chars().count()` classifies every byte.
             PathMatch::Folded if path.is_ascii() => path.len(),
-            PathMatch::Folded => path.chars().count(),
+            PathMatch::Folded => chars(path),
         };
         1 << (n % 32)
     }
@@ -107,6 +110,12 @@ impl KeyHasher {
             PathMatch::Folded => eq_folded(a, b),
         }
     }
+}
+
+/// Characters in `s` (out of line: see [`KeyHasher::path_class`]).
+#[inline(never)]
+fn chars(s: &str) -> usize {
+    s.chars().count()
 }
 
 #[cfg(test)]

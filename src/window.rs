@@ -390,7 +390,10 @@ impl Window {
     /// Removes the host's writes that `now` has put out of reach: `now - ts > maxspan`.
     /// The list is in time order, so this stops at the first live entry; when
     /// nothing expires it reads only the list.
-    #[inline]
+    ///
+    /// Always inlined: called for every candidate, it most often reads the list's
+    /// length (or its head's timestamp) and returns; only removal goes out of line.
+    #[inline(always)]
     pub(crate) fn expire(
         &mut self,
         keys: &KeyHasher,
