@@ -34,6 +34,9 @@ impl KeyHasher {
         }
     }
 
+    // Inlined into the host lookup of every candidate (the long-input hashing it
+    // calls stays out of line).
+    #[inline]
     pub(crate) fn host(&self, id: &str) -> u64 {
         let mut h = self.state.build_hasher();
         h.write(id.as_bytes());
