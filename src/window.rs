@@ -402,7 +402,10 @@ impl Window {
         maxspan: Span,
     ) -> u64 {
         let mut n = 0;
-        while list.len > 0 && now.since(list.head_ts) > maxspan {
+        // `now.since(head_ts) > maxspan` without its saturation: the difference
+        // is exact in 128 bits, and saturating it never crosses `maxspan`.
+        while list.len > 0 && i128::from(now.0) - i128::from(list.head_ts.0) > i128::from(maxspan.0)
+        {
             if self.remove(keys, list, list.head).is_none() {
                 break;
             }
