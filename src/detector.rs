@@ -64,7 +64,8 @@ pub struct Detector<P = SignerPolicy> {
     pub(crate) hosts: Hosts,
     pub(crate) window: Window,
     pub(crate) pool: TextPool,
-    /// Copies of held events; hosts' heaps point into it.
+    /// Copies of held events; hosts' heaps point into it. A free cell (in
+    /// `held_free`) is `None` or a released copy without its text.
     pub(crate) held: Vec<Option<OwnedEvent>>,
     pub(crate) held_free: Vec<u32>,
     pub(crate) out: VecDeque<Verdict>,
@@ -526,7 +527,17 @@ impl<P: TrustPolicy> Detector<P> {
         let Some(cell) = self.held.get_mut(index as usize) else {
             return false;
         };
-        let bytes = cell.insert(OwnedEvent::vacant(text)).fill_bytes(event) + HELD_OVERHEAD;
+        // A released copy's cell keeps it, vacant (see `release_one`): it is filled
+        // again where it lies, every field written, without building a vacant
+        // copy first.
+        let copy = match cell {
+            Some(copy) => {
+                copy.set_text(text);
+                copy
+            }
+            None => cell.insert(OwnedEvent::vacant(text)),
+        };
+        let bytes = copy.fill_bytes(event) + HELD_OVERHEAD;
         let fits = self.buffered < self.config.max_buffered
             && self.buffered_bytes.saturating_add(bytes) <= self.config.max_buffered_bytes;
         if fits {
@@ -607,11 +618,11 @@ impl<P: TrustPolicy> Detector<P> {
         self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
         self.process_copy(slot, copy);
         self.held = held;
-        if let Some(cell) = self.held.get_mut(index) {
-            if let Some(copy) = cell {
-                self.pool.give(copy.take_text());
-            }
-            *cell = None;
+        // The cell keeps the copy without its text (the buffer goes back to the
+        // pool): nothing to drop now, and `hold` refills it in place. Only the heaps
+        // say which cells hold events.
+        if let Some(Some(copy)) = self.held.get_mut(index) {
+            self.pool.give(copy.take_text());
         }
         // A burst must not pin its heap: keep capacity under 4x what is held.
         if let Some(host) = self.hosts.get_mut(slot) {

@@ -216,6 +216,13 @@ impl OwnedEvent {
         self.text
     }
 
+    /// Gives a vacant copy (one whose text was taken) a recycled buffer for
+    /// [`fill`](Self::fill).
+    #[inline]
+    pub(crate) fn set_text(&mut self, text: String) {
+        self.text = text;
+    }
+
     /// Takes the string buffer for reuse, leaving this copy's strings empty (it is
     /// about to be dropped: taking avoids moving the whole copy out first).
     pub(crate) fn take_text(&mut self) -> String {
