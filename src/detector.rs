@@ -605,24 +605,40 @@ impl<P: TrustPolicy> Detector<P> {
         let Some(top) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else {
             return false;
         };
-        // The copy is processed where it is stored rather than moved out (it is some
-        // 150 bytes): the store is set aside meanwhile, as processing never reads it.
         let index = top.copy as usize;
-        let held = core::mem::take(&mut self.held);
-        let Some(Some(copy)) = held.get(index) else {
-            self.held = held;
+        let Some(Some(copy)) = self.held.get_mut(index) else {
             return false;
         };
         self.held_free.push(top.copy);
         self.buffered -= 1;
         self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
-        self.process_copy(slot, copy);
-        self.held = held;
-        // The cell keeps the copy without its text (the buffer goes back to the
-        // pool): nothing to drop now, and `hold` refills it in place. Only the heaps
-        // say which cells hold events.
-        if let Some(Some(copy)) = self.held.get_mut(index) {
-            self.pool.give(copy.take_text());
+        // A process start that no pending write awaits (most of them) only moves its
+        // host's clock: its timestamp and executable are read from the copy (the
+        // text taken out of it, as it goes back to the pool anyway), without setting
+        // the store aside. Only a start that finds its write, and a write, are
+        // rebuilt into events (see `process_stored`).
+        if copy.is_process() {
+            let ts = copy.timestamp();
+            let exe = copy.executable_range();
+            let text = copy.take_text();
+            let classes = self.clock(slot, ts).map_or(0, |(_, classes)| classes);
+            let found = match OwnedEvent::text_at(&text, &exe) {
+                Some(exe) => self.pending_write(classes, slot, exe),
+                None => None,
+            };
+            match found {
+                None => self.pool.give(text),
+                Some(found) => {
+                    if let Some(Some(copy)) = self.held.get_mut(index) {
+                        copy.set_text(text);
+                    }
+                    // What `process` would do next: its clock has just moved, and the
+                    // lookup would find `found` again (not repeated: a hash of the path).
+                    self.process_stored(slot, index, Some(found));
+                }
+            }
+        } else {
+            self.process_stored(slot, index, None);
         }
         // A burst must not pin its heap: keep capacity under 4x what is held.
         if let Some(host) = self.hosts.get_mut(slot) {
@@ -632,6 +648,33 @@ impl<P: TrustPolicy> Detector<P> {
             }
         }
         true
+    }
+
+    /// Processes the copy stored in `index` as an event: a write, or a start whose
+    /// clock has moved and which found the pending write `found`. The copy is
+    /// processed where it is stored rather than moved out (it is some 150 bytes):
+    /// the store is set aside meanwhile, as processing never reads it. Its text
+    /// then goes back to the pool; the cell keeps the copy without it, so nothing
+    /// is dropped now and `hold` refills it in place. Only the heaps say which
+    /// cells hold events.
+    #[inline(never)]
+    fn process_stored(&mut self, slot: u32, index: usize, found: Option<u32>) {
+        let held = core::mem::take(&mut self.held);
+        if let Some(Some(copy)) = held.get(index) {
+            match (found, copy.event()) {
+                (Some(found), Event::Process(p)) => {
+                    if let Some(exe) = p.executable {
+                        self.process_match(slot, &p, exe, found);
+                    }
+                }
+                (None, event) => self.process(slot, &event),
+                (Some(_), Event::File(_)) => {}
+            }
+        }
+        self.held = held;
+        if let Some(Some(copy)) = self.held.get_mut(index) {
+            self.pool.give(copy.take_text());
+        }
     }
 
     /// Processes every held event of the host that can no longer be preceded.
@@ -645,30 +688,6 @@ impl<P: TrustPolicy> Detector<P> {
                 break;
             }
         }
-    }
-
-    /// Processes a held copy. A process start that no pending write awaits (most of
-    /// them) only moves its host's clock, so its copy is rebuilt into an event only
-    /// when a write is pending for its executable.
-    fn process_copy(&mut self, slot: u32, copy: &OwnedEvent) {
-        if copy.is_process() {
-            let Some((_, classes)) = self.clock(slot, copy.timestamp()) else {
-                return;
-            };
-            let Some((exe, found)) = copy
-                .executable()
-                .and_then(|exe| Some((exe, self.pending_write(classes, slot, exe)?)))
-            else {
-                return;
-            };
-            // What `process` would do next: its clock has just moved, and the
-            // lookup would find `found` again (not repeated: a hash of the path).
-            if let Event::Process(p) = copy.event() {
-                self.process_match(slot, &p, exe, found);
-            }
-            return;
-        }
-        self.process(slot, &copy.event());
     }
 
     /// Moves the host's processing clock to `ts` if that is later, expiring the

@@ -143,13 +143,22 @@ impl OwnedEvent {
         self.timestamp
     }
 
-    /// The join key of a process start, `process.executable` (without rebuilding the
-    /// event); `None` for a file event or a missing executable.
-    pub(crate) fn executable(&self) -> Option<&str> {
+    /// Where `process.executable` lies in the text (read with
+    /// [`text_at`](Self::text_at), after the text is taken); missing for a file
+    /// event.
+    #[inline]
+    pub(crate) fn executable_range(&self) -> Range<u32> {
         match self.kind {
-            Kind::Process => get(&self.text, &self.strs[6]),
-            Kind::File => None,
+            Kind::Process => self.strs[6].clone(),
+            Kind::File => MISSING,
         }
+    }
+
+    /// The string at `range` of a copy's `text` (see
+    /// [`executable_range`](Self::executable_range)).
+    #[inline]
+    pub(crate) fn text_at<'a>(text: &'a str, range: &Range<u32>) -> Option<&'a str> {
+        get(text, range)
     }
 
     /// Whether this is a copy of a process event.
