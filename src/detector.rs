@@ -81,6 +81,13 @@ pub struct Detector<P = SignerPolicy> {
     pub(crate) sequences: SequenceMaker,
 }
 
+/// A pending write found for a key: its slot in the window and the key's hash.
+#[derive(Clone, Copy)]
+struct Found {
+    entry: u32,
+    hash: u64,
+}
+
 /// What building a verdict's [`Sequence`] reuses from one to the next.
 pub(crate) struct SequenceMaker {
     rule: &'static RuleMeta,
@@ -658,7 +665,7 @@ impl<P: TrustPolicy> Detector<P> {
     /// is dropped now and `hold` refills it in place. Only the heaps say which
     /// cells hold events.
     #[inline(never)]
-    fn process_stored(&mut self, slot: u32, index: usize, found: Option<u32>) {
+    fn process_stored(&mut self, slot: u32, index: usize, found: Option<Found>) {
         let held = core::mem::take(&mut self.held);
         if let Some(Some(copy)) = held.get(index) {
             match (found, copy.event()) {
@@ -707,17 +714,20 @@ impl<P: TrustPolicy> Detector<P> {
         Some((host.now, host.list.classes))
     }
 
-    /// The pending write of `(host, path)`, if any; `classes` are the host's
+    /// The pending write of `(host, path)`, if any, with the key's hash (for
+    /// [`Window::remove_hashed`]: a match consumes it); `classes` are the host's
     /// (`HostList::classes`, from [`clock`](Self::clock)). A host without pending
     /// writes (most hosts, most of the time), or none of this path's length class
     /// (most process starts of a host that has some), has none for this path
     /// either: no hashing, no lookup.
     #[inline(always)]
-    fn pending_write(&self, classes: u32, slot: u32, path: &str) -> Option<u32> {
+    fn pending_write(&self, classes: u32, slot: u32, path: &str) -> Option<Found> {
         if classes == 0 || classes & self.keys.path_class(path) == 0 {
             return None;
         }
-        self.window.find(&self.keys, slot, path)
+        let hash = self.keys.path(slot, path);
+        let entry = self.window.find_hashed(&self.keys, hash, slot, path)?;
+        Some(Found { entry, hash })
     }
 
     /// The heart: one candidate event, in the time-sorted order of its host.
@@ -761,19 +771,24 @@ impl<P: TrustPolicy> Detector<P> {
             self.stats.expired += 1;
             return;
         }
-        if let Some(existing) = self.pending_write(classes, slot, path) {
+        // The key is hashed once, for the lookup, the removal and the insertion.
+        let key_hash = if let Some(existing) = self.pending_write(classes, slot, path) {
             // The latest write wins; a late, older write does not replace it.
             if self
                 .window
-                .get(existing)
+                .get(existing.entry)
                 .is_some_and(|e| !self.ordered(&e.origin(), &origin))
             {
                 return;
             }
             if let Some(host) = self.hosts.get_mut(slot) {
-                self.window.remove(&self.keys, &mut host.list, existing);
+                self.window
+                    .remove_hashed(&mut host.list, existing.entry, existing.hash);
             }
-        }
+            existing.hash
+        } else {
+            self.keys.path(slot, path)
+        };
         if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
             self.stats.evicted += 1;
             return;
@@ -783,7 +798,15 @@ impl<P: TrustPolicy> Detector<P> {
         };
         if self
             .window
-            .insert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
+            .insert_hashed(
+                &self.keys,
+                &mut host.list,
+                slot,
+                path,
+                key_hash,
+                &origin,
+                &f.hash,
+            )
             .is_none()
         {
             self.stats.evicted += 1;
@@ -797,11 +820,11 @@ impl<P: TrustPolicy> Detector<P> {
         slot: u32,
         p: &crate::event::ProcessEvent<'_>,
         exe: &str,
-        found: u32,
+        found: Found,
     ) {
         let maxspan = self.rule.meta().maxspan;
         let origin = p.origin;
-        let Some(write) = self.window.get(found) else {
+        let Some(write) = self.window.get(found.entry) else {
             return;
         };
         let write_origin = write.origin();
@@ -825,7 +848,8 @@ impl<P: TrustPolicy> Detector<P> {
                 self.out.push_back(Verdict::Alert(sequence));
                 // A match consumes the pending write.
                 if let Some(host) = self.hosts.get_mut(slot) {
-                    self.window.remove(&self.keys, &mut host.list, found);
+                    self.window
+                        .remove_hashed(&mut host.list, found.entry, found.hash);
                 }
             }
             Some(reason) => {

@@ -304,7 +304,14 @@ impl Window {
         self.find_hashed(keys, hash, host, path)
     }
 
-    fn find_hashed(&self, keys: &KeyHasher, hash: u64, host: u32, path: &str) -> Option<u32> {
+    /// [`find`](Self::find) with `hash` = `keys.path(host, path)` already computed.
+    pub(crate) fn find_hashed(
+        &self,
+        keys: &KeyHasher,
+        hash: u64,
+        host: u32,
+        path: &str,
+    ) -> Option<u32> {
         let slab = &self.slab;
         self.table
             .find(hash, |&s| {
@@ -326,9 +333,24 @@ impl Window {
         origin: &Origin<'_>,
         hash: &Hashes<'_>,
     ) -> Option<u32> {
+        self.insert_hashed(keys, list, host, path, keys.path(host, path), origin, hash)
+    }
+
+    /// [`insert`](Self::insert) with `key_hash` = `keys.path(host, path)` already
+    /// computed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn insert_hashed(
+        &mut self,
+        keys: &KeyHasher,
+        list: &mut HostList,
+        host: u32,
+        path: &str,
+        key_hash: u64,
+        origin: &Origin<'_>,
+        hash: &Hashes<'_>,
+    ) -> Option<u32> {
         let entry = Entry::new(host, path, origin, hash)?;
         let bytes = entry.string_bytes();
-        let key_hash = keys.path(host, path);
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slab.put(s, entry);
@@ -356,6 +378,18 @@ impl Window {
         slot: u32,
     ) -> Option<Entry> {
         let hash = self.get(slot).map(|e| keys.path(e.host, e.path()))?;
+        self.remove_hashed(list, slot, hash)
+    }
+
+    /// [`remove`](Self::remove) with `hash` = the entry's `keys.path(host, path)`
+    /// already computed (by the lookup that found it).
+    pub(crate) fn remove_hashed(
+        &mut self,
+        list: &mut HostList,
+        slot: u32,
+        hash: u64,
+    ) -> Option<Entry> {
+        self.get(slot)?;
         self.unlink(list, slot);
         if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
             found.remove();
