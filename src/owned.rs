@@ -133,6 +133,7 @@ impl OwnedEvent {
     }
 
     /// [`fill`](Self::fill), then [`bytes`](Self::bytes).
+    #[inline]
     pub(crate) fn fill_bytes(&mut self, event: &Event<'_>) -> usize {
         self.fill(event);
         self.bytes()
