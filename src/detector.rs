@@ -64,7 +64,8 @@ pub struct Detector<P = SignerPolicy> {
     pub(crate) hosts: Hosts,
     pub(crate) window: Window,
     pub(crate) pool: TextPool,
-    /// Copies of held events; hosts' heaps point into it.
+    /// Copies of held events; hosts' heaps point into it. A free cell (in
+    /// `held_free`) is `None` or a released copy without its text.
     pub(crate) held: Vec<Option<OwnedEvent>>,
     pub(crate) held_free: Vec<u32>,
     pub(crate) out: VecDeque<Verdict>,
@@ -78,6 +79,13 @@ pub struct Detector<P = SignerPolicy> {
     pub(crate) scratch: Vec<Timestamp>,
     /// Builds the sequences of verdicts.
     pub(crate) sequences: SequenceMaker,
+}
+
+/// A pending write found for a key: its slot in the window and the key's hash.
+#[derive(Clone, Copy)]
+struct Found {
+    entry: u32,
+    hash: u64,
 }
 
 /// What building a verdict's [`Sequence`] reuses from one to the next.
@@ -325,7 +333,6 @@ impl<P: TrustPolicy> Detector<P> {
             self.stats.unkeyed += 1;
             return;
         }
-        let origin = *event.origin();
         let slot = match self.hosts.find(&self.keys, host_id) {
             Some(slot) => slot,
             None => {
@@ -341,14 +348,21 @@ impl<P: TrustPolicy> Detector<P> {
                 }
             }
         };
-        self.admit(slot, stage, event, &origin);
+        self.admit(slot, stage, event);
         self.maybe_sweep();
     }
 
     /// Admits a candidate of a tracked host: late, in order, or held for reordering.
-    fn admit(&mut self, slot: u32, stage: Stage, event: &Event<'_>, origin: &Origin<'_>) {
+    ///
+    /// The common case (in order, nothing held: always so under Elasticsearch
+    /// semantics at lateness 0) is processed here with the host at hand: its clocks
+    /// move and a start looks up its pending write without fetching the host again
+    /// (`process` would, out of line). Late and held events go on out of line.
+    #[inline(always)]
+    fn admit(&mut self, slot: u32, stage: Stage, event: &Event<'_>) {
         let lateness = self.config.max_lateness;
-        let ts = origin.timestamp;
+        let maxspan = self.rule.meta().maxspan;
+        let ts = event.origin().timestamp;
         let Some(host) = self.hosts.get_mut(slot) else {
             return;
         };
@@ -356,39 +370,79 @@ impl<P: TrustPolicy> Detector<P> {
         // watermark (checked directly: `seen` saturates at the end of time).
         let before_watermark = self.watermark.is_some_and(|w| ts <= w);
         if ts < host.seen.saturating_sub(lateness) || before_watermark {
-            let behind = host.seen.since(ts);
-            let host_id = host.id.clone();
-            self.stats.late += 1;
-            self.out.push_back(Verdict::Late(Late {
-                host_id,
-                stage,
-                event: EventRef::from_origin(origin),
-                behind,
-            }));
-            self.process(slot, event);
+            self.admit_late(slot, stage, event);
             return;
         }
         host.seen = host.seen.max(ts);
-        let seen = host.seen;
-        let nothing_held = host.buffer.is_empty();
-        let releasable = self.releasable(ts, seen);
-        if nothing_held && releasable {
-            // The common case (in order, nothing held: always so under Elasticsearch
-            // semantics at lateness 0): processed at once. Processing holds nothing,
-            // so there is nothing to release after it either.
-            self.process(slot, event);
+        // `releasable(ts, seen)`, with the host still at hand.
+        let horizon = host.seen.saturating_sub(lateness);
+        let releasable = match self.rule.semantics() {
+            Semantics::Elasticsearch => ts <= horizon,
+            _ => ts < horizon,
+        };
+        if !(releasable && host.buffer.is_empty()) {
+            self.admit_held(slot, event, releasable);
             return;
         }
-        let key = self.order_key(origin);
-        let first = nothing_held
-            || self
-                .hosts
-                .get(slot)
-                .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
+        // Processed at once (what `process` does). Processing holds nothing, so
+        // there is nothing to release after it either.
+        if ts > host.now {
+            host.now = ts;
+            self.stats.expired += self
+                .window
+                .expire(&self.keys, &mut host.list, host.now, maxspan);
+        }
+        let (now, classes) = (host.now, host.list.classes);
+        match event {
+            Event::File(f) => self.process_write(slot, f, now, classes),
+            Event::Process(p) => {
+                let Some(exe) = p.executable else { return };
+                let Some(found) = self.pending_write(classes, slot, exe) else {
+                    return;
+                };
+                self.process_match(slot, p, exe, found);
+            }
+        }
+    }
+
+    /// A late candidate: reported, then processed (it may still join).
+    #[inline(never)]
+    fn admit_late(&mut self, slot: u32, stage: Stage, event: &Event<'_>) {
+        let origin = event.origin();
+        let Some(host) = self.hosts.get(slot) else {
+            return;
+        };
+        let behind = host.seen.since(origin.timestamp);
+        let host_id = host.id.clone();
+        self.stats.late += 1;
+        self.out.push_back(Verdict::Late(Late {
+            host_id,
+            stage,
+            event: EventRef::from_origin(origin),
+            behind,
+        }));
+        self.process(slot, event);
+    }
+
+    /// A candidate in time but not processable at once (it may still be preceded,
+    /// or its host holds earlier events): processed now if nothing held sorts
+    /// before it and it is releasable, else held; then what has become releasable
+    /// is released. The host's `seen` has already moved; `releasable` is
+    /// [`releasable`](Self::releasable) of the event at it.
+    #[inline(never)]
+    fn admit_held(&mut self, slot: u32, event: &Event<'_>, releasable: bool) {
+        let key = self.order_key(event.origin());
+        let first = self
+            .hosts
+            .get(slot)
+            .is_some_and(|h| h.buffer.peek().is_none_or(|top| key < top.key));
         if releasable && first {
             self.process(slot, event);
-        } else {
-            self.hold(slot, key, event);
+        } else if self.hold(slot, key, event) && !releasable {
+            // Held within the caps: `hold` released what the host's clock had passed
+            // before pushing this event, which is not releasable either, so nothing
+            // is (the usual case at lateness 0 under hardened semantics).
+            return;
         }
         self.release(slot);
     }
@@ -460,7 +514,12 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// Copies an event into its host's reorder buffer, within the buffer's caps.
-    fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) {
+    /// True if it fitted: then what was releasable before it has been released.
+    /// Inlined into `admit_held`, its one caller on the hot path (hardened
+    /// semantics hold every in-order candidate at lateness 0): a call of its own
+    /// cost more than the copy's bookkeeping.
+    #[inline(always)]
+    fn hold(&mut self, slot: u32, key: OrderKey, event: &Event<'_>) -> bool {
         // The copy is written where it will be stored (a copy is some 150 bytes to
         // move), in a cell of the store taken now; it leaves it again (rarely) when
         // it does not fit. Which cell holds a copy is never visible.
@@ -473,9 +532,19 @@ impl<P: TrustPolicy> Detector<P> {
             }
         };
         let Some(cell) = self.held.get_mut(index as usize) else {
-            return;
+            return false;
         };
-        let bytes = cell.insert(OwnedEvent::vacant(text)).fill_bytes(event) + HELD_OVERHEAD;
+        // A released copy's cell keeps it, vacant (see `release_one`): it is filled
+        // again where it lies, every field written, without building a vacant
+        // copy first.
+        let copy = match cell {
+            Some(copy) => {
+                copy.set_text(text);
+                copy
+            }
+            None => cell.insert(OwnedEvent::vacant(text)),
+        };
+        let bytes = copy.fill_bytes(event) + HELD_OVERHEAD;
         let fits = self.buffered < self.config.max_buffered
             && self.buffered_bytes.saturating_add(bytes) <= self.config.max_buffered_bytes;
         if fits {
@@ -484,10 +553,10 @@ impl<P: TrustPolicy> Detector<P> {
             // heap is at its smallest when this one goes in (in order, it is empty).
             self.release(slot);
             self.push_held(slot, key, index, bytes);
-            return;
+            return true;
         }
         let Some(copy) = self.held.get_mut(index as usize).and_then(Option::take) else {
-            return;
+            return false;
         };
         self.held_free.push(index);
         // Over the caps: process early (counted) whichever comes first of this host's
@@ -504,10 +573,11 @@ impl<P: TrustPolicy> Detector<P> {
             if !earlier_held || !self.release_one(slot) {
                 self.process(slot, &copy.event());
                 self.pool.give(copy.into_text());
-                return;
+                return false;
             }
         }
         self.store_held(slot, key, copy, bytes);
+        false
     }
 
     /// Puts a copy in the store and its key in the host's heap.
@@ -542,24 +612,40 @@ impl<P: TrustPolicy> Detector<P> {
         let Some(top) = self.hosts.get_mut(slot).and_then(|h| h.buffer.pop()) else {
             return false;
         };
-        // The copy is processed where it is stored rather than moved out (it is some
-        // 150 bytes): the store is set aside meanwhile, as processing never reads it.
         let index = top.copy as usize;
-        let held = core::mem::take(&mut self.held);
-        let Some(Some(copy)) = held.get(index) else {
-            self.held = held;
+        let Some(Some(copy)) = self.held.get_mut(index) else {
             return false;
         };
         self.held_free.push(top.copy);
         self.buffered -= 1;
         self.buffered_bytes -= copy.bytes() + HELD_OVERHEAD;
-        self.process_copy(slot, copy);
-        self.held = held;
-        if let Some(cell) = self.held.get_mut(index) {
-            if let Some(copy) = cell {
-                self.pool.give(copy.take_text());
+        // A process start that no pending write awaits (most of them) only moves its
+        // host's clock: its timestamp and executable are read from the copy (the
+        // text taken out of it, as it goes back to the pool anyway), without setting
+        // the store aside. Only a start that finds its write, and a write, are
+        // rebuilt into events (see `process_stored`).
+        if copy.is_process() {
+            let ts = copy.timestamp();
+            let exe = copy.executable_range();
+            let text = copy.take_text();
+            let classes = self.clock(slot, ts).map_or(0, |(_, classes)| classes);
+            let found = match OwnedEvent::text_at(&text, &exe) {
+                Some(exe) => self.pending_write(classes, slot, exe),
+                None => None,
+            };
+            match found {
+                None => self.pool.give(text),
+                Some(found) => {
+                    if let Some(Some(copy)) = self.held.get_mut(index) {
+                        copy.set_text(text);
+                    }
+                    // What `process` would do next: its clock has just moved, and the
+                    // lookup would find `found` again (not repeated: a hash of the path).
+                    self.process_stored(slot, index, Some(found));
+                }
             }
-            *cell = None;
+        } else {
+            self.process_stored(slot, index, None);
         }
         // A burst must not pin its heap: keep capacity under 4x what is held.
         if let Some(host) = self.hosts.get_mut(slot) {
@@ -569,6 +655,33 @@ impl<P: TrustPolicy> Detector<P> {
             }
         }
         true
+    }
+
+    /// Processes the copy stored in `index` as an event: a write, or a start whose
+    /// clock has moved and which found the pending write `found`. The copy is
+    /// processed where it is stored rather than moved out (it is some 150 bytes):
+    /// the store is set aside meanwhile, as processing never reads it. Its text
+    /// then goes back to the pool; the cell keeps the copy without it, so nothing
+    /// is dropped now and `hold` refills it in place. Only the heaps say which
+    /// cells hold events.
+    #[inline(never)]
+    fn process_stored(&mut self, slot: u32, index: usize, found: Option<Found>) {
+        let held = core::mem::take(&mut self.held);
+        if let Some(Some(copy)) = held.get(index) {
+            match (found, copy.event()) {
+                (Some(found), Event::Process(p)) => {
+                    if let Some(exe) = p.executable {
+                        self.process_match(slot, &p, exe, found);
+                    }
+                }
+                (None, event) => self.process(slot, &event),
+                (Some(_), Event::File(_)) => {}
+            }
+        }
+        self.held = held;
+        if let Some(Some(copy)) = self.held.get_mut(index) {
+            self.pool.give(copy.take_text());
+        }
     }
 
     /// Processes every held event of the host that can no longer be preceded.
@@ -582,30 +695,6 @@ impl<P: TrustPolicy> Detector<P> {
                 break;
             }
         }
-    }
-
-    /// Processes a held copy. A process start that no pending write awaits (most of
-    /// them) only moves its host's clock, so its copy is rebuilt into an event only
-    /// when a write is pending for its executable.
-    fn process_copy(&mut self, slot: u32, copy: &OwnedEvent) {
-        if copy.is_process() {
-            let Some((_, classes)) = self.clock(slot, copy.timestamp()) else {
-                return;
-            };
-            let Some((exe, found)) = copy
-                .executable()
-                .and_then(|exe| Some((exe, self.pending_write(classes, slot, exe)?)))
-            else {
-                return;
-            };
-            // What `process` would do next: its clock has just moved, and the
-            // lookup would find `found` again (not repeated: a hash of the path).
-            if let Event::Process(p) = copy.event() {
-                self.process_match(slot, &p, exe, found);
-            }
-            return;
-        }
-        self.process(slot, &copy.event());
     }
 
     /// Moves the host's processing clock to `ts` if that is later, expiring the
@@ -625,17 +714,20 @@ impl<P: TrustPolicy> Detector<P> {
         Some((host.now, host.list.classes))
     }
 
-    /// The pending write of `(host, path)`, if any; `classes` are the host's
+    /// The pending write of `(host, path)`, if any, with the key's hash (for
+    /// [`Window::remove_hashed`]: a match consumes it); `classes` are the host's
     /// (`HostList::classes`, from [`clock`](Self::clock)). A host without pending
     /// writes (most hosts, most of the time), or none of this path's length class
     /// (most process starts of a host that has some), has none for this path
     /// either: no hashing, no lookup.
     #[inline(always)]
-    fn pending_write(&self, classes: u32, slot: u32, path: &str) -> Option<u32> {
+    fn pending_write(&self, classes: u32, slot: u32, path: &str) -> Option<Found> {
         if classes == 0 || classes & self.keys.path_class(path) == 0 {
             return None;
         }
-        self.window.find(&self.keys, slot, path)
+        let hash = self.keys.path(slot, path);
+        let entry = self.window.find_hashed(&self.keys, hash, slot, path)?;
+        Some(Found { entry, hash })
     }
 
     /// The heart: one candidate event, in the time-sorted order of its host.
@@ -679,19 +771,24 @@ impl<P: TrustPolicy> Detector<P> {
             self.stats.expired += 1;
             return;
         }
-        if let Some(existing) = self.pending_write(classes, slot, path) {
+        // The key is hashed once, for the lookup, the removal and the insertion.
+        let key_hash = if let Some(existing) = self.pending_write(classes, slot, path) {
             // The latest write wins; a late, older write does not replace it.
             if self
                 .window
-                .get(existing)
+                .get(existing.entry)
                 .is_some_and(|e| !self.ordered(&e.origin(), &origin))
             {
                 return;
             }
             if let Some(host) = self.hosts.get_mut(slot) {
-                self.window.remove(&self.keys, &mut host.list, existing);
+                self.window
+                    .remove_hashed(&mut host.list, existing.entry, existing.hash);
             }
-        }
+            existing.hash
+        } else {
+            self.keys.path(slot, path)
+        };
         if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
             self.stats.evicted += 1;
             return;
@@ -701,7 +798,15 @@ impl<P: TrustPolicy> Detector<P> {
         };
         if self
             .window
-            .insert(&self.keys, &mut host.list, slot, path, &origin, &f.hash)
+            .insert_hashed(
+                &self.keys,
+                &mut host.list,
+                slot,
+                path,
+                key_hash,
+                &origin,
+                &f.hash,
+            )
             .is_none()
         {
             self.stats.evicted += 1;
@@ -715,11 +820,11 @@ impl<P: TrustPolicy> Detector<P> {
         slot: u32,
         p: &crate::event::ProcessEvent<'_>,
         exe: &str,
-        found: u32,
+        found: Found,
     ) {
         let maxspan = self.rule.meta().maxspan;
         let origin = p.origin;
-        let Some(write) = self.window.get(found) else {
+        let Some(write) = self.window.get(found.entry) else {
             return;
         };
         let write_origin = write.origin();
@@ -743,7 +848,8 @@ impl<P: TrustPolicy> Detector<P> {
                 self.out.push_back(Verdict::Alert(sequence));
                 // A match consumes the pending write.
                 if let Some(host) = self.hosts.get_mut(slot) {
-                    self.window.remove(&self.keys, &mut host.list, found);
+                    self.window
+                        .remove_hashed(&mut host.list, found.entry, found.hash);
                 }
             }
             Some(reason) => {

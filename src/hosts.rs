@@ -161,6 +161,33 @@ impl HeldHeap {
     }
 }
 
+/// `a == b`, inlined for ids of 16 to 64 bytes (UUIDs, hostnames): compared 16
+/// bytes at a time, the last 16 overlapping, where `==` calls `bcmp` out of line
+/// and the lookup around it spills its registers to make the call.
+#[inline(always)]
+fn same_id(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if !(16..=64).contains(&n) {
+        return a == b;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 16)
+            .and_then(|w| <[u8; 16]>::try_from(w).ok())
+            .map(u128::from_ne_bytes)
+    };
+    let mut at = 0;
+    while at + 16 < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += 16;
+    }
+    word(a, n - 16) == word(b, n - 16)
+}
+
 /// One host's state.
 #[derive(Debug)]
 pub(crate) struct Host {
@@ -223,7 +250,7 @@ impl Hosts {
                 slots
                     .get(s as usize)
                     .and_then(Option::as_ref)
-                    .is_some_and(|h| &*h.id == id)
+                    .is_some_and(|h| same_id(h.id.as_bytes(), id.as_bytes()))
             })
             .copied()
     }
@@ -352,6 +379,23 @@ mod tests {
                 assert_eq!(ours.pop().map(|h| (h.key, h.copy)), Some((b.key, b.copy)));
             }
             assert!(ours.is_empty());
+        }
+    }
+
+    /// `same_id` is `==` at every length and every differing byte.
+    #[test]
+    fn same_id_is_eq() {
+        for n in 0..80usize {
+            let a: Vec<u8> = (0..n).map(|i| (i * 7 + 1) as u8).collect();
+            assert!(same_id(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!same_id(&a, &b), "{n} {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!same_id(&a, &longer) && !same_id(&longer, &a), "{n}");
         }
     }
 

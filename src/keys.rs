@@ -34,6 +34,9 @@ impl KeyHasher {
         }
     }
 
+    // Inlined into the host lookup of every candidate (the long-input hashing it
+    // calls stays out of line).
+    #[inline]
     pub(crate) fn host(&self, id: &str) -> u64 {
         let mut h = self.state.build_hasher();
         h.write(id.as_bytes());
@@ -56,9 +59,7 @@ impl KeyHasher {
                 if path.is_ascii() {
                     for block in path.as_bytes().chunks(FOLD_BLOCK) {
                         let out = &mut buf[..block.len()];
-                        for (o, b) in out.iter_mut().zip(block) {
-                            *o = b.to_ascii_lowercase();
-                        }
+                        lower_ascii(out, block);
                         h.write(out);
                     }
                 } else {
@@ -89,14 +90,17 @@ impl KeyHasher {
     /// simple case folding maps each character to one character), modulo 32.
     /// Far cheaper than [`path`](Self::path): it filters lookups (see
     /// `HostList::classes`), it never decides a match.
-    #[inline]
+    ///
+    /// Always inlined (it is asked for every process start of a host with pending
+    /// writes); counting the characters of a non-ASCII path goes out of line.
+    #[inline(always)]
     pub(crate) fn path_class(&self, path: &str) -> u32 {
         let n = match self.paths {
             PathMatch::Exact => path.len(),
             // An ASCII path has as many characters as bytes, and `is_ascii` reads
             // a word at a time where `chars().count()` classifies every byte.
-            PathMatch::Folded if path.is_ascii() => path.len(),
-            PathMatch::Folded => path.chars().count(),
+            PathMatch::Folded if ascii(path.as_bytes()) => path.len(),
+            PathMatch::Folded => chars(path),
         };
         1 << (n % 32)
     }
@@ -109,10 +113,116 @@ impl KeyHasher {
     }
 }
 
+/// `dst` = `src` in ASCII lowercase, for ASCII `src` of `dst`'s length: 16 bytes
+/// at a time (the last 16 overlapping, written twice alike), then 8, then one at a
+/// time only under 8, where the byte loop the compiler made of
+/// `to_ascii_lowercase` spent some 10 instructions on each byte of a path's tail.
+#[inline(always)]
+fn lower_ascii(dst: &mut [u8], src: &[u8]) {
+    /// Per byte of an ASCII word (every byte under 0x80, so no addition carries
+    /// out of its byte): `+ 0x3f` sets the high bit from `A` up, `+ 0x25` from the
+    /// byte after `Z` up; in between, 0x20 is or-ed in.
+    macro_rules! lower {
+        ($t:ty, $n:literal, $at:expr) => {{
+            let at = $at;
+            if let (Some(s), Some(d)) = (src.get(at..at + $n), dst.get_mut(at..at + $n))
+                && let Ok(s) = <[u8; $n]>::try_from(s)
+            {
+                let w = <$t>::from_ne_bytes(s);
+                let ones = <$t>::from_ne_bytes([1; $n]);
+                let upper =
+                    w.wrapping_add(ones * 0x3f) & !w.wrapping_add(ones * 0x25) & (ones * 0x80);
+                d.copy_from_slice(&(w | upper >> 2).to_ne_bytes());
+            }
+        }};
+    }
+    let n = src.len().min(dst.len());
+    if n >= 16 {
+        let mut at = 0;
+        while at + 16 < n {
+            lower!(u128, 16, at);
+            at += 16;
+        }
+        lower!(u128, 16, n - 16);
+    } else if n >= 8 {
+        lower!(u64, 8, 0);
+        lower!(u64, 8, n - 8);
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = s.to_ascii_lowercase();
+        }
+    }
+}
+
+/// `s.is_ascii()`, inlined for 16 to 64 bytes (most paths): their 16-byte words
+/// (the last one overlapping) or-ed together, then one test of the high bits, where
+/// `is_ascii` is a call reading 8 bytes at a time.
+#[inline(always)]
+fn ascii(s: &[u8]) -> bool {
+    let n = s.len();
+    if !(16..=64).contains(&n) {
+        return s.is_ascii();
+    }
+    let word = |at: usize| {
+        s.get(at..at + 16)
+            .and_then(|w| <[u8; 16]>::try_from(w).ok())
+            .map_or(u128::MAX, u128::from_ne_bytes)
+    };
+    let mut any = word(n - 16);
+    let mut at = 0;
+    while at + 16 < n {
+        any |= word(at);
+        at += 16;
+    }
+    any & u128::from_ne_bytes([0x80; 16]) == 0
+}
+
+/// Characters in `s` (out of line: see [`KeyHasher::path_class`]).
+#[inline(never)]
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::format;
+
+    /// `lower_ascii` is `to_ascii_lowercase` at every length, for every ASCII byte
+    /// at every position.
+    #[test]
+    fn lower_ascii_is_to_ascii_lowercase() {
+        for n in 0..140usize {
+            for b in 0..128u8 {
+                let src: alloc::vec::Vec<u8> = (0..n)
+                    .map(|i| {
+                        if i % 7 == 3 {
+                            b
+                        } else {
+                            (i as u8).wrapping_mul(13).wrapping_add(b) & 0x7f
+                        }
+                    })
+                    .collect();
+                let mut dst = alloc::vec![0xffu8; n];
+                lower_ascii(&mut dst, &src);
+                assert_eq!(dst, src.to_ascii_lowercase(), "{n} {b}");
+            }
+        }
+    }
+
+    /// `ascii` is `is_ascii` at every length and every position of a high bit.
+    #[test]
+    fn ascii_is_is_ascii() {
+        for n in 0..80usize {
+            let a: alloc::vec::Vec<u8> = (0..n).map(|i| (i * 5 + 32) as u8 & 0x7f).collect();
+            assert!(ascii(&a), "{n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] |= 0x80;
+                assert!(!ascii(&b), "{n} {at}");
+            }
+        }
+    }
 
     #[test]
     fn folded_keys_hash_alike() {

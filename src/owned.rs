@@ -133,6 +133,7 @@ impl OwnedEvent {
     }
 
     /// [`fill`](Self::fill), then [`bytes`](Self::bytes).
+    #[inline]
     pub(crate) fn fill_bytes(&mut self, event: &Event<'_>) -> usize {
         self.fill(event);
         self.bytes()
@@ -143,13 +144,22 @@ impl OwnedEvent {
         self.timestamp
     }
 
-    /// The join key of a process start, `process.executable` (without rebuilding the
-    /// event); `None` for a file event or a missing executable.
-    pub(crate) fn executable(&self) -> Option<&str> {
+    /// Where `process.executable` lies in the text (read with
+    /// [`text_at`](Self::text_at), after the text is taken); missing for a file
+    /// event.
+    #[inline]
+    pub(crate) fn executable_range(&self) -> Range<u32> {
         match self.kind {
-            Kind::Process => get(&self.text, &self.strs[6]),
-            Kind::File => None,
+            Kind::Process => self.strs[6].clone(),
+            Kind::File => MISSING,
         }
+    }
+
+    /// The string at `range` of a copy's `text` (see
+    /// [`executable_range`](Self::executable_range)).
+    #[inline]
+    pub(crate) fn text_at<'a>(text: &'a str, range: &Range<u32>) -> Option<&'a str> {
+        get(text, range)
     }
 
     /// Whether this is a copy of a process event.
@@ -214,6 +224,13 @@ impl OwnedEvent {
     /// Gives the string buffer back for reuse.
     pub(crate) fn into_text(self) -> String {
         self.text
+    }
+
+    /// Gives a vacant copy (one whose text was taken) a recycled buffer for
+    /// [`fill`](Self::fill).
+    #[inline]
+    pub(crate) fn set_text(&mut self, text: String) {
+        self.text = text;
     }
 
     /// Takes the string buffer for reuse, leaving this copy's strings empty (it is

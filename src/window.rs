@@ -304,7 +304,14 @@ impl Window {
         self.find_hashed(keys, hash, host, path)
     }
 
-    fn find_hashed(&self, keys: &KeyHasher, hash: u64, host: u32, path: &str) -> Option<u32> {
+    /// [`find`](Self::find) with `hash` = `keys.path(host, path)` already computed.
+    pub(crate) fn find_hashed(
+        &self,
+        keys: &KeyHasher,
+        hash: u64,
+        host: u32,
+        path: &str,
+    ) -> Option<u32> {
         let slab = &self.slab;
         self.table
             .find(hash, |&s| {
@@ -326,9 +333,24 @@ impl Window {
         origin: &Origin<'_>,
         hash: &Hashes<'_>,
     ) -> Option<u32> {
+        self.insert_hashed(keys, list, host, path, keys.path(host, path), origin, hash)
+    }
+
+    /// [`insert`](Self::insert) with `key_hash` = `keys.path(host, path)` already
+    /// computed.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn insert_hashed(
+        &mut self,
+        keys: &KeyHasher,
+        list: &mut HostList,
+        host: u32,
+        path: &str,
+        key_hash: u64,
+        origin: &Origin<'_>,
+        hash: &Hashes<'_>,
+    ) -> Option<u32> {
         let entry = Entry::new(host, path, origin, hash)?;
         let bytes = entry.string_bytes();
-        let key_hash = keys.path(host, path);
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slab.put(s, entry);
@@ -356,6 +378,18 @@ impl Window {
         slot: u32,
     ) -> Option<Entry> {
         let hash = self.get(slot).map(|e| keys.path(e.host, e.path()))?;
+        self.remove_hashed(list, slot, hash)
+    }
+
+    /// [`remove`](Self::remove) with `hash` = the entry's `keys.path(host, path)`
+    /// already computed (by the lookup that found it).
+    pub(crate) fn remove_hashed(
+        &mut self,
+        list: &mut HostList,
+        slot: u32,
+        hash: u64,
+    ) -> Option<Entry> {
+        self.get(slot)?;
         self.unlink(list, slot);
         if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
             found.remove();
@@ -390,7 +424,10 @@ impl Window {
     /// Removes the host's writes that `now` has put out of reach: `now - ts > maxspan`.
     /// The list is in time order, so this stops at the first live entry; when
     /// nothing expires it reads only the list.
-    #[inline]
+    ///
+    /// Always inlined: called for every candidate, it most often reads the list's
+    /// length (or its head's timestamp) and returns; only removal goes out of line.
+    #[inline(always)]
     pub(crate) fn expire(
         &mut self,
         keys: &KeyHasher,
@@ -399,7 +436,10 @@ impl Window {
         maxspan: Span,
     ) -> u64 {
         let mut n = 0;
-        while list.len > 0 && now.since(list.head_ts) > maxspan {
+        // `now.since(head_ts) > maxspan` without its saturation: the difference
+        // is exact in 128 bits, and saturating it never crosses `maxspan`.
+        while list.len > 0 && i128::from(now.0) - i128::from(list.head_ts.0) > i128::from(maxspan.0)
+        {
             if self.remove(keys, list, list.head).is_none() {
                 break;
             }
