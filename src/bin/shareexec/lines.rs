@@ -5,7 +5,7 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 /// Bytes read from the input at a time (and the size a batch's buffer starts at).
-pub const CHUNK: usize = 64 << 10;
+const CHUNK: usize = 64 << 10;
 
 /// One input's lines, read without holding more than one line (and never more than
 /// `max` bytes of it) beyond the current buffer.
