@@ -194,10 +194,13 @@ impl<P: TrustPolicy> Rule<P> {
     /// Stage 1 without the join key: a Windows file created or changed by the
     /// System process (pid 4) that is an executable by extension or by MZ header.
     pub fn is_write(&self, e: &FileEvent<'_>) -> bool {
-        self.is_windows(e.os_type)
+        // A conjunction of pure tests, cheapest and most selective first: most file
+        // events are by other processes, so the pid settles them before any text is
+        // compared.
+        e.pid == Some(SYSTEM_PID)
             && e.types
                 .intersects(EventTypes::CREATION | EventTypes::CHANGE)
-            && e.pid == Some(SYSTEM_PID)
+            && self.is_windows(e.os_type)
             && (self.has_executable_extension(e)
                 || e.header_bytes.is_some_and(|h| self.header.matches(h)))
     }

@@ -48,12 +48,27 @@ enum Token {
     AnyRun,
 }
 
+/// What a pattern's tokens amount to, for the shapes that can be matched on bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// No wildcard: the whole text equals the pattern.
+    Literal,
+    /// No wildcard but one `*` at the end: the text starts with the pattern's first
+    /// `len` bytes.
+    Prefix(usize),
+    /// Anything else: the token matcher.
+    General,
+}
+
 /// A compiled `:` pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wildcard {
     text: Box<str>,
     tokens: Box<[Token]>,
     case: CaseMode,
+    /// Set only for patterns whose every literal character is ASCII (see
+    /// [`matches`](Self::matches) for why that makes the byte comparison exact).
+    shape: Shape,
 }
 
 impl Wildcard {
@@ -78,10 +93,17 @@ impl Wildcard {
             }
             tokens.push(t);
         }
+        let shape = match pattern.split_once('*') {
+            _ if !pattern.is_ascii() || pattern.contains('?') => Shape::General,
+            None => Shape::Literal,
+            Some((head, "")) => Shape::Prefix(head.len()),
+            Some(_) => Shape::General,
+        };
         Wildcard {
             text: pattern.into(),
             tokens: tokens.into(),
             case,
+            shape,
         }
     }
 
@@ -99,7 +121,33 @@ impl Wildcard {
     ///
     /// Greedy matching with one backtrack point (the last `*`): O(len(text) ×
     /// len(pattern)) in the worst case, never recursive, never allocating.
+    ///
+    /// An all-ASCII pattern that is a literal (a vendor name, an extension) or a
+    /// literal with one trailing `*` (the `MZ` header, `4d5a*`) is compared on bytes,
+    /// ignoring ASCII case: these are the patterns every candidate event meets. That
+    /// is exact under [`CaseMode::Ascii`], which changes ASCII letters only: each
+    /// pattern character must meet one text character that equals it ignoring ASCII
+    /// case, and for an ASCII pattern character that is the same single byte. Under
+    /// [`CaseMode::Unicode`] a non-ASCII text character may fold to an ASCII one (the
+    /// KELVIN SIGN to `k`), so the byte path is taken only for ASCII text there, where
+    /// simple case folding is ASCII lowercasing; other text takes the token matcher.
     pub fn matches(&self, text: &str) -> bool {
+        if self.shape != Shape::General && (self.case == CaseMode::Ascii || text.is_ascii()) {
+            let (t, p) = (text.as_bytes(), self.text.as_bytes());
+            return match self.shape {
+                Shape::Literal => t.eq_ignore_ascii_case(p),
+                Shape::Prefix(n) => t
+                    .get(..n)
+                    .zip(p.get(..n))
+                    .is_some_and(|(t, p)| t.eq_ignore_ascii_case(p)),
+                Shape::General => self.matches_tokens(text),
+            };
+        }
+        self.matches_tokens(text)
+    }
+
+    /// [`matches`](Self::matches) by the tokens, for every pattern.
+    fn matches_tokens(&self, text: &str) -> bool {
         let p = &self.tokens;
         let next_char = |at: usize| text.get(at..).and_then(|rest| rest.chars().next());
         let (mut pi, mut ti) = (0usize, 0usize);
@@ -207,12 +255,19 @@ impl WildcardSet {
 /// A reference implementation for tests: recursive, obviously correct, slow.
 #[cfg(test)]
 fn naive(p: &[char], t: &[char]) -> bool {
+    naive_with(CaseMode::Unicode, p, t)
+}
+
+/// [`naive`] with either case mode.
+#[cfg(test)]
+fn naive_with(case: CaseMode, p: &[char], t: &[char]) -> bool {
     match p.split_first() {
         None => t.is_empty(),
-        Some(('*', rest)) => (0..=t.len()).any(|i| naive(rest, &t[i..])),
-        Some(('?', rest)) => !t.is_empty() && naive(rest, &t[1..]),
+        Some(('*', rest)) => (0..=t.len()).any(|i| naive_with(case, rest, &t[i..])),
+        Some(('?', rest)) => !t.is_empty() && naive_with(case, rest, &t[1..]),
         Some((c, rest)) => {
-            t.first().is_some_and(|x| fold_char(*x) == fold_char(*c)) && naive(rest, &t[1..])
+            t.first().is_some_and(|x| case.fold(*x) == case.fold(*c))
+                && naive_with(case, rest, &t[1..])
         }
     }
 }
@@ -252,6 +307,21 @@ mod tests {
     }
 
     #[test]
+    fn shapes() {
+        assert_eq!(Wildcard::new("Sophos Ltd").shape, Shape::Literal);
+        assert_eq!(Wildcard::new("4d5a*").shape, Shape::Prefix(4));
+        assert_eq!(Wildcard::new("*").shape, Shape::Prefix(0));
+        for general in ["a*b", "**", "a?", "é", "é*", "*a"] {
+            assert_eq!(Wildcard::new(general).shape, Shape::General, "{general}");
+        }
+        // Under Unicode folding, non-ASCII text that folds to ASCII still matches.
+        let exe = Wildcard::with_case("exe", CaseMode::Unicode);
+        assert!(exe.matches("EXE"));
+        assert!(Wildcard::with_case("sk*", CaseMode::Unicode).matches("\u{17F}\u{212A}x"));
+        assert!(!Wildcard::new("sk*").matches("\u{17F}\u{212A}x"));
+    }
+
+    #[test]
     fn ascii_mode_is_elasticsearch() {
         // Elasticsearch folds ASCII only: a KELVIN SIGN is not a `k`.
         let pat = "?:\\Windows\\CAInvokerService.exe";
@@ -272,6 +342,25 @@ mod tests {
             let pc: Vec<char> = p.chars().collect();
             let tc: Vec<char> = t.chars().collect();
             prop_assert_eq!(Wildcard::with_case(&p, CaseMode::Unicode).matches(&t), naive(&pc, &tc));
+        }
+
+        /// The byte paths (literal, trailing `*`) against the definition, in both
+        /// modes: texts with letters of either case, non-ASCII letters, and the
+        /// characters that fold to ASCII ones under Unicode (KELVIN SIGN, long s).
+        #[test]
+        fn byte_paths_agree_with_naive(
+            head in "[akKsS?é]{0,6}",
+            star in any::<bool>(),
+            t in "[akKsSé\u{212A}\u{17F}]{0,8}",
+        ) {
+            let p = if star { alloc::format!("{head}*") } else { head };
+            let pc: Vec<char> = p.chars().collect();
+            let tc: Vec<char> = t.chars().collect();
+            for case in [CaseMode::Ascii, CaseMode::Unicode] {
+                let w = Wildcard::with_case(&p, case);
+                prop_assert_eq!(w.matches(&t), naive_with(case, &pc, &tc), "{:?} {:?}", p, case);
+                prop_assert_eq!(w.matches(&t), w.matches_tokens(&t));
+            }
         }
     }
 }
