@@ -193,14 +193,22 @@ impl<P: TrustPolicy> Rule<P> {
 
     /// Stage 1 without the join key: a Windows file created or changed by the
     /// System process (pid 4) that is an executable by extension or by MZ header.
+    ///
+    /// Inlined: a conjunction of pure tests, cheapest and most selective first. Most
+    /// file events are by other processes, and the pid settles them where the event
+    /// lies, without a call; the text comparisons go on out of line.
+    #[inline]
     pub fn is_write(&self, e: &FileEvent<'_>) -> bool {
-        // A conjunction of pure tests, cheapest and most selective first: most file
-        // events are by other processes, so the pid settles them before any text is
-        // compared.
         e.pid == Some(SYSTEM_PID)
             && e.types
                 .intersects(EventTypes::CREATION | EventTypes::CHANGE)
-            && self.is_windows(e.os_type)
+            && self.is_windows_executable(e)
+    }
+
+    /// The rest of [`is_write`](Self::is_write): the text comparisons.
+    #[inline(never)]
+    fn is_windows_executable(&self, e: &FileEvent<'_>) -> bool {
+        self.is_windows(e.os_type)
             && (self.has_executable_extension(e)
                 || e.header_bytes.is_some_and(|h| self.header.matches(h)))
     }
@@ -220,7 +228,8 @@ impl<P: TrustPolicy> Rule<P> {
 
     /// Stage 2 before the trust policy: a Windows process start.
     pub fn is_execution(&self, e: &ProcessEvent<'_>) -> bool {
-        self.is_windows(e.os_type) && e.types.intersects(EventTypes::START)
+        // The flag test first: it settles process ends without comparing text.
+        e.types.intersects(EventTypes::START) && self.is_windows(e.os_type)
     }
 
     /// The trust policy's verdict on an execution that completes a sequence.
