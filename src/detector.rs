@@ -545,7 +545,10 @@ impl<P: TrustPolicy> Detector<P> {
             None => cell.insert(OwnedEvent::vacant(text)),
         };
         let bytes = copy.fill_bytes(event) + HELD_OVERHEAD;
-        let fits = self.buffered < self.config.max_buffered
+        // A copy whose text outgrows its `u32` offsets (an event of 4 GiB of strings) is
+        // never stored: it would not read back exactly.
+        let fits = copy.is_exact()
+            && self.buffered < self.config.max_buffered
             && self.buffered_bytes.saturating_add(bytes) <= self.config.max_buffered_bytes;
         if fits {
             // What the host's clock has just passed sorts before this event (it is
@@ -561,7 +564,8 @@ impl<P: TrustPolicy> Detector<P> {
         self.held_free.push(index);
         // Over the caps: process early (counted) whichever comes first of this host's
         // earliest held event and this one, until this one fits or has gone.
-        while self.buffered >= self.config.max_buffered
+        while !copy.is_exact()
+            || self.buffered >= self.config.max_buffered
             || self.buffered_bytes.saturating_add(bytes) > self.config.max_buffered_bytes
         {
             self.stats.forced += 1;
@@ -571,7 +575,8 @@ impl<P: TrustPolicy> Detector<P> {
                 .and_then(|h| h.buffer.peek())
                 .is_some_and(|top| top.key < key);
             if !earlier_held || !self.release_one(slot) {
-                self.process(slot, &copy.event());
+                // The event itself, which the copy equals when it is exact.
+                self.process(slot, event);
                 self.pool.give(copy.into_text());
                 return false;
             }

@@ -132,6 +132,12 @@ impl OwnedEvent {
         self.position = o.position;
     }
 
+    /// Whether every string's offsets fit the `u32` ranges (below the `EMPTY`
+    /// marker): else the copy does not read back as the event it was filled from.
+    pub(crate) fn is_exact(&self) -> bool {
+        self.text.len() < EMPTY.start as usize
+    }
+
     /// [`fill`](Self::fill), then [`bytes`](Self::bytes).
     #[inline]
     pub(crate) fn fill_bytes(&mut self, event: &Event<'_>) -> usize {
