@@ -336,6 +336,99 @@ mod tests {
         );
     }
 
+    /// Every character of Unicode against the ASCII patterns its fold could meet,
+    /// as a literal and with a trailing `*`, in both modes: the byte paths must
+    /// agree with the definition wherever a non-ASCII character folds to an ASCII
+    /// one (which characters those are is read off `fold_char`, not assumed), and
+    /// no ASCII character may fold outside ASCII.
+    #[test]
+    fn byte_paths_agree_for_every_char() {
+        let mut to_ascii = Vec::new();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let f = fold_char(c);
+            if c.is_ascii() {
+                assert!(f.is_ascii(), "{c:?} folds outside ASCII");
+            } else if f.is_ascii() {
+                to_ascii.push(c);
+            }
+            for case in [CaseMode::Ascii, CaseMode::Unicode] {
+                let folded = case.fold(c);
+                if !folded.is_ascii() {
+                    continue;
+                }
+                let mut text = [0u8; 4];
+                let text = c.encode_utf8(&mut text);
+                let tc = [c];
+                for p in [folded.to_ascii_lowercase(), folded.to_ascii_uppercase()] {
+                    for pattern in [alloc::format!("{p}"), alloc::format!("{p}*")] {
+                        let w = Wildcard::with_case(&pattern, case);
+                        let pc: Vec<char> = pattern.chars().collect();
+                        assert_eq!(
+                            w.matches(text),
+                            naive_with(case, &pc, &tc),
+                            "{pattern:?} {c:?} {case:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // The characters the Unicode-mode guard (`text.is_ascii()`) exists for.
+        assert_eq!(to_ascii, ['\u{17F}', '\u{212A}']);
+    }
+
+    /// A character of the wider alphabet for `byte_paths_agree_wide`: ASCII
+    /// letters and wildcards, Latin (controls, Latin-1, Extended-A and B),
+    /// combining marks, and the characters whose folding is special (to ASCII,
+    /// to no simple folding, to ß, to Greek).
+    fn wide_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            4 => proptest::sample::select(b"aAkKsSiIx*?".to_vec()).prop_map(char::from),
+            3 => proptest::sample::select(alloc::vec![
+                '\u{212A}', '\u{017F}', '\u{0130}', '\u{0131}', '\u{1E9E}', '\u{00DF}',
+                '\u{0345}', '\u{00B5}', '\u{FB05}', '\u{212B}',
+            ]),
+            2 => (0u32..=0x24F).prop_map(|c| char::from_u32(c).unwrap_or('a')),
+            1 => (0x300u32..=0x36F).prop_map(|c| char::from_u32(c).unwrap_or('a')),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The byte paths against the definition over a wide alphabet: patterns are
+        /// built from the text (each character replaced by its Unicode fold, in
+        /// either ASCII case, where that is ASCII) so that they often match, then
+        /// cut and ended with nothing, `*`, `**` or `?`.
+        #[test]
+        fn byte_paths_agree_wide(
+            t in proptest::collection::vec(wide_char(), 0..6),
+            cut in 0usize..7,
+            upper in proptest::collection::vec(any::<bool>(), 6),
+            tail in 0usize..4,
+            case in proptest::sample::select(alloc::vec![CaseMode::Ascii, CaseMode::Unicode]),
+        ) {
+            let mut p: alloc::string::String = t
+                .iter()
+                .take(cut)
+                .zip(&upper)
+                .map(|(&c, &up)| {
+                    let f = fold_char(c);
+                    match (f.is_ascii(), up) {
+                        (true, true) => f.to_ascii_uppercase(),
+                        (true, false) => f,
+                        (false, _) => c,
+                    }
+                })
+                .collect();
+            p.push_str(["", "*", "**", "?"][tail]);
+            let text: alloc::string::String = t.iter().collect();
+            let pc: Vec<char> = p.chars().collect();
+            let w = Wildcard::with_case(&p, case);
+            prop_assert_eq!(w.matches(&text), naive_with(case, &pc, &t), "{:?} {:?} {:?}", p, text, case);
+            prop_assert_eq!(w.matches(&text), w.matches_tokens(&text));
+        }
+    }
+
     proptest! {
         #[test]
         fn agrees_with_naive(p in "[ab?*Σσς]{0,8}", t in "[abABΣσς]{0,10}") {
