@@ -336,11 +336,11 @@ mod tests {
         );
     }
 
-    /// Every character of Unicode against the ASCII patterns its fold could meet,
-    /// as a literal and with a trailing `*`, in both modes: the byte paths must
-    /// agree with the definition wherever a non-ASCII character folds to an ASCII
-    /// one (which characters those are is read off `fold_char`, not assumed), and
-    /// no ASCII character may fold outside ASCII.
+    /// Every character of Unicode against the ASCII letters its fold could meet,
+    /// as a literal and with a trailing `*`, as text and as pattern, in both modes:
+    /// the byte paths must agree with the definition wherever a non-ASCII character
+    /// folds to an ASCII one (which characters those are is read off `fold_char`,
+    /// not assumed), and no ASCII character may fold outside ASCII.
     #[test]
     fn byte_paths_agree_for_every_char() {
         let mut to_ascii = Vec::new();
@@ -358,15 +358,21 @@ mod tests {
                 }
                 let mut text = [0u8; 4];
                 let text = c.encode_utf8(&mut text);
-                let tc = [c];
                 for p in [folded.to_ascii_lowercase(), folded.to_ascii_uppercase()] {
-                    for pattern in [alloc::format!("{p}"), alloc::format!("{p}*")] {
+                    // The ASCII letter as the pattern, `c` as the text; and the
+                    // other way round (a pattern that is not all ASCII).
+                    for (pattern, text, tc) in [
+                        (alloc::format!("{p}"), &*text, c),
+                        (alloc::format!("{p}*"), &*text, c),
+                        (alloc::format!("{c}"), &*alloc::format!("{p}"), p),
+                        (alloc::format!("{c}*"), &*alloc::format!("{p}"), p),
+                    ] {
                         let w = Wildcard::with_case(&pattern, case);
                         let pc: Vec<char> = pattern.chars().collect();
                         assert_eq!(
                             w.matches(text),
-                            naive_with(case, &pc, &tc),
-                            "{pattern:?} {c:?} {case:?}"
+                            naive_with(case, &pc, &[tc]),
+                            "{pattern:?} {text:?} {case:?}"
                         );
                     }
                 }
