@@ -193,12 +193,11 @@ impl<P: TrustPolicy> Rule<P> {
 
     /// Stage 1 without the join key: a Windows file created or changed by the
     /// System process (pid 4) that is an executable by extension or by MZ header.
-    ///
-    /// Inlined: a conjunction of pure tests, cheapest and most selective first. Most
-    /// file events are by other processes, and the pid settles them where the event
-    /// lies, without a call; the text comparisons go on out of line.
     #[inline]
     pub fn is_write(&self, e: &FileEvent<'_>) -> bool {
+        // Inlined: a conjunction of pure tests, cheapest and most selective first.
+        // Most file events are by other processes, and the pid settles them where the
+        // event lies, without a call; the text comparisons go on out of line.
         e.pid == Some(SYSTEM_PID)
             && e.types
                 .intersects(EventTypes::CREATION | EventTypes::CHANGE)

@@ -493,6 +493,10 @@ impl<P: TrustPolicy> Detector<P> {
                     });
                 }
                 let copy = OwnedEvent::new(&event, String::new());
+                // As `hold`: a copy that would not read back exactly is never stored.
+                if !copy.is_exact() {
+                    return Err(r.corrupt("a held event with over 4 GiB of strings"));
+                }
                 let bytes = copy.bytes() + HELD_OVERHEAD;
                 // The bytes cap too, as `hold` and `merge` keep it: a restored detector
                 // stays within `Config::memory_bound`.
