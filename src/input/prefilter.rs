@@ -360,7 +360,8 @@ impl Prefilter {
         rule: &Rule<P>,
         position: Position,
     ) -> Screen<'s> {
-        match self.triage(line) {
+        let mut raw = Raw::default();
+        match self.triage(line, &mut raw) {
             Triage::Skip => Screen::Skip { events: 0 },
             Triage::Decode => Screen::Decode,
             Triage::Scanned(scanned) => scanned.screen(rule, position),
@@ -369,13 +370,17 @@ impl Prefilter {
 
     /// The part of [`screen`](Self::screen) that does not depend on the rule: the byte
     /// search, then the walk if it is needed. Sets `unvalidated`.
-    pub(crate) fn triage<'s>(&'s mut self, line: &'s [u8]) -> Triage<'s> {
+    pub(crate) fn triage<'s, 'r>(
+        &'s mut self,
+        line: &'s [u8],
+        raw: &'r mut Raw<'s>,
+    ) -> Triage<'s, 'r> {
         self.unvalidated = false;
         // Validating, the byte search could only send a line with a `\u` to the
         // decoder, which the walk does too (it gives up at the first `\u`): every line
         // is walked, and the search would be three passes over it for nothing.
         if self.validate {
-            return match self.walk::<true>(line) {
+            return match self.walk::<true>(line, raw) {
                 Some(scanned) => Triage::Scanned(scanned),
                 None => Triage::Decode,
             };
@@ -394,7 +399,7 @@ impl Prefilter {
                 return Triage::Skip;
             }
         }
-        match self.walk::<true>(line) {
+        match self.walk::<true>(line, raw) {
             Some(scanned) => Triage::Scanned(scanned),
             None => Triage::Decode,
         }
@@ -423,13 +428,21 @@ impl Prefilter {
         &'s mut self,
         line: &'s [u8],
     ) -> Option<Screened<'s>> {
-        self.walk::<UTF8_IN_WALK>(line)?.into_screened()
+        let mut raw = Raw::default();
+        self.walk::<UTF8_IN_WALK>(line, &mut raw)?.into_screened()
     }
 
     /// The walk over `line` and its `@timestamp`: everything [`scan`](Self::scan)
-    /// decides, before any kept string is made text (see [`Scanned`]).
+    /// decides, before any kept string is made text (see [`Scanned`]). The fields are
+    /// kept in the caller's `raw` (reset first), which the result borrows: the walk's
+    /// few hundred bytes of fields are not copied from frame to frame.
     #[inline(always)]
-    fn walk<'s, const UTF8_IN_WALK: bool>(&'s mut self, line: &'s [u8]) -> Option<Scanned<'s>> {
+    fn walk<'s, 'r, const UTF8_IN_WALK: bool>(
+        &'s mut self,
+        line: &'s [u8],
+        raw: &'r mut Raw<'s>,
+    ) -> Option<Scanned<'s, 'r>> {
+        *raw = Raw::default();
         let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         if !UTF8_IN_WALK {
             core::str::from_utf8(line).ok()?;
@@ -438,7 +451,7 @@ impl Prefilter {
             b: line,
             i: 0,
             depth: 0,
-            raw: Raw::default(),
+            raw,
         };
         w.ws();
         w.object(ROOT, &ROOT_SLOTS)?;
@@ -467,17 +480,17 @@ impl Prefilter {
 /// an unescape or two, only for a line whose event it hands over. Making it text
 /// cannot fail ([`Scanned::into_screened`]), so the decision is exactly
 /// [`Screened::screen`]'s on [`Prefilter::scan`]'s result.
-pub(crate) struct Scanned<'s> {
+pub(crate) struct Scanned<'s, 'r> {
     /// `@timestamp`, read.
     pub(crate) timestamp: Timestamp,
     /// The walk's fields.
-    pub(crate) raw: Raw<'s>,
+    pub(crate) raw: &'r Raw<'s>,
     /// The prefilter's buffers for an escaped `process.executable` and `file.path`.
     scratch: &'s mut String,
     path_scratch: &'s mut String,
 }
 
-impl<'s> Scanned<'s> {
+impl<'s> Scanned<'s, '_> {
     /// `event.category`, as the rule sees it.
     pub(crate) fn category(&self) -> Category {
         match self.raw.categories {
@@ -698,13 +711,13 @@ impl<'a> Screened<'a> {
 /// What [`Prefilter::triage`] made of a line.
 // A return value, moved once: boxing would cost an allocation per line.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Triage<'a> {
+pub(crate) enum Triage<'a, 'r> {
     /// The byte search alone proved the line makes no event (not validated).
     Skip,
     /// Decode it fully.
     Decode,
     /// The walk read it.
-    Scanned(Scanned<'a>),
+    Scanned(Scanned<'a, 'r>),
 }
 
 /// The fields the walk keeps, as bodies in the line (checked: every non-ASCII run of
@@ -783,14 +796,14 @@ fn text(body: Option<&[u8]>) -> Option<&str> {
 /// string bodies are searched for non-ASCII bytes too, and each run of them is checked
 /// to be UTF-8 where the walk meets it ([`utf8_run`]): the walk then accepts only lines
 /// that are UTF-8 (claim 1), without a pass over the whole line first.
-struct Walker<'a, const UTF8_IN_WALK: bool> {
+struct Walker<'a, 'r, const UTF8_IN_WALK: bool> {
     b: &'a [u8],
     i: usize,
     depth: u32,
-    raw: Raw<'a>,
+    raw: &'r mut Raw<'a>,
 }
 
-impl<'a, const UTF8_IN_WALK: bool> Walker<'a, UTF8_IN_WALK> {
+impl<'a, const UTF8_IN_WALK: bool> Walker<'a, '_, UTF8_IN_WALK> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -2414,6 +2427,32 @@ mod tests {
             });
         }
         first.unwrap_or(Screen::Decode)
+    }
+
+    /// The walk keeps its fields in the caller's `Raw`: one that held another line's
+    /// fields (a field seen, which a second sighting gives up on) reads the next line
+    /// exactly as a fresh one does.
+    #[test]
+    fn walk_resets_the_callers_fields() {
+        let lines: Vec<String> = (0..7 * 6 * 12 * 6)
+            .step_by(37)
+            .map(|n| lazy_line(&[n % 7, n / 7 % 6, n / 42 % 12, n / 504 % 6, n % 5, n % 4]))
+            .collect();
+        let mut accepted = 0;
+        for (first, second) in lines.iter().zip(lines.iter().rev()) {
+            // One `Raw` for both lines (it borrows from both, as do the prefilters).
+            let mut raw = Raw::default();
+            let mut prefilters = [Prefilter::new(), Prefilter::new(), Prefilter::new()];
+            let [p1, p2, p3] = &mut prefilters;
+            let _ = p1.walk::<true>(first.as_bytes(), &mut raw);
+            let again = p2
+                .walk::<true>(second.as_bytes(), &mut raw)
+                .and_then(Scanned::into_screened);
+            let fresh = p3.scan(second.as_bytes());
+            accepted += usize::from(fresh.is_some());
+            assert_eq!(again, fresh, "{first} then {second}");
+        }
+        assert!(accepted > lines.len() / 4, "{accepted} of {}", lines.len());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
-use super::prefilter::{Decision, Prefilter, Scanned, Screen, Triage};
+use super::prefilter::{Decision, Prefilter, Raw, Scanned, Screen, Triage};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
 };
@@ -84,12 +84,12 @@ pub(crate) struct EventBytes {
 impl EventBytes {
     /// `scanned`'s process event (`file` false) or file event as ranges of `line`;
     /// `None` if a string is not in the line (cannot happen: the walk borrows from it).
-    fn of(line: &[u8], scanned: &Scanned<'_>, file: bool) -> Option<EventBytes> {
+    fn of(line: &[u8], scanned: &Scanned<'_, '_>, file: bool) -> Option<EventBytes> {
         let within = |s: Option<&[u8]>| match s {
             None => Some(None),
             Some(s) => Bytes::within(line, s).map(Some),
         };
-        let raw = &scanned.raw;
+        let raw = scanned.raw;
         let raw_path = if file { raw.file_path } else { raw.executable };
         let path = match raw_path {
             None => None,
@@ -314,7 +314,8 @@ impl<P: TrustPolicy> Screener<P> {
         let Some(prefilter) = &mut self.prefilter else {
             return decode;
         };
-        let scanned = match prefilter.triage(line) {
+        let mut raw = Raw::default();
+        let scanned = match prefilter.triage(line, &mut raw) {
             Triage::Skip => {
                 return Screening {
                     line_len: line.len(),
