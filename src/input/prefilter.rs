@@ -535,21 +535,20 @@ impl<'s> Scanned<'s, '_> {
 
     /// [`Screened::screen`] of [`into_screened`](Self::into_screened), which it
     /// equals (the unit property test `lazy_screen_equals_the_screened_one`): the
-    /// decision reads only the category, the types and, for a `file` or `process`
-    /// line, `host.os.type` (as text: [`os_type_text`]); the text of the other kept
+    /// decision reads only the category, the types and, for a process line or a file
+    /// line created or changed, `host.os.type` (as text: [`os_type_text`]); the text of the other kept
     /// strings is made only for an event handed over. `into_screened` never fails, so
     /// a skip or a "decode" here is the one `Screened::screen` makes.
     pub(crate) fn decide<P: TrustPolicy>(&self, rule: &Rule<P>) -> Decision {
         let category = self.category();
         if category == Category::Other {
             // Neither predicate can hold (both need a category), and the line makes no
-            // event: `decide` says this whatever `host.os.type` is.
+            // event: `decide` says this whatever `host.os.type` is (and reads none).
             return Decision::Skip { events: 0 };
         }
-        match os_type_text(self.raw.os_type) {
-            Some(os_type) => decide(rule, category, self.raw.types, os_type),
-            None => Decision::Decode,
-        }
+        decide(rule, category, self.raw.types, || {
+            os_type_text(self.raw.os_type)
+        })
     }
 
     /// [`Screened::screen`] of [`into_screened`](Self::into_screened) (see
@@ -578,30 +577,47 @@ pub(crate) enum Decision {
 }
 
 /// The decision of [`Screened::screen`] on a line of `category`, `types` and
-/// `os_type` (claims 2 and 3).
-fn decide<P: TrustPolicy>(
+/// `os_type` (claims 2 and 3), `os_type` asked for only where a predicate reads it (a
+/// process line, or a file line created or changed): `None` from it, which never comes
+/// from a line the walk accepted (claim 1), means "decode the line".
+fn decide<'t, P: TrustPolicy>(
     rule: &Rule<P>,
     category: Category,
     types: EventTypes,
-    os_type: Option<&str>,
+    os_type: impl Fn() -> Option<Option<&'t str>>,
 ) -> Decision {
     // `is_execution` reads only `os_type` and `types`, both exact here: it is asked
     // about an event with those two fields alone, and the whole event is made only
     // for a line handed over.
-    let probe = ProcessEvent {
-        os_type,
-        types,
-        ..ProcessEvent::default()
+    let is_execution = |types| {
+        os_type().map(|os_type| {
+            rule.is_execution(&ProcessEvent {
+                os_type,
+                types,
+                ..ProcessEvent::default()
+            })
+        })
     };
-    let execution = category.is_process() && rule.is_execution(&probe);
-    // `is_windows(os_type)`, through the one public predicate that reads it alone.
-    let windows = rule.is_execution(&ProcessEvent {
-        types: EventTypes::START,
-        ..probe
-    });
-    let may_write = category.is_file()
-        && windows
-        && types.intersects(EventTypes::CREATION | EventTypes::CHANGE);
+    let execution = if category.is_process() {
+        match is_execution(types) {
+            Some(execution) => execution,
+            None => return Decision::Decode,
+        }
+    } else {
+        false
+    };
+    // The rest of `is_write`'s necessary part, then `is_windows(os_type)` through the
+    // one public predicate that reads it alone (the order of a conjunction of pure
+    // tests does not change it).
+    let may_write =
+        if category.is_file() && types.intersects(EventTypes::CREATION | EventTypes::CHANGE) {
+            match is_execution(EventTypes::START) {
+                Some(windows) => windows,
+                None => return Decision::Decode,
+            }
+        } else {
+            false
+        };
     match (execution, may_write) {
         (false, false) => Decision::Skip {
             events: u8::from(category.is_file()) + u8::from(category.is_process()),
@@ -699,7 +715,7 @@ impl<'a> Screened<'a> {
     /// Skip, whole event or full decode, under `rule` (claims 2 and 3 of the
     /// [`Prefilter`] docs).
     pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
-        match decide(rule, self.category, self.types, self.os_type) {
+        match decide(rule, self.category, self.types, || Some(self.os_type)) {
             Decision::Skip { events } => Screen::Skip { events },
             Decision::Execution => Screen::Execution(self.process_event(position)),
             Decision::Write => Screen::Write(self.file_event(position)),
