@@ -1268,23 +1268,34 @@ fn route_key(nodes: &'static [Node], slots: &Slots, k: &[u8]) -> Option<Route> {
     Some(Route::Unknown)
 }
 
-/// A number token that is a plain integer (no fraction) of at most `max` digits.
+/// A number token that is a plain integer (no fraction) of at most `max` digits (`max`
+/// ≤ 19: callers pass 18 or 19).
+///
+/// One pass over the digits, each checked and added: at most 19 digits are below
+/// 10^19, within a `u64`, so no step overflows (the former check pass and checked fold,
+/// `plain_integer_checked`, are kept in the tests; `plain_integer_equals_the_checked_one`
+/// compares them).
 fn plain_integer(token: &[u8], max: usize) -> Option<i128> {
     let (negative, digits) = match token.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, token),
     };
-    if digits.is_empty() || digits.len() > max || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > max.min(19) {
         return None;
     }
     // `-0` is an `f64` to `serde_json`: leave it to the decoder.
     if negative && digits == b"0" {
         return None;
     }
-    // At most 19 digits (callers pass `max` ≤ 19): below 10^19, within a `u64`.
-    let magnitude = i128::from(digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?);
+    let mut magnitude = 0u64;
+    for &d in digits {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        magnitude = magnitude * 10 + u64::from(d);
+    }
+    let magnitude = i128::from(magnitude);
     Some(if negative { -magnitude } else { magnitude })
 }
 
@@ -2320,6 +2331,80 @@ mod tests {
                 line.truncate(cut.index(line.len()));
             }
             utf8_check_agrees(&line);
+        }
+    }
+
+    /// The former `plain_integer` (a check pass, then a checked fold), kept as the
+    /// reference the one-pass reading must equal.
+    fn plain_integer_checked(token: &[u8], max: usize) -> Option<i128> {
+        let (negative, digits) = match token.strip_prefix(b"-") {
+            Some(rest) => (true, rest),
+            None => (false, token),
+        };
+        if digits.is_empty() || digits.len() > max || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // `-0` is an `f64` to `serde_json`: leave it to the decoder.
+        if negative && digits == b"0" {
+            return None;
+        }
+        // At most 19 digits (callers pass `max` ≤ 19): below 10^19, within a `u64`.
+        let magnitude = i128::from(digits.iter().try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })?);
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        /// `plain_integer` reads what the checked fold read (or refuses what it refused)
+        /// on tokens of digits, signs, fractions and other bytes, up to 22 long, with
+        /// every `max` callers may pass and those around them.
+        #[test]
+        fn plain_integer_equals_the_checked_one(
+            token in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"0123456789".to_vec()),
+                    1 => proptest::sample::select(b"-.e+/: a\xff".to_vec()),
+                ],
+                0..22,
+            ),
+            max in 0usize..=19,
+        ) {
+            proptest::prop_assert_eq!(
+                plain_integer(&token, max),
+                plain_integer_checked(&token, max),
+                "{:?} {}", String::from_utf8_lossy(&token), max
+            );
+        }
+    }
+
+    #[test]
+    fn plain_integer_at_its_bounds() {
+        for (token, max, want) in [
+            (
+                &b"9999999999999999999"[..],
+                19,
+                Some(9_999_999_999_999_999_999),
+            ),
+            (
+                b"-9999999999999999999",
+                19,
+                Some(-9_999_999_999_999_999_999),
+            ),
+            (b"18446744073709551615", 19, None),
+            (b"999999999999999999", 18, Some(999_999_999_999_999_999)),
+            (b"9999999999999999999", 18, None),
+            (b"-0", 19, None),
+            (b"0", 19, Some(0)),
+            (b"00", 19, Some(0)),
+            (b"", 19, None),
+            (b"-", 19, None),
+            (b"1.0", 19, None),
+        ] {
+            assert_eq!(plain_integer(token, max), want, "{token:?}");
+            assert_eq!(plain_integer_checked(token, max), want, "{token:?}");
         }
     }
 
