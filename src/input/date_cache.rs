@@ -58,7 +58,25 @@ impl DateCache {
 /// The nanoseconds of `tail` when it is an optional fraction (`.` and at least one
 /// digit; digits past the ninth are ignored) followed by `Z` or `z` and nothing else:
 /// as `parse_rfc3339` reads the end of a UTC timestamp.
+///
+/// One pass over the digits, each checked and the first nine read; `n` digits read
+/// are the value times `10^(9 - n)` (the missing places are zeros), as a loop over all
+/// nine places, reading `0` past the end, computed (the property test
+/// `equals_parse_es_date` compares the whole cache with `parse_es_date`).
 fn fraction_then_z(tail: &[u8]) -> Option<u32> {
+    /// `10^(9 - n)`, by `n` digits read.
+    const SCALE: [u32; 10] = [
+        1_000_000_000,
+        100_000_000,
+        10_000_000,
+        1_000_000,
+        100_000,
+        10_000,
+        1_000,
+        100,
+        10,
+        1,
+    ];
     let (zone, body) = tail.split_last()?;
     if !matches!(zone, b'Z' | b'z') {
         return None;
@@ -66,14 +84,20 @@ fn fraction_then_z(tail: &[u8]) -> Option<u32> {
     let Some(digits) = body.strip_prefix(b".") else {
         return body.is_empty().then_some(0);
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
         return None;
     }
     let mut nanos = 0;
-    for place in 0..9 {
-        nanos = nanos * 10 + digits.get(place).map_or(0, |d| u32::from(d - b'0'));
+    for (place, &d) in digits.iter().enumerate() {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        if place < 9 {
+            nanos = nanos * 10 + u32::from(d);
+        }
     }
-    Some(nanos)
+    Some(nanos * SCALE.get(digits.len().min(9)).copied()?)
 }
 
 #[cfg(test)]

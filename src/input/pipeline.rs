@@ -2,7 +2,7 @@
 
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
-use super::prefilter::{Prefilter, Screen, Triage};
+use super::prefilter::{Prefilter, Raw, Screen, Triage};
 use super::screening::{Decoded, Kind, Screener, Screening};
 use crate::detector::Detector;
 use crate::event::{Event, Position};
@@ -144,9 +144,10 @@ impl<P: TrustPolicy> EcsPipeline<P> {
             stats,
             ..
         } = self;
+        let mut raw = Raw::default();
         let screen = prefilter
             .as_mut()
-            .map(|prefilter| match prefilter.triage(line) {
+            .map(|prefilter| match prefilter.triage(line, &mut raw) {
                 Triage::Skip => (Screen::Skip { events: 0 }, true),
                 Triage::Decode => (Screen::Decode, false),
                 Triage::Scanned(scanned) => (scanned.screen(detector.rule(), position), false),

@@ -135,9 +135,12 @@ const CAT_PROCESS: u8 = 2;
 /// and ends at character boundaries, so it passes: the walk accepts exactly the lines
 /// the former whole-line check followed by the walk accepted, with the same fields
 /// (the unit property test `scan_equals_the_whole_line_check` compares the two). A kept
-/// string is made a `&str` by `from_utf8` on its body alone, which cannot fail then
-/// (`host.id` and `host.os.type` during the walk; the other keywords of the events only
-/// when [`Screened::process_event`] or [`Screened::file_event`] makes the event, since
+/// string is made a `&str` by `from_utf8` on its body alone, which cannot fail then,
+/// and an escaped `process.executable` or `file.path` is unescaped, which cannot fail
+/// either (`host.id`, `host.os.type` and those two when the [`Screened`] is made, after
+/// the walk: for [`Prefilter::scan`], and in [`Prefilter::screen`] only for an event
+/// handed over; the other keywords of the events only when
+/// [`Screened::process_event`] or [`Screened::file_event`] makes the event, since
 /// most lines are skipped without it); `@timestamp`, `event.category` and `event.type`
 /// are read as bytes, which equal a name's bytes exactly when the text equals the
 /// name. `serde_json` accepts every such text (nesting stays under its limit of 128;
@@ -173,7 +176,9 @@ const CAT_PROCESS: u8 = 2;
 /// non-candidate).
 ///
 /// *Argument.* By claim 1 the record's category, types and `host.os.type` are the
-/// scanner's. `events()` yields one event per category among `file` and `process`. The
+/// scanner's. ([`Prefilter::screen`] decides before the [`Screened`] is made, on the
+/// walk's category, types and `host.os.type` body made text, the same three values:
+/// its decision is `Screened::screen`'s, see `Scanned`.) `events()` yields one event per category among `file` and `process`. The
 /// process event is `ProcessEvent { os_type, types, .. }` and `is_execution` reads only
 /// those two fields, so the scanner evaluates it exactly (on an event with the same
 /// two fields). `is_write` is a conjunction that includes `is_windows(os_type)` and
@@ -251,6 +256,8 @@ pub struct Prefilter {
     unvalidated: bool,
     /// The last `@timestamp` second read.
     dates: DateCache,
+    /// The search for the backslashes of an escaped path.
+    backslash: Backslash,
 }
 
 impl Default for Prefilter {
@@ -262,6 +269,7 @@ impl Default for Prefilter {
             validate: false,
             unvalidated: false,
             dates: DateCache::default(),
+            backslash: Backslash::new(),
         }
     }
 }
@@ -355,7 +363,8 @@ impl Prefilter {
         rule: &Rule<P>,
         position: Position,
     ) -> Screen<'s> {
-        match self.triage(line) {
+        let mut raw = Raw::default();
+        match self.triage(line, &mut raw) {
             Triage::Skip => Screen::Skip { events: 0 },
             Triage::Decode => Screen::Decode,
             Triage::Scanned(scanned) => scanned.screen(rule, position),
@@ -364,13 +373,17 @@ impl Prefilter {
 
     /// The part of [`screen`](Self::screen) that does not depend on the rule: the byte
     /// search, then the walk if it is needed. Sets `unvalidated`.
-    pub(crate) fn triage<'s>(&'s mut self, line: &'s [u8]) -> Triage<'s> {
+    pub(crate) fn triage<'s, 'r>(
+        &'s mut self,
+        line: &'s [u8],
+        raw: &'r mut Raw<'s>,
+    ) -> Triage<'s, 'r> {
         self.unvalidated = false;
         // Validating, the byte search could only send a line with a `\u` to the
         // decoder, which the walk does too (it gives up at the first `\u`): every line
         // is walked, and the search would be three passes over it for nothing.
         if self.validate {
-            return match self.scan(line) {
+            return match self.walk::<true>(line, raw) {
                 Some(scanned) => Triage::Scanned(scanned),
                 None => Triage::Decode,
             };
@@ -389,7 +402,7 @@ impl Prefilter {
                 return Triage::Skip;
             }
         }
-        match self.scan(line) {
+        match self.walk::<true>(line, raw) {
             Some(scanned) => Triage::Scanned(scanned),
             None => Triage::Decode,
         }
@@ -398,7 +411,7 @@ impl Prefilter {
     /// `body` (a `process.executable` or `file.path` the walk accepted) unescaped into
     /// the scratch buffer; `None` if it is not a body the walk accepts.
     pub(crate) fn unescape_executable(&mut self, body: &[u8]) -> Option<&str> {
-        unescape(body, &mut self.scratch)?;
+        unescape(body, &mut self.scratch, &self.backslash)?;
         Some(self.scratch.as_str())
     }
 
@@ -418,6 +431,21 @@ impl Prefilter {
         &'s mut self,
         line: &'s [u8],
     ) -> Option<Screened<'s>> {
+        let mut raw = Raw::default();
+        self.walk::<UTF8_IN_WALK>(line, &mut raw)?.into_screened()
+    }
+
+    /// The walk over `line` and its `@timestamp`: everything [`scan`](Self::scan)
+    /// decides, before any kept string is made text (see [`Scanned`]). The fields are
+    /// kept in the caller's `raw` (reset first), which the result borrows: the walk's
+    /// few hundred bytes of fields are not copied from frame to frame.
+    #[inline(always)]
+    fn walk<'s, 'r, const UTF8_IN_WALK: bool>(
+        &'s mut self,
+        line: &'s [u8],
+        raw: &'r mut Raw<'s>,
+    ) -> Option<Scanned<'s, 'r>> {
+        *raw = Raw::default();
         let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
         if !UTF8_IN_WALK {
             core::str::from_utf8(line).ok()?;
@@ -426,7 +454,7 @@ impl Prefilter {
             b: line,
             i: 0,
             depth: 0,
-            raw: Raw::default(),
+            raw,
         };
         w.ws();
         w.object(ROOT, &ROOT_SLOTS)?;
@@ -436,29 +464,71 @@ impl Prefilter {
         }
         let raw = w.raw;
         let timestamp = self.dates.parse(raw.timestamp?)?;
-        let text = |raw: Option<(&'s [u8], bool)>, scratch: &'s mut String| match raw {
-            None => Some(None),
-            Some((body, false)) => Some(Some(core::str::from_utf8(body).ok()?)),
-            Some((body, true)) => {
-                unescape(body, scratch)?;
-                Some(Some(scratch.as_str()))
-            }
-        };
-        let executable = text(raw.executable, &mut self.scratch)?;
-        let file_path = text(raw.file_path, &mut self.path_scratch)?;
-        let category = match raw.categories {
+        Some(Scanned {
+            timestamp,
+            raw,
+            scratch: &mut self.scratch,
+            path_scratch: &mut self.path_scratch,
+            backslash: self.backslash,
+        })
+    }
+}
+
+/// What the walk of [`Prefilter::scan`] read from a line it accepted, before any of
+/// its kept strings is made text: `host.id`, `host.os.type`, `process.executable` and
+/// `file.path` are still the bodies in the line (the last two possibly escaped).
+///
+/// Most lines are skipped, and a skip reads none of those strings but `host.os.type`
+/// (and that only for a `file` or `process` line): so the pipeline decides on this
+/// ([`Scanned::screen`]) and makes the [`Screened`] text, two `from_utf8` calls and
+/// an unescape or two, only for a line whose event it hands over. Making it text
+/// cannot fail ([`Scanned::into_screened`]), so the decision is exactly
+/// [`Screened::screen`]'s on [`Prefilter::scan`]'s result.
+pub(crate) struct Scanned<'s, 'r> {
+    /// `@timestamp`, read.
+    pub(crate) timestamp: Timestamp,
+    /// The walk's fields.
+    pub(crate) raw: &'r Raw<'s>,
+    /// The prefilter's buffers for an escaped `process.executable` and `file.path`.
+    scratch: &'s mut String,
+    path_scratch: &'s mut String,
+    backslash: Backslash,
+}
+
+impl<'s> Scanned<'s, '_> {
+    /// `event.category`, as the rule sees it.
+    pub(crate) fn category(&self) -> Category {
+        match self.raw.categories {
             0 => Category::Other,
             CAT_FILE => Category::File,
             CAT_PROCESS => Category::Process,
             _ => Category::FileAndProcess,
+        }
+    }
+
+    /// The [`Screened`] of the line: the kept strings made text. Never `None` (claim 1:
+    /// the walk accepted every kept body, so each is UTF-8 and its escapes are the
+    /// simple ones `unescape` undoes); `None` would only mean "decode the line".
+    pub(crate) fn into_screened(self) -> Option<Screened<'s>> {
+        let category = self.category();
+        let (raw, backslash) = (self.raw, self.backslash);
+        let text = |raw: Option<(&'s [u8], bool)>, scratch: &'s mut String| match raw {
+            None => Some(None),
+            Some((body, false)) => Some(Some(core::str::from_utf8(body).ok()?)),
+            Some((body, true)) => {
+                unescape(body, scratch, &backslash)?;
+                Some(Some(&**scratch))
+            }
         };
+        let executable = text(raw.executable, self.scratch)?;
+        let file_path = text(raw.file_path, self.path_scratch)?;
         Some(Screened {
-            timestamp,
+            timestamp: self.timestamp,
             sequence: raw.sequence,
             category,
             types: raw.types,
-            host_id: raw.host_id,
-            os_type: raw.os_type,
+            host_id: utf8(raw.host_id)?,
+            os_type: os_type_text(raw.os_type)?,
             executable,
             raw_executable: raw.executable,
             rest: raw.rest,
@@ -466,6 +536,123 @@ impl Prefilter {
             raw_file_path: raw.file_path,
             file: raw.file,
         })
+    }
+
+    /// [`Screened::screen`] of [`into_screened`](Self::into_screened), which it
+    /// equals (the unit property test `lazy_screen_equals_the_screened_one`): the
+    /// decision reads only the category, the types and, for a process line or a file
+    /// line created or changed, `host.os.type` (as text: [`os_type_text`]); the text of the other kept
+    /// strings is made only for an event handed over. `into_screened` never fails, so
+    /// a skip or a "decode" here is the one `Screened::screen` makes.
+    pub(crate) fn decide<P: TrustPolicy>(&self, rule: &Rule<P>) -> Decision {
+        let category = self.category();
+        if category == Category::Other {
+            // Neither predicate can hold (both need a category), and the line makes no
+            // event: `decide` says this whatever `host.os.type` is (and reads none).
+            return Decision::Skip { events: 0 };
+        }
+        decide(rule, category, self.raw.types, || {
+            os_type_text(self.raw.os_type)
+        })
+    }
+
+    /// [`Screened::screen`] of [`into_screened`](Self::into_screened) (see
+    /// [`decide`](Self::decide)), making the text only for an event handed over.
+    pub(crate) fn screen<P: TrustPolicy>(self, rule: &Rule<P>, position: Position) -> Screen<'s> {
+        match self.decide(rule) {
+            Decision::Skip { events } => Screen::Skip { events },
+            Decision::Decode => Screen::Decode,
+            Decision::Execution => self.into_screened().map_or(Screen::Decode, |s| {
+                Screen::Execution(s.process_event(position))
+            }),
+            Decision::Write => self
+                .into_screened()
+                .map_or(Screen::Decode, |s| Screen::Write(s.file_event(position))),
+        }
+    }
+}
+
+/// What [`Screened::screen`] decides, without the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Skip { events: u8 },
+    Execution,
+    Write,
+    Decode,
+}
+
+/// The decision of [`Screened::screen`] on a line of `category`, `types` and
+/// `os_type` (claims 2 and 3), `os_type` asked for only where a predicate reads it (a
+/// process line, or a file line created or changed): `None` from it, which never comes
+/// from a line the walk accepted (claim 1), means "decode the line".
+fn decide<'t, P: TrustPolicy>(
+    rule: &Rule<P>,
+    category: Category,
+    types: EventTypes,
+    os_type: impl Fn() -> Option<Option<&'t str>>,
+) -> Decision {
+    // `is_execution` reads only `os_type` and `types`, both exact here: it is asked
+    // about an event with those two fields alone, and the whole event is made only
+    // for a line handed over.
+    let is_execution = |types| {
+        os_type().map(|os_type| {
+            rule.is_execution(&ProcessEvent {
+                os_type,
+                types,
+                ..ProcessEvent::default()
+            })
+        })
+    };
+    let execution = if category.is_process() {
+        match is_execution(types) {
+            Some(execution) => execution,
+            None => return Decision::Decode,
+        }
+    } else {
+        false
+    };
+    // The rest of `is_write`'s necessary part, then `is_windows(os_type)` through the
+    // one public predicate that reads it alone (the order of a conjunction of pure
+    // tests does not change it).
+    let may_write =
+        if category.is_file() && types.intersects(EventTypes::CREATION | EventTypes::CHANGE) {
+            match is_execution(EventTypes::START) {
+                Some(windows) => windows,
+                None => return Decision::Decode,
+            }
+        } else {
+            false
+        };
+    match (execution, may_write) {
+        (false, false) => Decision::Skip {
+            events: u8::from(category.is_file()) + u8::from(category.is_process()),
+        },
+        (true, false) if !category.is_file() => Decision::Execution,
+        (false, true) if !category.is_process() => Decision::Write,
+        _ => Decision::Decode,
+    }
+}
+
+/// A kept body as text: `Some(None)` for none, `None` if it is not UTF-8 (never, for a
+/// body the walk accepted: claim 1).
+fn utf8(body: Option<&[u8]>) -> Option<Option<&str>> {
+    match body {
+        None => Some(None),
+        Some(body) => core::str::from_utf8(body).ok().map(Some),
+    }
+}
+
+/// [`utf8`] of a `host.os.type` body, without the `from_utf8` call for the values
+/// Elastic Defend sends (nearly every line): the same text, from a constant (a
+/// `Screened`'s `os_type` may then borrow from it rather than from the line: nothing
+/// locates it in the line, `Screening` takes the walk's body).
+#[inline(always)]
+fn os_type_text(body: Option<&[u8]>) -> Option<Option<&str>> {
+    match body {
+        Some(b"windows") => Some(Some("windows")),
+        Some(b"linux") => Some(Some("linux")),
+        Some(b"macos") => Some(Some("macos")),
+        _ => utf8(body),
     }
 }
 
@@ -535,36 +722,11 @@ impl<'a> Screened<'a> {
     /// Skip, whole event or full decode, under `rule` (claims 2 and 3 of the
     /// [`Prefilter`] docs).
     pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
-        // `is_execution` reads only `os_type` and `types`, both exact here: it is asked
-        // about an event with those two fields alone, and the whole event is made only
-        // for a line handed over.
-        let probe = ProcessEvent {
-            os_type: self.os_type,
-            types: self.types,
-            ..ProcessEvent::default()
-        };
-        let execution = self.category.is_process() && rule.is_execution(&probe);
-        // `is_windows(os_type)`, through the one public predicate that reads it alone.
-        let windows = rule.is_execution(&ProcessEvent {
-            types: EventTypes::START,
-            ..probe
-        });
-        let may_write = self.category.is_file()
-            && windows
-            && self
-                .types
-                .intersects(EventTypes::CREATION | EventTypes::CHANGE);
-        match (execution, may_write) {
-            (false, false) => Screen::Skip {
-                events: self.events(),
-            },
-            (true, false) if !self.category.is_file() => {
-                Screen::Execution(self.process_event(position))
-            }
-            (false, true) if !self.category.is_process() => {
-                Screen::Write(self.file_event(position))
-            }
-            _ => Screen::Decode,
+        match decide(rule, self.category, self.types, || Some(self.os_type)) {
+            Decision::Skip { events } => Screen::Skip { events },
+            Decision::Execution => Screen::Execution(self.process_event(position)),
+            Decision::Write => Screen::Write(self.file_event(position)),
+            Decision::Decode => Screen::Decode,
         }
     }
 }
@@ -572,32 +734,36 @@ impl<'a> Screened<'a> {
 /// What [`Prefilter::triage`] made of a line.
 // A return value, moved once: boxing would cost an allocation per line.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Triage<'a> {
+pub(crate) enum Triage<'a, 'r> {
     /// The byte search alone proved the line makes no event (not validated).
     Skip,
     /// Decode it fully.
     Decode,
     /// The walk read it.
-    Scanned(Screened<'a>),
+    Scanned(Scanned<'a, 'r>),
 }
 
+/// The fields the walk keeps, as bodies in the line (checked: every non-ASCII run of
+/// a body is UTF-8, every escape a simple one).
 #[derive(Default)]
-struct Raw<'a> {
+pub(crate) struct Raw<'a> {
     /// `@timestamp`'s body.
     timestamp: Option<&'a [u8]>,
-    sequence: Option<u64>,
+    pub(crate) sequence: Option<u64>,
     categories: u8,
-    types: EventTypes,
-    host_id: Option<&'a str>,
-    os_type: Option<&'a str>,
+    pub(crate) types: EventTypes,
+    /// `host.id`'s body (escape-free).
+    pub(crate) host_id: Option<&'a [u8]>,
+    /// `host.os.type`'s body (escape-free).
+    pub(crate) os_type: Option<&'a [u8]>,
     /// The raw body, and whether it holds escapes.
-    executable: Option<(&'a [u8], bool)>,
+    pub(crate) executable: Option<(&'a [u8], bool)>,
     /// `file.path`: the raw body, and whether it holds escapes.
-    file_path: Option<(&'a [u8], bool)>,
+    pub(crate) file_path: Option<(&'a [u8], bool)>,
     /// The rest of a process event's fields.
-    rest: Rest<'a>,
+    pub(crate) rest: Rest<'a>,
     /// The rest of a file event's fields.
-    file: FileRest<'a>,
+    pub(crate) file: FileRest<'a>,
     /// Leaves seen, by `Field` discriminant: a second sighting gives up.
     seen: u32,
 }
@@ -653,14 +819,14 @@ fn text(body: Option<&[u8]>) -> Option<&str> {
 /// string bodies are searched for non-ASCII bytes too, and each run of them is checked
 /// to be UTF-8 where the walk meets it ([`utf8_run`]): the walk then accepts only lines
 /// that are UTF-8 (claim 1), without a pass over the whole line first.
-struct Walker<'a, const UTF8_IN_WALK: bool> {
+struct Walker<'a, 'r, const UTF8_IN_WALK: bool> {
     b: &'a [u8],
     i: usize,
     depth: u32,
-    raw: Raw<'a>,
+    raw: &'r mut Raw<'a>,
 }
 
-impl<'a, const UTF8_IN_WALK: bool> Walker<'a, UTF8_IN_WALK> {
+impl<'a, const UTF8_IN_WALK: bool> Walker<'a, '_, UTF8_IN_WALK> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
@@ -792,14 +958,6 @@ impl<'a, const UTF8_IN_WALK: bool> Walker<'a, UTF8_IN_WALK> {
             (body, false) => Some(body),
             (_, true) => None,
         }
-    }
-
-    /// A string without escapes, as text (`host.id`, `host.os.type`: public fields of
-    /// [`Screened`]). The body is checked again here, alone: the walk checked its
-    /// non-ASCII runs, so this never fails, and `from_utf8` is the safe way to a `&str`.
-    #[inline(always)]
-    fn plain_string(&mut self) -> Option<&'a str> {
-        core::str::from_utf8(self.plain_bytes()?).ok()
     }
 
     /// A number token (no exponent, at most [`MAX_NUMBER`] bytes).
@@ -1020,7 +1178,9 @@ impl<'a, const UTF8_IN_WALK: bool> Walker<'a, UTF8_IN_WALK> {
                 } else if field == Field::FilePath {
                     self.raw.file_path = Some(self.string()?);
                 } else {
-                    let text = Some(self.plain_string()?);
+                    // Kept as the body: made text only for an event handed over
+                    // (`Scanned`), but for `host.os.type` on a `file` or `process` line.
+                    let text = Some(self.plain_bytes()?);
                     if field == Field::HostId {
                         self.raw.host_id = text;
                     } else {
@@ -1115,35 +1275,47 @@ fn route_key(nodes: &'static [Node], slots: &Slots, k: &[u8]) -> Option<Route> {
     Some(Route::Unknown)
 }
 
-/// A number token that is a plain integer (no fraction) of at most `max` digits.
+/// A number token that is a plain integer (no fraction) of at most `max` digits (`max`
+/// ≤ 19: callers pass 18 or 19).
+///
+/// One pass over the digits, each checked and added: at most 19 digits are below
+/// 10^19, within a `u64`, so no step overflows (the former check pass and checked fold,
+/// `plain_integer_checked`, are kept in the tests; `plain_integer_equals_the_checked_one`
+/// compares them).
 fn plain_integer(token: &[u8], max: usize) -> Option<i128> {
     let (negative, digits) = match token.strip_prefix(b"-") {
         Some(rest) => (true, rest),
         None => (false, token),
     };
-    if digits.is_empty() || digits.len() > max || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > max.min(19) {
         return None;
     }
     // `-0` is an `f64` to `serde_json`: leave it to the decoder.
     if negative && digits == b"0" {
         return None;
     }
-    // At most 19 digits (callers pass `max` ≤ 19): below 10^19, within a `u64`.
-    let magnitude = i128::from(digits.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })?);
+    let mut magnitude = 0u64;
+    for &d in digits {
+        let d = d.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        magnitude = magnitude * 10 + u64::from(d);
+    }
+    let magnitude = i128::from(magnitude);
     Some(if negative { -magnitude } else { magnitude })
 }
 
 /// Undoes JSON's simple escapes (the scanner gave up on any other) into `out`.
 ///
 /// The body is checked to be UTF-8 once; the text between escapes is then copied a
-/// run at a time, found by `memchr` (a path holds a backslash every few bytes, and a
-/// byte loop with a UTF-8 check per run cost several times more).
-fn unescape(body: &[u8], out: &mut String) -> Option<()> {
+/// run at a time, found by `memchr` through the prefilter's prebuilt searcher
+/// ([`Backslash`]) (a path holds a backslash every few bytes, and a byte loop with a
+/// UTF-8 check per run cost several times more).
+fn unescape(body: &[u8], out: &mut String, backslash: &Backslash) -> Option<()> {
     out.clear();
     let mut rest = core::str::from_utf8(body).ok()?;
-    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+    while let Some(at) = backslash.find(rest.as_bytes()) {
         // `at` and `at + 2` are character boundaries: `\` and the escaped byte are
         // ASCII (anything else gives up below).
         out.push_str(rest.get(..at)?);
@@ -1162,6 +1334,34 @@ fn unescape(body: &[u8], out: &mut String) -> Option<()> {
     }
     out.push_str(rest);
     Some(())
+}
+
+/// The search for `\\`: `memchr::memchr`, with its AVX2 searcher built once where the CPU
+/// has AVX2 instead of dispatched and set up on each search (an escaped path is several
+/// runs between backslashes, each found by one search).
+#[derive(Clone, Copy, Debug)]
+struct Backslash {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+}
+
+impl Backslash {
+    fn new() -> Backslash {
+        Backslash {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\\'),
+        }
+    }
+
+    /// `memchr::memchr(b'\\', haystack)`.
+    #[inline(always)]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.avx2 {
+            return one.find(haystack);
+        }
+        memchr::memchr(b'\\', haystack)
+    }
 }
 
 /// Whether `line` certainly makes no event (category neither `file` nor `process`),
@@ -2167,6 +2367,330 @@ mod tests {
                 line.truncate(cut.index(line.len()));
             }
             utf8_check_agrees(&line);
+        }
+    }
+
+    /// The former `plain_integer` (a check pass, then a checked fold), kept as the
+    /// reference the one-pass reading must equal.
+    fn plain_integer_checked(token: &[u8], max: usize) -> Option<i128> {
+        let (negative, digits) = match token.strip_prefix(b"-") {
+            Some(rest) => (true, rest),
+            None => (false, token),
+        };
+        if digits.is_empty() || digits.len() > max || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // `-0` is an `f64` to `serde_json`: leave it to the decoder.
+        if negative && digits == b"0" {
+            return None;
+        }
+        // At most 19 digits (callers pass `max` ≤ 19): below 10^19, within a `u64`.
+        let magnitude = i128::from(digits.iter().try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })?);
+        Some(if negative { -magnitude } else { magnitude })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        /// `plain_integer` reads what the checked fold read (or refuses what it refused)
+        /// on tokens of digits, signs, fractions and other bytes, up to 22 long, with
+        /// every `max` callers may pass and those around them.
+        #[test]
+        fn plain_integer_equals_the_checked_one(
+            token in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"0123456789".to_vec()),
+                    1 => proptest::sample::select(b"-.e+/: a\xff".to_vec()),
+                ],
+                0..22,
+            ),
+            max in 0usize..=19,
+        ) {
+            proptest::prop_assert_eq!(
+                plain_integer(&token, max),
+                plain_integer_checked(&token, max),
+                "{:?} {}", String::from_utf8_lossy(&token), max
+            );
+        }
+    }
+
+    #[test]
+    fn plain_integer_at_its_bounds() {
+        for (token, max, want) in [
+            (
+                &b"9999999999999999999"[..],
+                19,
+                Some(9_999_999_999_999_999_999),
+            ),
+            (
+                b"-9999999999999999999",
+                19,
+                Some(-9_999_999_999_999_999_999),
+            ),
+            (b"18446744073709551615", 19, None),
+            (b"999999999999999999", 18, Some(999_999_999_999_999_999)),
+            (b"9999999999999999999", 18, None),
+            (b"-0", 19, None),
+            (b"0", 19, Some(0)),
+            (b"00", 19, Some(0)),
+            (b"", 19, None),
+            (b"-", 19, None),
+            (b"1.0", 19, None),
+        ] {
+            assert_eq!(plain_integer(token, max), want, "{token:?}");
+            assert_eq!(plain_integer_checked(token, max), want, "{token:?}");
+        }
+    }
+
+    /// `Backslash::find` is `memchr::memchr(b'\\', ..)` on every haystack: lengths
+    /// across the vector widths (16, 32, 128 bytes and their loops' tails), a
+    /// backslash at every place or none, and every alignment; and `unescape` with it
+    /// is `unescape` with the portable search.
+    #[test]
+    fn backslash_finds_what_memchr_finds() {
+        let fast = Backslash::new();
+        let portable = Backslash {
+            #[cfg(target_arch = "x86_64")]
+            avx2: None,
+        };
+        let buf: Vec<u8> = (0..600u32)
+            .map(|i| if i % 7 == 0 { b'"' } else { b'x' })
+            .collect();
+        let mut checked = 0;
+        for start in 0..33 {
+            for len in (0usize..300).chain([511, 512, 513, 567]) {
+                for at in [
+                    None,
+                    Some(0),
+                    Some(1),
+                    Some(len / 2),
+                    Some(len.saturating_sub(1)),
+                ] {
+                    let mut hay = buf.clone();
+                    let Some(h) = hay.get_mut(start..start + len) else {
+                        continue;
+                    };
+                    if let Some(place) = at.filter(|&a| a < len) {
+                        h[place] = b'\\';
+                        if let Some(later) = h.get_mut(place + 3) {
+                            *later = b'\\';
+                        }
+                    }
+                    assert_eq!(
+                        fast.find(h),
+                        memchr::memchr(b'\\', h),
+                        "{start} {len} {at:?}"
+                    );
+                    let (mut a, mut b) = (String::new(), String::new());
+                    assert_eq!(
+                        unescape(h, &mut a, &fast).map(|()| a),
+                        unescape(h, &mut b, &portable).map(|()| b)
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40_000);
+    }
+
+    /// A line of the shapes the lazy screen distinguishes: a category, a type, and
+    /// (each given or not) `host.os.type`, `host.id`, `process.executable` and
+    /// `file.path`, from values that are plain, escaped, non-ASCII, of other case, or
+    /// no string at all.
+    fn lazy_line(picks: &[usize; 6]) -> String {
+        const CATEGORIES: &[&str] = &[
+            r#""process""#,
+            r#""file""#,
+            r#"["file","process"]"#,
+            r#""network""#,
+            r#"["registry"]"#,
+            "[]",
+            "null",
+        ];
+        const TYPES: &[&str] = &[
+            r#""start""#,
+            r#""creation""#,
+            r#"["change","info"]"#,
+            r#""end""#,
+            r#""deletion""#,
+            "[]",
+        ];
+        const OS_TYPES: &[&str] = &[
+            "",
+            r#""os":{"type":"windows"}"#,
+            r#""os":{"type":"Windows"}"#,
+            r#""os":{"type":"linux"}"#,
+            r#""os":{"type":"macos"}"#,
+            r#""os":{"type":"WINDOWS "}"#,
+            r#""os":{"type":"windowsx"}"#,
+            r#""os":{"type":"wïndows"}"#,
+            r#""os":{"type":"win\/dows"}"#,
+            r#""os":{"type":null}"#,
+            r#""os":{"type":""}"#,
+            r#""os.type":"windows""#,
+        ];
+        const HOST_IDS: &[&str] = &[
+            "",
+            r#""id":"h1""#,
+            r#""id":"hôte-7""#,
+            r#""id":null"#,
+            r#""id":"a\"b""#,
+            r#""id":"日本""#,
+        ];
+        const EXECUTABLES: &[&str] = &[
+            "",
+            r#","executable":"C:\\Windows\\x.exe""#,
+            r#","executable":"C:/é/x.exe""#,
+            r#","executable":null"#,
+            r#","executable":"a\u0041""#,
+        ];
+        const PATHS: &[&str] = &[
+            "",
+            r#","file":{"path":"C:\\Windows\\PSEXESVC.exe","extension":"exe"}"#,
+            r#","file":{"path":"/tmp/ü","extension":"sh"}"#,
+            r#","file":{"path":null}"#,
+        ];
+        let pick = |list: &[&'static str], i: usize| list[i % list.len()];
+        let host: Vec<&str> = [pick(HOST_IDS, picks[3]), pick(OS_TYPES, picks[2])]
+            .into_iter()
+            .filter(|member| !member.is_empty())
+            .collect();
+        format!(
+            r#"{{"@timestamp":"2024-01-03T14:00:00.5Z","event":{{"category":{},"type":{}}},"host":{{{}}},"process":{{"pid":4{}}}{}}}"#,
+            pick(CATEGORIES, picks[0]),
+            pick(TYPES, picks[1]),
+            host.join(","),
+            pick(EXECUTABLES, picks[4]),
+            pick(PATHS, picks[5]),
+        )
+    }
+
+    /// Every decision path of [`Scanned`] on `line` against the eager one it replaced
+    /// ([`Screened::screen`] of [`Prefilter::scan`]): the prefilter's `screen` (the
+    /// walk, then `Scanned::screen`), and a screener's screening (`Scanned::decide`,
+    /// then the event's text and byte ranges), rebuilt from the line and as the event
+    /// it copied; both rules.
+    fn lazy_screen_agrees(line: &[u8]) -> Screen<'static> {
+        let mut first = None;
+        use crate::input::{Decoded, EcsPipeline, Prefiltering};
+        use crate::{Config, Detector};
+        for rule in [Rule::elasticsearch(), Rule::hardened()] {
+            let mut p = Prefilter::new().with_validation(true);
+            let eager = match p.scan(line) {
+                Some(s) => {
+                    // The fields (`host.os.type` from a constant, too) are the decoder's.
+                    let r = EcsRecord::parse(line).expect("the scanner accepted it");
+                    assert_same_fields(&s, &r, String::from_utf8_lossy(line));
+                    s.screen(&rule, 7)
+                }
+                None => Screen::Decode,
+            };
+            let mut lazy = Prefilter::new().with_validation(true);
+            assert_eq!(
+                lazy.screen(line, &rule, 7),
+                eager,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+            let detector = Detector::new(alloc::sync::Arc::new(rule), Config::default()).unwrap();
+            let pipeline = EcsPipeline::new(detector, Prefiltering::Validating);
+            let mut screener = pipeline.screener();
+            let mut decoded = Decoded::new();
+            let screening = screener.screen_and_decode(line, &mut decoded);
+            let mut again = Prefilter::new();
+            let rebuilt = screening.rebuild(line, 7, &mut again);
+            assert_eq!(rebuilt, Some(eager), "{}", String::from_utf8_lossy(line));
+            let copied = match (decoded.screened_len, decoded.events.as_slice()) {
+                (Some(_), [event]) => Some(event.event_at(7)),
+                _ => None,
+            };
+            let handed = match eager {
+                Screen::Execution(e) => Some(crate::Event::Process(e)),
+                Screen::Write(e) => Some(crate::Event::File(e)),
+                _ => None,
+            };
+            assert_eq!(copied, handed, "{}", String::from_utf8_lossy(line));
+            first.get_or_insert(match eager {
+                Screen::Execution(_) => Screen::Execution(ProcessEvent::default()),
+                Screen::Write(_) => Screen::Write(FileEvent::default()),
+                Screen::Skip { events } => Screen::Skip { events },
+                Screen::Decode => Screen::Decode,
+            });
+        }
+        first.unwrap_or(Screen::Decode)
+    }
+
+    /// The walk keeps its fields in the caller's `Raw`: one that held another line's
+    /// fields (a field seen, which a second sighting gives up on) reads the next line
+    /// exactly as a fresh one does.
+    #[test]
+    fn walk_resets_the_callers_fields() {
+        let lines: Vec<String> = (0..7 * 6 * 12 * 6)
+            .step_by(37)
+            .map(|n| lazy_line(&[n % 7, n / 7 % 6, n / 42 % 12, n / 504 % 6, n % 5, n % 4]))
+            .collect();
+        let mut accepted = 0;
+        for (first, second) in lines.iter().zip(lines.iter().rev()) {
+            // One `Raw` for both lines (it borrows from both, as do the prefilters).
+            let mut raw = Raw::default();
+            let mut prefilters = [Prefilter::new(), Prefilter::new(), Prefilter::new()];
+            let [p1, p2, p3] = &mut prefilters;
+            let _ = p1.walk::<true>(first.as_bytes(), &mut raw);
+            let again = p2
+                .walk::<true>(second.as_bytes(), &mut raw)
+                .and_then(Scanned::into_screened);
+            let fresh = p3.scan(second.as_bytes());
+            accepted += usize::from(fresh.is_some());
+            assert_eq!(again, fresh, "{first} then {second}");
+        }
+        assert!(accepted > lines.len() / 4, "{accepted} of {}", lines.len());
+    }
+
+    #[test]
+    fn lazy_screen_equals_the_screened_one_on_every_shape() {
+        // Every combination.
+        let mut picks = [0usize; 6];
+        let mut kinds = [0u32; 6];
+        for n in 0..7 * 6 * 12 * 6 * 5 * 4 {
+            let mut m = n;
+            for (i, radix) in [7, 6, 12, 6, 5, 4].into_iter().enumerate() {
+                picks[i] = m % radix;
+                m /= radix;
+            }
+            kinds[match lazy_screen_agrees(lazy_line(&picks).as_bytes()) {
+                Screen::Execution(_) => 0,
+                Screen::Write(_) => 1,
+                Screen::Skip { events: 0 } => 2,
+                Screen::Skip { .. } => 3,
+                _ => 4,
+            }] += 1;
+        }
+        // Every decision is made, on many lines each (the elasticsearch rule's).
+        assert!(kinds[..5].iter().all(|&k| k >= 50), "{kinds:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// `lazy_screen_agrees` on the lines of `lazy_line`, with invalid UTF-8 or a
+        /// cut at one place (or none).
+        #[test]
+        fn lazy_screen_equals_the_screened_one(
+            picks in proptest::array::uniform6(0usize..64),
+            bad in proptest::option::of(proptest::sample::select(INVALID_UTF8.to_vec())),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            cut in proptest::bool::weighted(0.1),
+        ) {
+            let mut line = lazy_line(&picks).into_bytes();
+            let at = at.index(line.len());
+            if cut {
+                line.truncate(at);
+            } else if let Some(bad) = bad {
+                line.splice(at..at, bad.iter().copied());
+            }
+            lazy_screen_agrees(&line);
         }
     }
 }

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
-use super::prefilter::{Prefilter, Screen, Screened, Triage};
+use super::prefilter::{Decision, Prefilter, Raw, Scanned, Screen, Triage};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
 };
@@ -84,21 +84,18 @@ pub(crate) struct EventBytes {
 impl EventBytes {
     /// `scanned`'s process event (`file` false) or file event as ranges of `line`;
     /// `None` if a string is not in the line (cannot happen: the walk borrows from it).
-    fn of(line: &[u8], scanned: &Screened<'_>, file: bool) -> Option<EventBytes> {
+    fn of(line: &[u8], scanned: &Scanned<'_, '_>, file: bool) -> Option<EventBytes> {
         let within = |s: Option<&[u8]>| match s {
             None => Some(None),
             Some(s) => Bytes::within(line, s).map(Some),
         };
-        let raw_path = if file {
-            scanned.raw_file_path
-        } else {
-            scanned.raw_executable
-        };
+        let raw = scanned.raw;
+        let raw_path = if file { raw.file_path } else { raw.executable };
         let path = match raw_path {
             None => None,
             Some((body, escaped)) => Some((Bytes::within(line, body)?, escaped)),
         };
-        let (r, f) = (&scanned.rest, &scanned.file);
+        let (r, f) = (&raw.rest, &raw.file);
         let (more, hash, signature) = if file {
             (
                 [f.extension, f.header_bytes],
@@ -114,11 +111,11 @@ impl EventBytes {
         };
         Some(EventBytes {
             timestamp: scanned.timestamp,
-            sequence: scanned.sequence,
-            types: scanned.types,
+            sequence: raw.sequence,
+            types: raw.types,
             id: within(r.id())?,
-            host_id: within(scanned.host_id.map(str::as_bytes))?,
-            os_type: within(scanned.os_type.map(str::as_bytes))?,
+            host_id: within(raw.host_id)?,
+            os_type: within(raw.os_type)?,
             pid: r.pid,
             path,
             more: [within(more[0])?, within(more[1])?],
@@ -317,7 +314,8 @@ impl<P: TrustPolicy> Screener<P> {
         let Some(prefilter) = &mut self.prefilter else {
             return decode;
         };
-        let scanned = match prefilter.triage(line) {
+        let mut raw = Raw::default();
+        let scanned = match prefilter.triage(line, &mut raw) {
             Triage::Skip => {
                 return Screening {
                     line_len: line.len(),
@@ -331,24 +329,32 @@ impl<P: TrustPolicy> Screener<P> {
             Triage::Scanned(scanned) => scanned,
         };
         // The event read whole, by its byte ranges; not in the line (cannot happen: the
-        // walk borrows from it), the full decode, which is always correct.
-        let (kind, event) = match scanned.screen(&self.rule, 0) {
-            Screen::Skip { events } => {
+        // walk borrows from it), the full decode, which is always correct. The event's
+        // text is made only here, for an event handed over (see `Scanned`).
+        let decision = scanned.decide(&self.rule);
+        let (kind, event) = match decision {
+            Decision::Skip { events } => {
                 let kind = Kind::Skip {
                     events,
                     unvalidated: false,
                 };
                 (kind, None)
             }
-            Screen::Execution(e) => match EventBytes::of(line, &scanned, false) {
-                Some(bytes) => (Kind::Execution(bytes), Some(Event::Process(e))),
-                None => (Kind::Decode, None),
-            },
-            Screen::Write(e) => match EventBytes::of(line, &scanned, true) {
-                Some(bytes) => (Kind::Write(bytes), Some(Event::File(e))),
-                None => (Kind::Decode, None),
-            },
-            _ => (Kind::Decode, None),
+            Decision::Execution | Decision::Write => {
+                let file = decision == Decision::Write;
+                let bytes = EventBytes::of(line, &scanned, file);
+                match (bytes, scanned.into_screened()) {
+                    (Some(bytes), Some(s)) if file => {
+                        (Kind::Write(bytes), Some(Event::File(s.file_event(0))))
+                    }
+                    (Some(bytes), Some(s)) => (
+                        Kind::Execution(bytes),
+                        Some(Event::Process(s.process_event(0))),
+                    ),
+                    _ => (Kind::Decode, None),
+                }
+            }
+            Decision::Decode => (Kind::Decode, None),
         };
         // An owned event locates its strings with 32-bit offsets: not for a line over
         // 4 GiB (none of whose strings could be located then).

@@ -26,6 +26,34 @@ pub struct Lines {
     max: usize,
     /// Bytes consumed from the (decompressed) stream so far.
     pub consumed: u64,
+    newline: Newline,
+}
+
+/// The search for `\n`: `memchr::memchr`, with its AVX2 searcher built once where the
+/// CPU has AVX2 instead of dispatched and set up on each search (one per line).
+#[derive(Clone, Copy)]
+struct Newline {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+}
+
+impl Newline {
+    fn new() -> Newline {
+        Newline {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    /// `memchr::memchr(b'\n', haystack)`: the first `\n`'s index.
+    #[inline(always)]
+    fn find(&self, haystack: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.avx2 {
+            return one.find(haystack);
+        }
+        memchr::memchr(b'\n', haystack)
+    }
 }
 
 /// What one read gave.
@@ -78,6 +106,7 @@ impl Lines {
             filled: 0,
             eof: false,
             consumed: 0,
+            newline: Newline::new(),
         })
     }
 
@@ -135,7 +164,7 @@ impl Lines {
                 .buf
                 .get(self.head + searched..self.filled)
                 .unwrap_or_default();
-            if let Some(i) = memchr::memchr(b'\n', unread) {
+            if let Some(i) = self.newline.find(unread) {
                 let end = self.head + searched + i;
                 if end - self.head > self.max {
                     let n = (end - self.head) as u64;
@@ -163,7 +192,9 @@ impl Lines {
         self.consumed += n;
         (self.head, self.filled) = (0, 0);
         loop {
-            if let Some(i) = memchr::memchr(b'\n', self.buf.get(..self.filled).unwrap_or_default())
+            if let Some(i) = self
+                .newline
+                .find(self.buf.get(..self.filled).unwrap_or_default())
             {
                 self.consumed += i as u64 + 1;
                 self.head = i + 1;
@@ -233,7 +264,7 @@ impl Lines {
                 break;
             }
             let unread = self.buf.get(self.head..self.filled).unwrap_or_default();
-            end = match memchr::memchr(b'\n', unread) {
+            end = match self.newline.find(unread) {
                 Some(i) if i <= self.max => Some(self.head + i),
                 _ => break,
             };
@@ -256,6 +287,51 @@ impl Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Newline::find` is `memchr::memchr(b'\n', ..)` on every haystack: lengths
+    /// across the vector widths (16, 32, 128 bytes and their loops' tails), a newline
+    /// at every place or none, other bytes around it, and every alignment.
+    #[test]
+    fn newline_finds_what_memchr_finds() {
+        let newline = Newline::new();
+        let mut buf = vec![b'x'; 600];
+        for (i, b) in buf.iter_mut().enumerate() {
+            if i % 7 == 0 {
+                *b = b'\r';
+            }
+        }
+        let mut checked = 0;
+        for start in 0..33 {
+            for len in (0usize..300).chain([511, 512, 513, 567]) {
+                for at in [
+                    None,
+                    Some(0),
+                    Some(1),
+                    Some(len / 2),
+                    Some(len.saturating_sub(1)),
+                ] {
+                    let mut hay = buf.clone();
+                    let Some(h) = hay.get_mut(start..start + len) else {
+                        continue;
+                    };
+                    if let Some(place) = at.filter(|&a| a < len) {
+                        h[place] = b'\n';
+                        // A second one after it: the first is the answer.
+                        if let Some(later) = h.get_mut(place + 3) {
+                            *later = b'\n';
+                        }
+                    }
+                    assert_eq!(
+                        newline.find(h),
+                        memchr::memchr(b'\n', h),
+                        "{start} {len} {at:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 40_000);
+    }
 
     fn all(input: &'static [u8], max: usize) -> Vec<String> {
         let mut l = Lines::from_bytes(input, max).unwrap();
