@@ -240,6 +240,8 @@
 //! With the `evtx` feature, `EvtxReader` reads `.evtx` files (the Windows event log
 //! format) through the `evtx` crate and decodes each record the same way.
 
+#[doc(hidden)]
+pub mod byte_search;
 mod common;
 mod date_cache;
 mod ecs;

@@ -5,6 +5,7 @@
 use alloc::string::String;
 use memchr::memmem::Finder;
 
+use super::byte_search::ByteSearch;
 use super::date_cache::DateCache;
 use super::ecs::{Category, Field, Node, ROOT, ROOT_SLOTS, Route, Slots, node_route, route};
 use crate::event::{CodeSignature, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent};
@@ -257,7 +258,7 @@ pub struct Prefilter {
     /// The last `@timestamp` second read.
     dates: DateCache,
     /// The search for the backslashes of an escaped path.
-    backslash: Backslash,
+    backslash: ByteSearch<b'\\'>,
 }
 
 impl Default for Prefilter {
@@ -269,7 +270,7 @@ impl Default for Prefilter {
             validate: false,
             unvalidated: false,
             dates: DateCache::default(),
-            backslash: Backslash::new(),
+            backslash: ByteSearch::new(),
         }
     }
 }
@@ -492,7 +493,7 @@ pub(crate) struct Scanned<'s, 'r> {
     /// The prefilter's buffers for an escaped `process.executable` and `file.path`.
     scratch: &'s mut String,
     path_scratch: &'s mut String,
-    backslash: Backslash,
+    backslash: ByteSearch<b'\\'>,
 }
 
 impl<'s> Scanned<'s, '_> {
@@ -1310,9 +1311,9 @@ fn plain_integer(token: &[u8], max: usize) -> Option<i128> {
 ///
 /// The body is checked to be UTF-8 once; the text between escapes is then copied a
 /// run at a time, found by `memchr` through the prefilter's prebuilt searcher
-/// ([`Backslash`]) (a path holds a backslash every few bytes, and a byte loop with a
+/// ([`ByteSearch`]) (a path holds a backslash every few bytes, and a byte loop with a
 /// UTF-8 check per run cost several times more).
-fn unescape(body: &[u8], out: &mut String, backslash: &Backslash) -> Option<()> {
+fn unescape(body: &[u8], out: &mut String, backslash: &ByteSearch<b'\\'>) -> Option<()> {
     out.clear();
     let mut rest = core::str::from_utf8(body).ok()?;
     while let Some(at) = backslash.find(rest.as_bytes()) {
@@ -1334,34 +1335,6 @@ fn unescape(body: &[u8], out: &mut String, backslash: &Backslash) -> Option<()> 
     }
     out.push_str(rest);
     Some(())
-}
-
-/// The search for `\\`: `memchr::memchr`, with its AVX2 searcher built once where the CPU
-/// has AVX2 instead of dispatched and set up on each search (an escaped path is several
-/// runs between backslashes, each found by one search).
-#[derive(Clone, Copy, Debug)]
-struct Backslash {
-    #[cfg(target_arch = "x86_64")]
-    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
-}
-
-impl Backslash {
-    fn new() -> Backslash {
-        Backslash {
-            #[cfg(target_arch = "x86_64")]
-            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\\'),
-        }
-    }
-
-    /// `memchr::memchr(b'\\', haystack)`.
-    #[inline(always)]
-    fn find(&self, haystack: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(one) = &self.avx2 {
-            return one.find(haystack);
-        }
-        memchr::memchr(b'\\', haystack)
-    }
 }
 
 /// Whether `line` certainly makes no event (category neither `file` nor `process`),
@@ -2444,53 +2417,20 @@ mod tests {
         }
     }
 
-    /// `Backslash::find` is `memchr::memchr(b'\\', ..)` on every haystack: lengths
-    /// across the vector widths (16, 32, 128 bytes and their loops' tails), a
-    /// backslash at every place or none, and every alignment; and `unescape` with it
-    /// is `unescape` with the portable search.
+    /// `unescape` with the search for `\\` built once is `unescape` with the portable
+    /// search, on every haystack of `byte_search::haystacks`.
     #[test]
-    fn backslash_finds_what_memchr_finds() {
-        let fast = Backslash::new();
-        let portable = Backslash {
-            #[cfg(target_arch = "x86_64")]
-            avx2: None,
-        };
-        let buf: Vec<u8> = (0..600u32)
-            .map(|i| if i % 7 == 0 { b'"' } else { b'x' })
-            .collect();
+    fn unescape_with_either_search() {
+        let (fast, portable) = (ByteSearch::<b'\\'>::new(), ByteSearch::<b'\\'>::portable());
         let mut checked = 0;
-        for start in 0..33 {
-            for len in (0usize..300).chain([511, 512, 513, 567]) {
-                for at in [
-                    None,
-                    Some(0),
-                    Some(1),
-                    Some(len / 2),
-                    Some(len.saturating_sub(1)),
-                ] {
-                    let mut hay = buf.clone();
-                    let Some(h) = hay.get_mut(start..start + len) else {
-                        continue;
-                    };
-                    if let Some(place) = at.filter(|&a| a < len) {
-                        h[place] = b'\\';
-                        if let Some(later) = h.get_mut(place + 3) {
-                            *later = b'\\';
-                        }
-                    }
-                    assert_eq!(
-                        fast.find(h),
-                        memchr::memchr(b'\\', h),
-                        "{start} {len} {at:?}"
-                    );
-                    let (mut a, mut b) = (String::new(), String::new());
-                    assert_eq!(
-                        unescape(h, &mut a, &fast).map(|()| a),
-                        unescape(h, &mut b, &portable).map(|()| b)
-                    );
-                    checked += 1;
-                }
-            }
+        for hay in crate::input::byte_search::haystacks(b'\\', b'"') {
+            let (mut a, mut b) = (String::new(), String::new());
+            assert_eq!(
+                unescape(&hay, &mut a, &fast).map(|()| a),
+                unescape(&hay, &mut b, &portable).map(|()| b),
+                "{hay:?}"
+            );
+            checked += 1;
         }
         assert!(checked > 40_000);
     }

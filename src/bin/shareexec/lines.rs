@@ -4,6 +4,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
+use shareexec::input::byte_search::ByteSearch;
+
 /// Bytes read from the input at a time (and the size a batch's buffer starts at).
 const CHUNK: usize = 64 << 10;
 
@@ -26,34 +28,8 @@ pub struct Lines {
     max: usize,
     /// Bytes consumed from the (decompressed) stream so far.
     pub consumed: u64,
-    newline: Newline,
-}
-
-/// The search for `\n`: `memchr::memchr`, with its AVX2 searcher built once where the
-/// CPU has AVX2 instead of dispatched and set up on each search (one per line).
-#[derive(Clone, Copy)]
-struct Newline {
-    #[cfg(target_arch = "x86_64")]
-    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
-}
-
-impl Newline {
-    fn new() -> Newline {
-        Newline {
-            #[cfg(target_arch = "x86_64")]
-            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
-        }
-    }
-
-    /// `memchr::memchr(b'\n', haystack)`: the first `\n`'s index.
-    #[inline(always)]
-    fn find(&self, haystack: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(one) = &self.avx2 {
-            return one.find(haystack);
-        }
-        memchr::memchr(b'\n', haystack)
-    }
+    /// The search for `\n` (its searcher built once, not on each line).
+    newline: ByteSearch<b'\n'>,
 }
 
 /// What one read gave.
@@ -106,7 +82,7 @@ impl Lines {
             filled: 0,
             eof: false,
             consumed: 0,
-            newline: Newline::new(),
+            newline: ByteSearch::new(),
         })
     }
 
@@ -287,51 +263,6 @@ impl Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `Newline::find` is `memchr::memchr(b'\n', ..)` on every haystack: lengths
-    /// across the vector widths (16, 32, 128 bytes and their loops' tails), a newline
-    /// at every place or none, other bytes around it, and every alignment.
-    #[test]
-    fn newline_finds_what_memchr_finds() {
-        let newline = Newline::new();
-        let mut buf = vec![b'x'; 600];
-        for (i, b) in buf.iter_mut().enumerate() {
-            if i % 7 == 0 {
-                *b = b'\r';
-            }
-        }
-        let mut checked = 0;
-        for start in 0..33 {
-            for len in (0usize..300).chain([511, 512, 513, 567]) {
-                for at in [
-                    None,
-                    Some(0),
-                    Some(1),
-                    Some(len / 2),
-                    Some(len.saturating_sub(1)),
-                ] {
-                    let mut hay = buf.clone();
-                    let Some(h) = hay.get_mut(start..start + len) else {
-                        continue;
-                    };
-                    if let Some(place) = at.filter(|&a| a < len) {
-                        h[place] = b'\n';
-                        // A second one after it: the first is the answer.
-                        if let Some(later) = h.get_mut(place + 3) {
-                            *later = b'\n';
-                        }
-                    }
-                    assert_eq!(
-                        newline.find(h),
-                        memchr::memchr(b'\n', h),
-                        "{start} {len} {at:?}"
-                    );
-                    checked += 1;
-                }
-            }
-        }
-        assert!(checked > 40_000);
-    }
 
     fn all(input: &'static [u8], max: usize) -> Vec<String> {
         let mut l = Lines::from_bytes(input, max).unwrap();
