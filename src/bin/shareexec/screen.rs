@@ -15,6 +15,7 @@
 use std::io;
 use std::sync::mpsc::{Receiver, RecvError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use shareexec::input::{Decoded, Screener, Screening, SysmonSniffer};
 
@@ -27,26 +28,52 @@ use crate::lines::{Line, Lines, Taken};
 /// small enough to keep the memory of a run low whatever the lines.
 const BATCH_BYTES: usize = 64 << 10;
 
-/// How many times a thread polls for its next batch, pausing between polls, before it
-/// blocks (about 120 µs here, more than a batch takes to screen). Blocking costs the
-/// sleeper's wake-up and the waker's system call: on these 2-core VMs, ~3 300 of them a
-/// run of 1 000 000 lines cost ~0.07 s of system time and the wall time of the waits
-/// (measured with `/usr/bin/time -v`, see BENCHMARKS.md); a batch that comes during
-/// the polls is taken at once. A thread that still has nothing blocks: a slow input
-/// costs no more than this bounded spin per batch.
-const POLLS_BEFORE_BLOCKING: u32 = 4096;
+/// How long a thread polls for its next batch before it blocks, when polling has lately
+/// paid (see [`Inbox`]): more than a batch takes to screen (60-80 µs here).
+const POLL_FOR: Duration = Duration::from_micros(100);
 
-/// The next message of `from`: [`Receiver::recv`] after up to
-/// `POLLS_BEFORE_BLOCKING` polls.
-fn receive<T>(from: &Receiver<T>) -> Result<T, RecvError> {
-    for _ in 0..POLLS_BEFORE_BLOCKING {
-        match from.try_recv() {
-            Ok(message) => return Ok(message),
-            Err(TryRecvError::Disconnected) => return Err(RecvError),
-            Err(TryRecvError::Empty) => std::hint::spin_loop(),
-        }
+/// The receiving end of a channel of batches, which polls before it blocks while the
+/// waits are short.
+///
+/// Blocking costs the sleeper's wake-up and the waker's system call: on these 2-core
+/// VMs the ~3 000 of them in a run of 1 000 000 Defend lines cost ~0.07 s of system time
+/// and the waits' wall time (`/usr/bin/time -v`, see BENCHMARKS.md). Polling costs the
+/// CPU it spins on, which a thread that waits long (a worker beside a detecting thread
+/// that decodes Sysmon lines or reads a slow pipe) must not waste: so a wait that
+/// outlasted [`POLL_FOR`] turns polling off, and a short one turns it back on.
+struct Inbox<T> {
+    from: Receiver<T>,
+    poll: bool,
+}
+
+impl<T> Inbox<T> {
+    fn new(from: Receiver<T>) -> Self {
+        Inbox { from, poll: true }
     }
-    from.recv()
+
+    /// The next message: [`Receiver::recv`], after polling for up to [`POLL_FOR`] if
+    /// the last wait was short.
+    fn receive(&mut self) -> Result<T, RecvError> {
+        let started = Instant::now();
+        if self.poll {
+            let mut polls = 0u32;
+            loop {
+                match self.from.try_recv() {
+                    Ok(message) => return Ok(message),
+                    Err(TryRecvError::Disconnected) => return Err(RecvError),
+                    Err(TryRecvError::Empty) => std::hint::spin_loop(),
+                }
+                polls += 1;
+                // The clock is read once per 64 polls (a poll takes ~30 ns here).
+                if polls.is_multiple_of(64) && started.elapsed() >= POLL_FOR {
+                    break;
+                }
+            }
+        }
+        let message = self.from.recv();
+        self.poll = started.elapsed() < POLL_FOR;
+        message
+    }
 }
 
 /// The bytes a batch holds per line besides the line itself.
@@ -171,7 +198,7 @@ impl Screen {
 
 struct Worker {
     jobs: Option<Sender<Batch>>,
-    done: Receiver<Batch>,
+    done: Inbox<Batch>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -216,7 +243,8 @@ impl Pool {
             let thread = std::thread::Builder::new()
                 .name(format!("screen-{n}"))
                 .spawn(move || {
-                    while let Ok(mut batch) = receive(&inbox) {
+                    let mut inbox = Inbox::new(inbox);
+                    while let Ok(mut batch) = inbox.receive() {
                         screen.batch(&mut batch);
                         if outbox.send(batch).is_err() {
                             break;
@@ -225,7 +253,7 @@ impl Pool {
                 })?;
             workers.push(Worker {
                 jobs: Some(jobs),
-                done,
+                done: Inbox::new(done),
                 thread: Some(thread),
             });
         }
@@ -310,10 +338,13 @@ impl Pool {
                 Ok(Some(batch))
             }
             Some(Slot::Worker(n)) => {
-                let done = &self.workers[n].done;
+                let Some(worker) = self.workers.get_mut(n) else {
+                    return Err(worker_failed());
+                };
+                let done = &mut worker.done;
                 // Rather than wait for the worker, screen a later batch of our own.
                 loop {
-                    match done.try_recv() {
+                    match done.from.try_recv() {
                         Ok(batch) => return Ok(Some(batch)),
                         Err(TryRecvError::Disconnected) => return Err(worker_failed()),
                         Err(TryRecvError::Empty) => {}
@@ -328,7 +359,7 @@ impl Pool {
                     self.inline.batch(batch);
                     *screened = true;
                 }
-                receive(done).map(Some).map_err(|_| worker_failed())
+                done.receive().map(Some).map_err(|_| worker_failed())
             }
         }
     }
