@@ -1432,3 +1432,88 @@ mod evtx_files {
         assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
     }
 }
+
+/// `Decoded::decode_sysmon` (on a screening thread) then `sysmon_events` give exactly
+/// what `decode_sysmon_line` gives: the same events in the same order, or the same
+/// error; on every line of every fixture corpus (Sysmon or not), on edge lines, and
+/// with one `Decoded` reused from line to line, as the CLI's batches reuse theirs.
+#[test]
+fn decoded_on_another_thread_equals_decoding_here() {
+    use shareexec::input::Decoded;
+    let mut corpus: Vec<Vec<u8>> = support::fixture_corpora()
+        .iter()
+        .flat_map(|p| {
+            support::read_maybe_gz(p)
+                .split(|&b| b == b'\n')
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    corpus.extend(
+        [
+            &b""[..],
+            b"   ",
+            b"{}",
+            b"[]",
+            b"{\"EventID\":1}",
+            b"{\"EventID\":\"x\"}",
+            b"{\"EventID\":11,\"UtcTime\":\"nope\"}",
+            b"{\"EventID\":1,\"UtcTime\":\"2024-01-03 14:00:02.000\",\"Computer\":\"h\",\"Image\":\"C:\\\\a.exe\"",
+            b"\xff\xfe{\"EventID\":1}",
+        ]
+        .map(<[u8]>::to_vec),
+    );
+    // Every event id the rule reads, with every field it reads, and empty.
+    for eid in [1, 11, 23, 26] {
+        corpus.push(flat(eid, json!({})).into_bytes());
+        corpus.push(
+            flat(
+                eid,
+                json!({
+                    "ProcessId": 4, "Image": "C:\\Windows\\x.exe", "TargetFilename": "C:\\x.exe",
+                    "Hashes": "SHA256=AB,MD5=CD,SHA1=EF", "Signed": "true", "Signature": "Microsoft Windows",
+                    "SignatureStatus": "Valid", "RecordID": 7, "ProcessGuid": "{1}"
+                }),
+            )
+            .into_bytes(),
+        );
+    }
+    let mut decoded = Decoded::new();
+    let (mut events, mut records, mut errors) = (0, 0, 0);
+    for (n, line) in corpus.iter().enumerate() {
+        let position = n as u64 + 1;
+        let here = decode_sysmon_line(line);
+        let kept = decoded.decode_sysmon(line).map_err(Clone::clone);
+        assert_eq!(
+            kept,
+            here.as_ref().map(drop).map_err(Clone::clone),
+            "line {position}"
+        );
+        let there: Result<Vec<Event<'_>>, _> = decoded
+            .sysmon_events(line, position)
+            .expect("held")
+            .map(Iterator::collect)
+            .map_err(Clone::clone);
+        let want: Result<Vec<Event<'_>>, _> = match &here {
+            Ok(record) => Ok(record.iter().flat_map(|r| r.events(position)).collect()),
+            Err(e) => Err(e.clone()),
+        };
+        if let Ok(w) = &want {
+            events += w.len();
+            records += 1;
+        } else {
+            errors += 1;
+        }
+        assert_eq!(there, want, "line {position}");
+        // Not for a line of another length.
+        let longer = [line.as_slice(), b" "].concat();
+        assert!(decoded.sysmon_events(&longer, position).is_none());
+    }
+    // Most Sysmon records are of event ids the rule does not read (no event).
+    assert!(
+        events >= 30 && records > 500 && errors > 100,
+        "{events} events of {records} records, {errors} errors"
+    );
+    decoded.clear();
+    assert!(decoded.sysmon_events(b"", 1).is_none());
+}

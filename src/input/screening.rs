@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Decision, Prefilter, Raw, Scanned, Screen, Triage};
+use super::sysmon::{SysmonError, decode_sysmon_line};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
 };
@@ -425,6 +426,11 @@ pub struct Decoded {
     // A `Vec` (allocated once, then reused): a `Decoded` is kept per line slot of a
     // batch, so its own size counts.
     pub(crate) events: Vec<OwnedEvent>,
+    /// The length of the line [`decode_sysmon`](Self::decode_sysmon) decoded (`events`
+    /// holds its events) or failed on (`sysmon_error`); `None` when it did not.
+    sysmon_len: Option<usize>,
+    /// Boxed: rare, and the size of a `Decoded` counts (see `events`).
+    sysmon_error: Option<alloc::boxed::Box<SysmonError>>,
     /// Buffers of earlier events, for reuse.
     spare: Vec<String>,
 }
@@ -442,6 +448,8 @@ impl Decoded {
         self.line_len = None;
         self.screened_len = None;
         self.error = None;
+        self.sysmon_len = None;
+        self.sysmon_error = None;
         self.spare.extend(
             self.events
                 .drain(..)
@@ -453,5 +461,93 @@ impl Decoded {
     /// Whether a line was decoded.
     pub fn is_decoded(&self) -> bool {
         self.line_len.is_some()
+    }
+
+    /// Decodes `line` as one Sysmon event in JSON, as
+    /// [`decode_sysmon_line`](super::decode_sysmon_line) does, on any thread, and keeps
+    /// copies of its events (buffers reused, as for ECS lines) for
+    /// [`sysmon_events`](Self::sysmon_events) to hand over on the detecting thread.
+    /// Forgets what it held first. A line of 4 GiB or more is not decoded here (its
+    /// events' strings could not be located with 32-bit offsets): `Ok`, and
+    /// `sysmon_events` gives `None`, so that the detecting thread decodes it.
+    ///
+    /// # Errors
+    ///
+    /// The error of `decode_sysmon_line`, which is also kept for `sysmon_events`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shareexec::input::Decoded;
+    /// use shareexec::{Config, Detector, Rule};
+    ///
+    /// let lines: [&[u8]; 2] = [
+    ///     br#"{"EventID":11,"UtcTime":"2024-01-03 14:00:01.000","Computer":"h1","ProcessId":4,"Image":"System","TargetFilename":"C:\\x.exe"}"#,
+    ///     br#"{"EventID":1,"UtcTime":"2024-01-03 14:00:02.000","Computer":"h1","ProcessId":7,"Image":"C:\\x.exe"}"#,
+    /// ];
+    /// // On a worker thread: decode.
+    /// let work: Vec<Decoded> = std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         lines.iter().map(|l| {
+    ///             let mut decoded = Decoded::new();
+    ///             decoded.decode_sysmon(l).unwrap();
+    ///             decoded
+    ///         }).collect()
+    ///     }).join().unwrap()
+    /// });
+    /// // Here, in order: hand the events over.
+    /// let mut detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
+    /// for (n, (line, decoded)) in lines.iter().zip(&work).enumerate() {
+    ///     for event in decoded.sysmon_events(line, n as u64 + 1).unwrap().unwrap() {
+    ///         detector.handle(event);
+    ///     }
+    /// }
+    /// detector.flush();
+    /// assert!(detector.poll_verdict().unwrap().as_alert().is_some());
+    /// ```
+    pub fn decode_sysmon(&mut self, line: &[u8]) -> Result<(), &SysmonError> {
+        self.clear();
+        if u32::try_from(line.len()).is_err() {
+            return Ok(());
+        }
+        match decode_sysmon_line(line) {
+            Ok(record) => {
+                for event in record.iter().flat_map(|r| r.events(0)) {
+                    let text = self.spare.pop().unwrap_or_default();
+                    self.events.push(OwnedEvent::new(&event, text));
+                }
+                if !self.events.iter().all(OwnedEvent::is_exact) {
+                    self.clear();
+                    return Ok(());
+                }
+                self.sysmon_len = Some(line.len());
+                Ok(())
+            }
+            Err(error) => {
+                self.sysmon_len = Some(line.len());
+                Err(self.sysmon_error.insert(alloc::boxed::Box::new(error)))
+            }
+        }
+    }
+
+    /// What [`decode_sysmon`](Self::decode_sysmon) made of `line`: its events, at
+    /// `position` and in order, to hand to the detector as
+    /// [`decode_sysmon_line`](super::decode_sysmon_line)'s would be; or its error.
+    /// `None` when this holds no Sysmon decode of a line of `line`'s length (decode
+    /// `line` itself then).
+    #[allow(clippy::type_complexity)]
+    pub fn sysmon_events(
+        &self,
+        line: &[u8],
+        position: Position,
+    ) -> Option<Result<impl Iterator<Item = Event<'_>> + '_, &SysmonError>> {
+        if self.sysmon_len != Some(line.len()) {
+            return None;
+        }
+        Some(match &self.sysmon_error {
+            Some(error) => Err(&**error),
+            None => Ok(self.events.iter().map(move |e| e.event_at(position))),
+        })
     }
 }

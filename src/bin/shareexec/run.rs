@@ -354,6 +354,16 @@ fn decode_and_handle(
         (None, InputFormat::Sysmon) => true,
     };
     if sysmon {
+        // Decoded by a screening thread (`Decoded::decode_sysmon`).
+        if let Some(decoded) = pre.and_then(|(_, decoded)| decoded.sysmon_events(text, position)) {
+            return match decoded {
+                Ok(events) => {
+                    events.for_each(|e| run.pipeline.detector_mut().handle(e));
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            };
+        }
         match decode_sysmon_line(text) {
             Ok(record) => {
                 record

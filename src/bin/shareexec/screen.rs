@@ -17,7 +17,7 @@ use std::sync::mpsc::{Receiver, RecvError, Sender, TryRecvError, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use shareexec::input::{Decoded, Screener, Screening, SysmonSniffer};
+use shareexec::input::{Decoded, Screener, Screening, SysmonErrorKind, SysmonSniffer};
 
 use crate::args::InputFormat;
 use crate::lines::{Line, Lines, Taken};
@@ -92,7 +92,8 @@ enum Entry {
 /// What a worker found about a line.
 #[derive(Clone, Copy)]
 pub struct Pre {
-    /// The Sysmon sniff said yes (under `--input-format auto`; fixed otherwise).
+    /// Read as Sysmon: the sniff said yes (under `--input-format auto`; fixed otherwise)
+    /// and, in `auto`, the line has an event id; `Decoded::decode_sysmon` decoded it.
     pub sysmon: bool,
     /// The ECS prefilter's decision (only meaningful when `sysmon` is false).
     pub screening: Screening,
@@ -180,13 +181,22 @@ impl Screen {
                 Entry::Text { start, end } => data.get(start..end).unwrap_or_default(),
                 Entry::TooLong(_) => &[],
             };
-            let sysmon = match self.format {
+            let sniffed = match self.format {
                 InputFormat::Auto => self.sniffer.looks_like_sysmon(text),
                 InputFormat::Ecs => false,
                 InputFormat::Sysmon => true,
             };
+            // A Sysmon line is decoded here too; in `auto`, one without an event id is
+            // read as ECS, as the detecting thread would (`run::decode_and_handle`).
+            let sysmon = sniffed
+                && match decoded.decode_sysmon(text) {
+                    Err(e) => {
+                        self.format != InputFormat::Auto
+                            || e.kind != SysmonErrorKind::MissingEventId
+                    }
+                    Ok(()) => true,
+                };
             let screening = if sysmon {
-                decoded.clear();
                 Screening::decode(text.len())
             } else {
                 self.screener.screen_and_decode(text, decoded)
