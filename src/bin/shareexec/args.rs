@@ -162,7 +162,7 @@ pub struct DetectArgs {
     /// the same bad lines as `off`, `on` skips some unvalidated (`--stats` counts them).
     #[arg(long, value_enum, default_value_t = PrefilterMode::Auto)]
     pub prefilter: PrefilterMode,
-    /// Threads that screen lines (Sysmon sniff, ECS prefilter, full decode) beside the
+    /// Threads that screen lines (Sysmon sniff and decode, ECS prefilter, full decode) beside the
     /// one that detects and writes in input order (which screens its share too): the
     /// output is the same for every value. 0: everything on one thread. Default: the
     /// number of cores minus one, at most 8.

@@ -1,6 +1,6 @@
 //! Screening threads: the per-line work that needs no detector state (the Sysmon
-//! sniff, the ECS prefilter and the full decode of the ECS lines it does not skip, see
-//! `shareexec::input::Screener`) done on batches of lines ahead of the thread that
+//! sniff and decode, `shareexec::input::Decoded::decode_sysmon`; the ECS prefilter and
+//! the full decode of the ECS lines it does not skip, `shareexec::input::Screener`) done on batches of lines ahead of the thread that
 //! detects and writes them in input order.
 //!
 //! Batches go to the detecting thread itself (11/16 of a fair share: it screens them when
@@ -39,7 +39,7 @@ const POLL_FOR: Duration = Duration::from_micros(100);
 /// VMs the ~3 000 of them in a run of 1 000 000 Defend lines cost ~0.07 s of system time
 /// and the waits' wall time (`/usr/bin/time -v`, see BENCHMARKS.md). Polling costs the
 /// CPU it spins on, which a thread that waits long (a worker beside a detecting thread
-/// that decodes Sysmon lines or reads a slow pipe) must not waste: so a wait that
+/// that detects slowly or reads a slow pipe) must not waste: so a wait that
 /// outlasted [`POLL_FOR`] turns polling off, and a short one turns it back on.
 struct Inbox<T> {
     from: Receiver<T>,
