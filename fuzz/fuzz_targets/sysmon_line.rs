@@ -1,15 +1,30 @@
 //! Sysmon line decoding on arbitrary bytes: never panics; decoded events are
 //! well-formed (a process create is a start, a file event has a type; a missing
-//! `TargetFilename` is a missing path, which never joins).
+//! `TargetFilename` is a missing path, which never joins); and decoding into a
+//! `Decoded` (as the CLI's screening threads do) gives the same events or error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shareexec::input::{decode_sysmon_line, looks_like_sysmon};
+use shareexec::input::{Decoded, decode_sysmon_line, looks_like_sysmon};
 use shareexec::{Event, EventTypes};
 
 fuzz_target!(|data: &[u8]| {
     let _ = looks_like_sysmon(data);
-    let Ok(Some(record)) = decode_sysmon_line(data) else {
+    let here = decode_sysmon_line(data);
+    let mut decoded = Decoded::new();
+    let kept = decoded.decode_sysmon(data).map_err(Clone::clone);
+    assert_eq!(kept, here.as_ref().map(drop).map_err(Clone::clone));
+    let there: Result<Vec<Event<'_>>, _> = decoded
+        .sysmon_events(data, 1)
+        .expect("a decode is held")
+        .map(Iterator::collect)
+        .map_err(Clone::clone);
+    let want: Result<Vec<Event<'_>>, _> = match &here {
+        Ok(record) => Ok(record.iter().flat_map(|r| r.events(1)).collect()),
+        Err(e) => Err(e.clone()),
+    };
+    assert_eq!(there, want);
+    let Ok(Some(record)) = here else {
         return;
     };
     for event in record.events(1) {
