@@ -458,7 +458,9 @@ impl Decoded {
         );
     }
 
-    /// Whether a line was decoded.
+    /// Whether a line was decoded in full as ECS ([`Screener::screen_and_decode`]); false
+    /// after [`decode_sysmon`](Self::decode_sysmon), whose decode
+    /// [`sysmon_events`](Self::sysmon_events) tells.
     pub fn is_decoded(&self) -> bool {
         self.line_len.is_some()
     }

@@ -37,7 +37,7 @@ const POLL_FOR: Duration = Duration::from_micros(100);
 ///
 /// Blocking costs the sleeper's wake-up and the waker's system call: on these 2-core
 /// VMs the ~3 000 of them in a run of 1 000 000 Defend lines cost ~0.07 s of system time
-/// and the waits' wall time (`/usr/bin/time -v`, see BENCHMARKS.md). Polling costs the
+/// and the waits' wall time (measured with `/usr/bin/time -v`). Polling costs the
 /// CPU it spins on, which a thread that waits long (a worker beside a detecting thread
 /// that detects slowly or reads a slow pipe) must not waste: so a wait that
 /// outlasted [`POLL_FOR`] turns polling off, and a short one turns it back on.
