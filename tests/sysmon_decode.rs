@@ -1464,7 +1464,7 @@ fn decoded_on_another_thread_equals_decoding_here() {
         .map(<[u8]>::to_vec),
     );
     // Every event id the rule reads, with every field it reads, and empty.
-    for eid in [1, 11, 23, 26] {
+    for eid in [1, 11, 23, 26, 29] {
         corpus.push(flat(eid, json!({})).into_bytes());
         corpus.push(
             flat(
