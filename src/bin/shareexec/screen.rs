@@ -1,7 +1,8 @@
 //! Screening threads: the per-line work that needs no detector state (the Sysmon
 //! sniff and decode, `shareexec::input::Decoded::decode_sysmon`; the ECS prefilter and
-//! the full decode of the ECS lines it does not skip, `shareexec::input::Screener`) done on batches of lines ahead of the thread that
-//! detects and writes them in input order.
+//! the full decode of the ECS lines it does not skip, `shareexec::input::Screener`)
+//! done on batches of lines ahead of the thread that detects and writes them in input
+//! order.
 //!
 //! Batches go to the detecting thread itself (11/16 of a fair share: it screens them when
 //! it reaches them, or while it would wait for a worker, so that it is busy too rather
