@@ -10,7 +10,8 @@
 # reading, the Sysmon sniff and decode, and the detector's per-event work, not alerts.
 # Environment knobs (all optional):
 #   RUNS=12         measured runs of each configuration (the median is reported)
-#   COPIES=150      corpus = COPIES x the fixtures (150: 97 950 lines, 131 MB)
+#   COPIES=600      corpus = COPIES x the fixtures (600: 391 800 lines, 523 MB; runs long enough
+#                   for /usr/bin/time's 10 ms resolution)
 #   BENCH_DIR=target/bench   where the corpus goes
 set -euo pipefail
 
@@ -19,7 +20,7 @@ die() { echo "bench/sysmon.sh: error: $*" >&2; exit 1; }
 cd "$(dirname "$0")/.."
 [[ -f Cargo.toml && -d tests/fixtures/sysmon ]] || die "run me from a shareexec checkout (bench/sysmon.sh)"
 RUNS=${RUNS:-12}
-COPIES=${COPIES:-150}
+COPIES=${COPIES:-600}
 BENCH_DIR=${BENCH_DIR:-target/bench}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 BIN=$TARGET_DIR/release/shareexec
