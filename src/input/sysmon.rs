@@ -1330,6 +1330,15 @@ impl<'a> Builder<'a> {
 
 /// `s` lower-cased, borrowed when lower-casing changes nothing.
 fn lower<'a>(s: &Cow<'a, str>) -> Cow<'a, str> {
+    // Host names are ASCII: there Unicode's lower case is ASCII's, and a byte test
+    // costs less than a character's case mapping.
+    if s.is_ascii() {
+        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            s.clone()
+        };
+    }
     let unchanged = s.chars().all(|c| {
         let mut l = c.to_lowercase();
         l.next() == Some(c) && l.next().is_none()
@@ -1779,6 +1788,41 @@ mod tests {
             }
         }
         assert!(checked > 10_000, "{checked}");
+    }
+
+    /// `lower` as the definition: Unicode lower case, borrowed when nothing changes.
+    #[test]
+    fn lower_equals_unicode_lower_case() {
+        let cases = [
+            "",
+            "ws1",
+            "WS1.Corp.Local",
+            "mordordc.theshire.local",
+            "A",
+            "z",
+            "@[`{",
+            "İstanbul",
+            "ǅ",
+            "KELVIN\u{212A}",
+            "straße",
+            "ΣΑΣ",
+            "mixed-Ü",
+            "\u{7f}\u{80}",
+        ];
+        for case in cases {
+            let borrowed: Cow<'_, str> = Cow::Borrowed(case);
+            let got = lower(&borrowed);
+            assert_eq!(got, case.to_lowercase(), "{case:?}");
+            assert_eq!(
+                matches!(got, Cow::Borrowed(_)),
+                case.to_lowercase() == case,
+                "{case:?}: borrowed when unchanged"
+            );
+        }
+        for b in 0u8..=127 {
+            let one = String::from(char::from(b));
+            assert_eq!(lower(&Cow::Borrowed(one.as_str())), one.to_lowercase());
+        }
     }
 
     #[test]
