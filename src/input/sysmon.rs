@@ -1018,7 +1018,7 @@ fn route(nodes: &'static [Node], key: &str) -> Route {
         if let Route::Leaf(..) = found {
             return Route::Unknown;
         }
-        let Some(node) = nodes.iter().find(|n| same_name(n.name, segment)) else {
+        let Some(node) = find_node(nodes, segment) else {
             return Route::Unknown;
         };
         found = node_route(node);
