@@ -17,7 +17,7 @@ const CHUNK: usize = 64 << 10;
 /// kernel copied in are screened where they landed; only the unfinished line at its
 /// end is copied over.
 pub struct Lines {
-    read: Box<dyn Read>,
+    read: Box<dyn Read + Send>,
     /// `buf[head..filled]`: read and not handed out yet. `buf.len()` is how far reads
     /// may fill (kept initialized: a read needs initialized bytes).
     buf: Vec<u8>,
@@ -52,7 +52,7 @@ pub enum Taken {
 }
 
 impl Lines {
-    pub fn new(mut read: Box<dyn Read>, max: usize) -> io::Result<Lines> {
+    pub fn new(mut read: Box<dyn Read + Send>, max: usize) -> io::Result<Lines> {
         // Sniff the gzip magic on the first two bytes, however the source delivers
         // them (a pipe may hand over one byte at a time).
         let mut magic = [0u8; 2];
@@ -66,8 +66,9 @@ impl Lines {
             }
         }
         let gz = magic[..have] == [0x1f, 0x8b];
-        let read: Box<dyn Read> = Box::new(io::Cursor::new(magic[..have].to_vec()).chain(read));
-        let read: Box<dyn Read> = if gz {
+        let read: Box<dyn Read + Send> =
+            Box::new(io::Cursor::new(magic[..have].to_vec()).chain(read));
+        let read: Box<dyn Read + Send> = if gz {
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
                 CHUNK, read,
             )))
@@ -316,7 +317,7 @@ mod tests {
         let input: &'static [u8] = Box::leak(input.into_boxed_slice());
         let expected = all(input, 30_000);
         for (per_call, trickle) in [(1usize, false), (3, true), (1000, false), (1000, true)] {
-            let read: Box<dyn Read> = if trickle {
+            let read: Box<dyn Read + Send> = if trickle {
                 Box::new(Trickle(input, per_call as u64))
             } else {
                 Box::new(input)
@@ -353,7 +354,7 @@ mod tests {
         let input: &'static [u8] = b"a\r\n\nbbbbbbbbbb\ncc\r\nddd";
         for piece in 1..input.len() {
             let chunks: Vec<Vec<u8>> = input.chunks(piece).map(<[u8]>::to_vec).collect();
-            let read: Box<dyn Read> = Box::new(Pieces(chunks.into_iter().rev().collect()));
+            let read: Box<dyn Read + Send> = Box::new(Pieces(chunks.into_iter().rev().collect()));
             let mut l = Lines::new(read, 5).unwrap();
             let mut got = Vec::new();
             while let Some(line) = l.next_line().unwrap() {
@@ -434,7 +435,7 @@ mod tests {
                     Ok(n)
                 }
             }
-            let pieces = || -> Box<dyn Read> { Box::new(Steps(input, cut)) };
+            let pieces = || -> Box<dyn Read + Send> { Box::new(Steps(input, cut)) };
             let mut l = Lines::new(pieces(), max).unwrap();
             let mut got = Vec::new();
             while let Some(line) = l.next_line().unwrap() {

@@ -14,7 +14,7 @@ use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
 use crate::args::{DetectArgs, InputFormat, OutputFormat, PrefilterMode};
 use crate::lines::{Line, Lines};
-use crate::screen::{Pool, Pre};
+use crate::screen::{Pool, Pre, Step};
 use crate::state;
 use shareexec::input::Decoded;
 
@@ -182,7 +182,7 @@ fn read_inputs(
     sample: bool,
 ) -> io::Result<Outcome> {
     for &path in inputs {
-        let (name, mut lines, size) = if sample {
+        let (name, lines, size) = if sample {
             eprintln!(
                 "shareexec: no input given (standard input is a terminal or /dev/null): analysing the \
                  bundled sample {SAMPLE_NAME} ({} bytes). Pass FILE... or pipe events in; --help for options.",
@@ -224,10 +224,11 @@ fn read_inputs(
         };
         run.sources.push((run.line + 1, name.clone()));
         let progress = progress_bar(args, size);
-        if !read_input(run, args, &name, &mut lines, progress.as_ref())? {
+        let (whole, consumed) = read_input(run, args, &name, lines, progress.as_ref())?;
+        if !whole {
             return Ok(Outcome::BadLine);
         }
-        run.bytes += lines.consumed;
+        run.bytes += consumed;
         if let Some(p) = progress {
             p.finish_and_clear();
         }
@@ -235,14 +236,15 @@ fn read_inputs(
     Ok(Outcome::Done)
 }
 
-/// Reads one input to its end; false when `--strict` stopped at a bad line.
+/// Reads one input to its end: false when `--strict` stopped at a bad line, and the
+/// bytes read.
 fn read_input(
     run: &mut Run,
     args: &DetectArgs,
     name: &str,
-    lines: &mut Lines,
+    mut lines: Lines,
     progress: Option<&indicatif::ProgressBar>,
-) -> io::Result<bool> {
+) -> io::Result<(bool, u64)> {
     if let Some(mut pool) = run.pool.take() {
         let read = read_input_screened(run, args, name, lines, progress, &mut pool);
         run.pool = Some(pool);
@@ -252,7 +254,7 @@ fn read_input(
     while let Some(line) = lines.next_line()? {
         local += 1;
         if !handle_line(run, args, name, local, line, None)? {
-            return Ok(false);
+            return Ok((false, lines.consumed));
         }
         if let Some(p) = progress
             && run.line.is_multiple_of(4096)
@@ -260,50 +262,46 @@ fn read_input(
             p.set_position(lines.consumed);
         }
     }
-    Ok(true)
+    Ok((true, lines.consumed))
 }
 
-/// `read_input` with the screening threads reading ahead: the same lines, handled in
-/// the same order, with the same results.
+/// `read_input` with the screening threads: the same lines, handled in the same
+/// order, with the same results.
 fn read_input_screened(
     run: &mut Run,
     args: &DetectArgs,
     name: &str,
-    lines: &mut Lines,
+    lines: Lines,
     progress: Option<&indicatif::ProgressBar>,
     pool: &mut Pool,
-) -> io::Result<bool> {
+) -> io::Result<(bool, u64)> {
+    pool.start(lines)?;
     let mut local = 0u64;
-    let mut end = None;
-    loop {
-        if end.is_none() {
-            end = pool.read_ahead(lines)?;
-        }
-        while pool.in_flight() >= pool.depth() || (end.is_some() && pool.in_flight() > 0) {
-            let Some(batch) = pool.next_screened()? else {
+    let end = loop {
+        let batch = match pool.next()? {
+            Step::Batch(batch) => batch,
+            Step::End(end) => break end,
+        };
+        let mut stopped = false;
+        for (line, pre) in batch.lines() {
+            local += 1;
+            if !handle_line(run, args, name, local, line, pre)? {
+                stopped = true;
                 break;
-            };
-            let mut stopped = false;
-            for (line, pre) in batch.lines() {
-                local += 1;
-                if !handle_line(run, args, name, local, line, pre)? {
-                    stopped = true;
-                    break;
-                }
-            }
-            pool.recycle(batch);
-            if stopped {
-                pool.discard_in_flight()?;
-                return Ok(false);
-            }
-            if let Some(p) = progress {
-                p.set_position(lines.consumed);
             }
         }
-        if let Some(end) = end.take_if(|_| pool.in_flight() == 0) {
-            return end.map(|()| true);
+        pool.recycle(batch);
+        if stopped {
+            pool.stop()?;
+            let consumed = pool.take_input()?.map_or(0, |l| l.consumed);
+            return Ok((false, consumed));
         }
-    }
+        if let Some(p) = progress {
+            p.set_position(pool.consumed());
+        }
+    };
+    let consumed = pool.take_input()?.map_or(0, |l| l.consumed);
+    end.map(|()| (true, consumed))
 }
 
 /// Decodes and hands over one line (`pre`: what a screening thread found about it),
