@@ -162,9 +162,9 @@ pub struct DetectArgs {
     /// the same bad lines as `off`, `on` skips some unvalidated (`--stats` counts them).
     #[arg(long, value_enum, default_value_t = PrefilterMode::Auto)]
     pub prefilter: PrefilterMode,
-    /// Threads that screen lines (Sysmon sniff and decode, ECS prefilter, full decode) beside the
-    /// one that detects and writes in input order (which screens its share too): the
-    /// output is the same for every value. 0: everything on one thread. Default: the
+    /// Threads that read and screen lines (Sysmon sniff and decode, ECS prefilter, full
+    /// decode) beside the one that detects and writes in input order (which reads and
+    /// screens too while it would wait): the output is the same for every value. 0: everything on one thread. Default: the
     /// number of cores minus one, at most 8.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub threads: Option<u16>,

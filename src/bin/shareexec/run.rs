@@ -128,7 +128,7 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         pool: None,
     };
     // By default the detecting thread and one screening thread per other core (at
-    // most 8): it screens its share of the batches too, so every core is busy.
+    // most 8): it reads and screens batches too while it would wait, so every core is busy.
     let threads = args.threads.map_or_else(
         || {
             std::thread::available_parallelism()
