@@ -489,9 +489,12 @@ impl Pool {
                 }
                 Some(Turn::Worker(n)) => return self.batch_of_worker(n).map(Step::Batch),
                 // Nothing read yet: read a batch here. If no input is open its end
-                // is queued, unless there is no input at all.
+                // is queued, unless there is no input at all. A failure to read (a
+                // worker died holding the input's lock) comes out after the batches
+                // read before it.
                 None => {
-                    if !self.read_own(true)? && lock(&self.shared.queue)?.turns.is_empty() {
+                    let read = self.read_own(true);
+                    if lock(&self.shared.queue)?.turns.is_empty() && !read? {
                         return Err(io::Error::other("no input is being read"));
                     }
                 }
@@ -533,7 +536,9 @@ impl Pool {
             match self.shared.input.try_lock() {
                 Ok(input) => input,
                 Err(TryLockError::WouldBlock) => return Ok(false),
-                Err(TryLockError::Poisoned(_)) => return Err(worker_failed()),
+                // A worker died reading: the batches read before are on their way,
+                // and the error comes when they are out (`next`).
+                Err(TryLockError::Poisoned(_)) => return Ok(false),
             }
         };
         if !input.open {
@@ -875,12 +880,14 @@ mod review_tests {
 
 /// Adversarial review of the shared reader (every thread reads the input under
 /// `Input`'s lock, turns recorded in `Queue`): order, loss, leaks between inputs,
-/// `stop` with batches in flight and workers blocked sending, and the bound on
-/// batches alive.
+/// `stop` with batches in flight and workers blocked sending, the bound on batches
+/// alive, and a reader that panics in a worker.
 #[cfg(test)]
 mod review_shared_reader {
     use std::io::Read;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use shareexec::input::{EcsPipeline, Prefiltering};
     use shareexec::{Config, Detector, Rule};
@@ -1108,6 +1115,92 @@ mod review_shared_reader {
                 made <= bound,
                 "{threads} threads: {made} batches made, bound {bound}"
             );
+        }
+    }
+
+    /// Gives `data`; then a read by a worker panics, and one by the detecting thread
+    /// gives an empty line a millisecond later (so that a worker gets to read: the
+    /// detecting thread reads only while no batch is ready), up to `fillers` of them.
+    struct Panicking {
+        data: io::Cursor<Vec<u8>>,
+        fillers: u32,
+        in_worker: Arc<AtomicBool>,
+    }
+
+    impl Read for Panicking {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let max = buf.len().min(4096);
+            let n = self.data.read(&mut buf[..max])?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let name = std::thread::current().name().map(str::to_owned);
+            if name.as_deref().is_some_and(|n| n.starts_with("screen-")) {
+                self.in_worker.store(true, Ordering::SeqCst);
+                panic!("review: the reader panics in a worker");
+            }
+            if self.fillers == 0 {
+                return Ok(0);
+            }
+            self.fillers -= 1;
+            std::thread::sleep(Duration::from_millis(1));
+            buf[0] = b'\n';
+            Ok(1)
+        }
+    }
+
+    /// A worker that panics while it reads (it holds the input's lock: the lock is
+    /// poisoned) is an error for the detecting thread: never a panic of its own, nor a
+    /// wait; every line before it came out, in order; after it the pool still answers
+    /// (errors) and drops without hanging.
+    #[test]
+    fn review_a_worker_panicking_in_a_read_is_an_error_not_a_panic_or_a_hang() {
+        let screener = screener();
+        let mut rng = Lcg(9);
+        let mut data = input(0, 3_000, &mut rng);
+        if !data.ends_with(b"\n") {
+            data.push(b'\n');
+        }
+        let expected = expected_lines(&data);
+        for threads in (1..=8).cycle().take(24) {
+            let in_worker = Arc::new(AtomicBool::new(false));
+            let mut pool = Pool::new(threads, InputFormat::Auto, &screener).unwrap();
+            let reader = Panicking {
+                data: io::Cursor::new(data.clone()),
+                fillers: 10_000,
+                in_worker: in_worker.clone(),
+            };
+            pool.start(Lines::new(Box::new(reader), 1 << 20).unwrap())
+                .unwrap();
+            let mut seen: Vec<Vec<u8>> = Vec::new();
+            let end = catch_unwind(AssertUnwindSafe(|| {
+                loop {
+                    match pool.next() {
+                        Err(e) => break Err(e),
+                        Ok(Step::End(end)) => break Ok(end),
+                        Ok(Step::Batch(batch)) => {
+                            seen.extend(batch.lines().map(|(line, _)| match line {
+                                Line::Text(text) => text.to_vec(),
+                                Line::TooLong(n) => format!("<{n}>").into_bytes(),
+                            }));
+                            pool.recycle(batch);
+                        }
+                    }
+                }
+            }));
+            assert!(
+                in_worker.load(Ordering::SeqCst),
+                "{threads} threads: no worker read"
+            );
+            let end = end.unwrap_or_else(|_| panic!("{threads} threads: the pool panicked"));
+            assert!(end.is_err(), "{threads} threads: {end:?}");
+            assert!(seen.len() >= expected.len(), "{threads} threads");
+            assert!(seen[..expected.len()] == expected[..], "{threads} threads");
+            assert!(seen[expected.len()..].iter().all(Vec::is_empty));
+            // Every call after it is an error too (the lock is poisoned).
+            assert!(catch_unwind(AssertUnwindSafe(|| pool.next().is_err())).unwrap_or(false));
+            assert!(catch_unwind(AssertUnwindSafe(|| pool.stop().is_err())).unwrap_or(false));
+            drop(pool);
         }
     }
 }
