@@ -489,9 +489,12 @@ impl Pool {
                 }
                 Some(Turn::Worker(n)) => return self.batch_of_worker(n).map(Step::Batch),
                 // Nothing read yet: read a batch here. If no input is open its end
-                // is queued, unless there is no input at all.
+                // is queued, unless there is no input at all. A failure to read (a
+                // worker died holding the input's lock) comes out after the batches
+                // read before it.
                 None => {
-                    if !self.read_own(true)? && lock(&self.shared.queue)?.turns.is_empty() {
+                    let read = self.read_own(true);
+                    if lock(&self.shared.queue)?.turns.is_empty() && !read? {
                         return Err(io::Error::other("no input is being read"));
                     }
                 }
@@ -533,7 +536,9 @@ impl Pool {
             match self.shared.input.try_lock() {
                 Ok(input) => input,
                 Err(TryLockError::WouldBlock) => return Ok(false),
-                Err(TryLockError::Poisoned(_)) => return Err(worker_failed()),
+                // A worker died reading: the batches read before are on their way,
+                // and the error comes when they are out (`next`).
+                Err(TryLockError::Poisoned(_)) => return Ok(false),
             }
         };
         if !input.open {
@@ -870,5 +875,332 @@ mod review_tests {
             batch.entries.len(),
             per_line
         );
+    }
+}
+
+/// Adversarial review of the shared reader (every thread reads the input under
+/// `Input`'s lock, turns recorded in `Queue`): order, loss, leaks between inputs,
+/// `stop` with batches in flight and workers blocked sending, the bound on batches
+/// alive, and a reader that panics in a worker.
+#[cfg(test)]
+mod review_shared_reader {
+    use std::io::Read;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use shareexec::input::{EcsPipeline, Prefiltering};
+    use shareexec::{Config, Detector, Rule};
+
+    use super::*;
+
+    fn screener() -> Screener {
+        let detector = Detector::new(Arc::new(Rule::hardened()), Config::default()).unwrap();
+        EcsPipeline::new(detector, Prefiltering::Validating).screener()
+    }
+
+    /// A small deterministic generator.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n.max(1)
+        }
+    }
+
+    /// Hands out 1..=`max` bytes per read (a pipe's pieces), `max` 1: a byte at a time.
+    struct Pieces {
+        data: io::Cursor<Vec<u8>>,
+        rng: Lcg,
+        max: u64,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = (1 + self.rng.below(self.max)) as usize;
+            let n = n.min(buf.len());
+            self.data.read(&mut buf[..n])
+        }
+    }
+
+    /// The lines `Lines` gives for `data` (`\n` ends, a `\r` before it dropped, a last
+    /// line without `\n` kept).
+    fn expected_lines(data: &[u8]) -> Vec<Vec<u8>> {
+        let mut lines: Vec<Vec<u8>> = data
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+            .collect();
+        if data.is_empty() || data.ends_with(b"\n") {
+            lines.pop();
+        }
+        lines
+    }
+
+    /// An input: `n` numbered lines tagged with `tag` (so a line of one input can not
+    /// pass for a line of another), some CRLF, some empty, lengths varied.
+    fn input(tag: u64, n: u64, rng: &mut Lcg) -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..n {
+            match rng.below(10) {
+                0 => {}
+                _ => {
+                    let pad = "x".repeat(rng.below(400) as usize);
+                    data.extend_from_slice(
+                        format!("{{\"in\":{tag},\"n\":{i},\"p\":\"{pad}\"}}").as_bytes(),
+                    );
+                }
+            }
+            data.extend_from_slice(if rng.below(4) == 0 { b"\r\n" } else { b"\n" });
+        }
+        if rng.below(3) == 0 {
+            data.extend_from_slice(format!("{{\"in\":{tag},\"last\":1}}").as_bytes());
+        }
+        data
+    }
+
+    /// The next step, the detecting thread taking its time now and then (so workers
+    /// fill their channels and block sending).
+    fn next_lines(pool: &mut Pool, rng: &mut Lcg, slow: bool) -> Option<Vec<Vec<u8>>> {
+        if slow && rng.below(4) == 0 {
+            std::thread::sleep(Duration::from_micros(rng.below(2_000)));
+        }
+        match pool.next().unwrap() {
+            Step::End(end) => {
+                end.unwrap();
+                None
+            }
+            Step::Batch(batch) => {
+                let lines = batch
+                    .lines()
+                    .map(|(line, _)| match line {
+                        Line::Text(text) => text.to_vec(),
+                        Line::TooLong(n) => format!("<{n}>").into_bytes(),
+                    })
+                    .collect();
+                pool.recycle(batch);
+                Some(lines)
+            }
+        }
+    }
+
+    /// Batches a pool has made: once every one is back, all are spares.
+    fn batches_made(pool: &Pool) -> usize {
+        lock(&pool.shared.queue).unwrap().spare.len()
+    }
+
+    /// One pool per thread count (0..=8) reads a long series of inputs: empty ones, one
+    /// line, a few, many; delivered a byte at a time or in bigger pieces; each read to
+    /// its end or stopped (`--strict`) after a few batches, at once or after a pause
+    /// that lets the workers fill their channels. Every input's lines come out whole,
+    /// in order, once, none of an earlier input among them (every line is tagged with
+    /// its input), the bytes consumed counted; a stopped input's lines up to the stop
+    /// are its first ones. And the pool never made more batches than the design's
+    /// bound: `workers × (WORKER_AHEAD + 1) + OWN_AHEAD + 1`.
+    #[test]
+    fn review_inputs_in_a_row_with_stops_come_out_whole_for_every_thread_count() {
+        let screener = screener();
+        for threads in 0..=8usize {
+            let mut rng = Lcg(threads as u64 + 11);
+            let mut pool = Pool::new(threads, InputFormat::Auto, &screener).unwrap();
+            for tag in 0..24u64 {
+                let n = match rng.below(5) {
+                    0 => 0,
+                    1 => 1,
+                    2 => 1 + rng.below(50),
+                    _ => 500 + rng.below(4_000),
+                };
+                let data = input(tag, n, &mut rng);
+                // A byte at a time only for small inputs (it is slow).
+                let max = match rng.below(3) {
+                    0 if data.len() < 40_000 => 1,
+                    0 | 1 => 1 + rng.below(5_000),
+                    _ => 1 << 20,
+                };
+                let reader = Pieces {
+                    data: io::Cursor::new(data.clone()),
+                    rng: Lcg(tag),
+                    max,
+                };
+                let expected = expected_lines(&data);
+                pool.start(Lines::new(Box::new(reader), 1 << 20).unwrap())
+                    .unwrap();
+                let slow = rng.below(2) == 0;
+                let stop_after = match rng.below(3) {
+                    0 => Some(rng.below(4)),
+                    _ => None,
+                };
+                let mut seen: Vec<Vec<u8>> = Vec::new();
+                let mut batches = 0;
+                let ended = loop {
+                    if stop_after == Some(batches) {
+                        if slow {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        pool.stop().unwrap();
+                        break false;
+                    }
+                    match next_lines(&mut pool, &mut rng, slow) {
+                        None => break true,
+                        Some(lines) => seen.extend(lines),
+                    }
+                    batches += 1;
+                };
+                let what = format!(
+                    "{threads} threads, input {tag} ({} lines, reads of 1..={max}, stop after \
+                     {stop_after:?}, slow {slow})",
+                    expected.len()
+                );
+                if ended {
+                    assert_eq!(seen.len(), expected.len(), "{what}");
+                    assert!(seen == expected, "{what}: lines differ");
+                } else {
+                    assert!(seen.len() <= expected.len(), "{what}");
+                    assert!(seen[..] == expected[..seen.len()], "{what}: lines differ");
+                }
+                // Nothing is left in flight: no turn, no batch of the detecting
+                // thread's, none in a worker's channel.
+                assert!(lock(&pool.shared.queue).unwrap().turns.is_empty(), "{what}");
+                assert!(pool.own.is_empty(), "{what}");
+                for n in 0..threads {
+                    assert!(
+                        matches!(
+                            pool.inbox(n).unwrap().from.try_recv(),
+                            Err(TryRecvError::Empty)
+                        ),
+                        "{what}: worker {n} has a batch left"
+                    );
+                }
+                let lines = pool.take_input().unwrap().unwrap();
+                if ended {
+                    assert_eq!(lines.consumed, data.len() as u64, "{what}");
+                }
+                let bound = threads * (WORKER_AHEAD + 1) + OWN_AHEAD + 1;
+                let made = batches_made(&pool);
+                assert!(made <= bound, "{what}: {made} batches made, bound {bound}");
+            }
+        }
+    }
+
+    /// A detecting thread much slower than the workers (they all wait to send): the
+    /// batches alive stay within `workers × (WORKER_AHEAD + 1) + OWN_AHEAD + 1`.
+    #[test]
+    fn review_batches_alive_stay_within_the_bound_behind_a_slow_detecting_thread() {
+        let screener = screener();
+        let mut rng = Lcg(5);
+        let data = input(0, 30_000, &mut rng);
+        for threads in [1, 2, 4, 8] {
+            let mut pool = Pool::new(threads, InputFormat::Auto, &screener).unwrap();
+            pool.start(Lines::new(Box::new(io::Cursor::new(data.clone())), 1 << 20).unwrap())
+                .unwrap();
+            let mut seen = 0;
+            loop {
+                // Each batch waited for: every worker is ahead.
+                std::thread::sleep(Duration::from_micros(300));
+                match pool.next().unwrap() {
+                    Step::End(end) => break end.unwrap(),
+                    Step::Batch(batch) => {
+                        seen += batch.lines().count();
+                        pool.recycle(batch);
+                    }
+                }
+            }
+            assert_eq!(seen, expected_lines(&data).len());
+            let bound = threads * (WORKER_AHEAD + 1) + OWN_AHEAD + 1;
+            let made = batches_made(&pool);
+            assert!(
+                made <= bound,
+                "{threads} threads: {made} batches made, bound {bound}"
+            );
+        }
+    }
+
+    /// Gives `data`; then a read by a worker panics, and one by the detecting thread
+    /// gives an empty line a millisecond later (so that a worker gets to read: the
+    /// detecting thread reads only while no batch is ready), up to `fillers` of them.
+    struct Panicking {
+        data: io::Cursor<Vec<u8>>,
+        fillers: u32,
+        in_worker: Arc<AtomicBool>,
+    }
+
+    impl Read for Panicking {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let max = buf.len().min(4096);
+            let n = self.data.read(&mut buf[..max])?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let name = std::thread::current().name().map(str::to_owned);
+            if name.as_deref().is_some_and(|n| n.starts_with("screen-")) {
+                self.in_worker.store(true, Ordering::SeqCst);
+                panic!("review: the reader panics in a worker");
+            }
+            if self.fillers == 0 {
+                return Ok(0);
+            }
+            self.fillers -= 1;
+            std::thread::sleep(Duration::from_millis(1));
+            buf[0] = b'\n';
+            Ok(1)
+        }
+    }
+
+    /// A worker that panics while it reads (it holds the input's lock: the lock is
+    /// poisoned) is an error for the detecting thread: never a panic of its own, nor a
+    /// wait; every line before it came out, in order; after it the pool still answers
+    /// (errors) and drops without hanging.
+    #[test]
+    fn review_a_worker_panicking_in_a_read_is_an_error_not_a_panic_or_a_hang() {
+        let screener = screener();
+        let mut rng = Lcg(9);
+        let mut data = input(0, 3_000, &mut rng);
+        if !data.ends_with(b"\n") {
+            data.push(b'\n');
+        }
+        let expected = expected_lines(&data);
+        for threads in (1..=8).cycle().take(24) {
+            let in_worker = Arc::new(AtomicBool::new(false));
+            let mut pool = Pool::new(threads, InputFormat::Auto, &screener).unwrap();
+            let reader = Panicking {
+                data: io::Cursor::new(data.clone()),
+                fillers: 10_000,
+                in_worker: in_worker.clone(),
+            };
+            pool.start(Lines::new(Box::new(reader), 1 << 20).unwrap())
+                .unwrap();
+            let mut seen: Vec<Vec<u8>> = Vec::new();
+            let end = catch_unwind(AssertUnwindSafe(|| {
+                loop {
+                    match pool.next() {
+                        Err(e) => break Err(e),
+                        Ok(Step::End(end)) => break Ok(end),
+                        Ok(Step::Batch(batch)) => {
+                            seen.extend(batch.lines().map(|(line, _)| match line {
+                                Line::Text(text) => text.to_vec(),
+                                Line::TooLong(n) => format!("<{n}>").into_bytes(),
+                            }));
+                            pool.recycle(batch);
+                        }
+                    }
+                }
+            }));
+            assert!(
+                in_worker.load(Ordering::SeqCst),
+                "{threads} threads: no worker read"
+            );
+            let end = end.unwrap_or_else(|_| panic!("{threads} threads: the pool panicked"));
+            assert!(end.is_err(), "{threads} threads: {end:?}");
+            assert!(seen.len() >= expected.len(), "{threads} threads");
+            assert!(seen[..expected.len()] == expected[..], "{threads} threads");
+            assert!(seen[expected.len()..].iter().all(Vec::is_empty));
+            // Every call after it is an error too (the lock is poisoned).
+            assert!(catch_unwind(AssertUnwindSafe(|| pool.next().is_err())).unwrap_or(false));
+            assert!(catch_unwind(AssertUnwindSafe(|| pool.stop().is_err())).unwrap_or(false));
+            drop(pool);
+        }
     }
 }
