@@ -121,3 +121,48 @@ fn state_carried_over_is_the_same() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(states[0] == states[1], "state or output differs");
 }
+
+/// `--strict` ends the run at the bad line even while a screening thread waits for
+/// more of an input that is still open (a pipe whose writer is silent): the run must
+/// not wait for the writer. The writer here keeps its end open until the run is over
+/// (or 20 s passed).
+#[test]
+fn strict_stop_does_not_wait_for_a_silent_pipe() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    let text = support::read_maybe_gz(Path::new(&format!(
+        "{ROOT}/tests/fixtures/gen/defend-20k.ndjson.gz"
+    )));
+    let mut head: Vec<u8> = text
+        .split_inclusive(|&b| b == b'\n')
+        .take(100)
+        .flatten()
+        .copied()
+        .collect();
+    head.extend_from_slice(b"not json\n");
+    for threads in ["0", "1", "2", "3"] {
+        let (mut child, mut stdin) = support::spawn_piped(
+            &["--strict", "--threads", threads, "--no-progress", "-"],
+            false,
+        );
+        stdin.write_all(&head).unwrap();
+        stdin.flush().unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        drop(stdin);
+        let status = status.unwrap_or_else(|| {
+            child.kill().unwrap();
+            panic!("--threads {threads}: still running 20 s after the bad line")
+        });
+        assert_eq!(status.code(), Some(2), "--threads {threads}");
+    }
+}

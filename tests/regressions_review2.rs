@@ -9,7 +9,7 @@ use shareexec::input::{EcsRecord, SysmonRecord, looks_like_sysmon};
 use shareexec::{Event, EventTypes};
 
 mod support;
-use support::{BIN, ROOT};
+use support::BIN;
 
 /// An SMB write of C:\Windows\evil.exe by pid 4 on host h1.
 const WRITE: &str = r#"{"@timestamp":"2024-01-03T14:00:00.000Z","event":{"category":["file"],"type":["creation"]},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":4,"name":"System"},"file":{"path":"C:\\Windows\\evil.exe","extension":"exe"},"id":"w1"}"#;
@@ -93,15 +93,7 @@ fn gzip_on_stdin_split_after_first_byte_is_not_detected() {
     gz.write_all(plain.as_bytes()).unwrap();
     let gz = gz.finish().unwrap();
 
-    let mut child = Command::new(BIN)
-        .args(["--output-format", "json"])
-        .current_dir(ROOT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = support::spawn_piped(&["--output-format", "json"], true);
     stdin.write_all(&gz[..1]).unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(300));

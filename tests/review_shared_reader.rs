@@ -9,23 +9,15 @@
 mod support;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use support::{BIN, ROOT, observed};
+use support::observed;
 
 /// Runs the binary with `args`, writing `input` to its standard input in pieces of
 /// 1..=`max` bytes (pseudo-random), each after a pause of up to `pause_us`.
 fn run_trickled(args: &[&str], input: &[u8], max: usize, pause_us: u64) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = support::spawn_piped(args, true);
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
         let mut seed = 0x2545_f491_4f6c_dd1d_u64;

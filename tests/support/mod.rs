@@ -86,6 +86,33 @@ pub fn read_maybe_gz(path: &Path) -> Vec<u8> {
     }
 }
 
+/// The `shareexec` binary started from the repository root with `args`, its standard
+/// input a pipe (returned: the caller writes, and closes it by dropping it) and its
+/// outputs piped (`capture`) or discarded.
+#[cfg(feature = "cli")]
+pub fn spawn_piped(
+    args: &[&str],
+    capture: bool,
+) -> (std::process::Child, std::process::ChildStdin) {
+    let out = || {
+        if capture {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .stdin(Stdio::piped())
+        .stdout(out())
+        .stderr(out())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
 /// Runs the `shareexec` binary (only in test crates that Cargo builds it for) from the
 /// repository root with `args`, feeding `stdin` (none: stdin is `/dev/null`).
 #[cfg(feature = "cli")]

@@ -30,6 +30,9 @@ pub struct Lines {
     pub consumed: u64,
     /// The search for `\n` (its searcher built once, not on each line).
     newline: ByteSearch<b'\n'>,
+    /// A read may wait indefinitely (standard input, a pipe, a terminal: anything but
+    /// a regular file or bytes in memory).
+    pub may_wait: bool,
 }
 
 /// What one read gave.
@@ -84,15 +87,22 @@ impl Lines {
             eof: false,
             consumed: 0,
             newline: ByteSearch::new(),
+            may_wait: true,
         })
     }
 
     pub fn open(path: &Path, max: usize) -> io::Result<Lines> {
-        Lines::new(Box::new(File::open(path)?), max)
+        let file = File::open(path)?;
+        let regular = file.metadata()?.is_file();
+        let mut lines = Lines::new(Box::new(file), max)?;
+        lines.may_wait = !regular;
+        Ok(lines)
     }
 
     pub fn from_bytes(bytes: &'static [u8], max: usize) -> io::Result<Lines> {
-        Lines::new(Box::new(bytes), max)
+        let mut lines = Lines::new(Box::new(bytes), max)?;
+        lines.may_wait = false;
+        Ok(lines)
     }
 
     /// Reads more after `buf[..filled]`: moves the unread bytes to the front first, and

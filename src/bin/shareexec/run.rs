@@ -292,9 +292,9 @@ fn read_input_screened(
         }
         pool.recycle(batch);
         if stopped {
+            // The run ends here: nothing waits for a read under way.
             pool.stop()?;
-            let consumed = pool.take_input()?.map_or(0, |l| l.consumed);
-            return Ok((false, consumed));
+            return Ok((false, 0));
         }
         if let Some(p) = progress {
             p.set_position(pool.consumed());
