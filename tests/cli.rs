@@ -150,14 +150,7 @@ fn line_numbers_span_inputs() {
     let dir = std::env::temp_dir().join(format!("shareexec-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sample = std::fs::read(format!("{ROOT}/data/sample.ndjson")).unwrap();
-    let cut = sample
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(999)
-        .unwrap()
-        .0
-        + 1;
+    let cut = support::line_end(&sample, 999) + 1;
     let (a, b) = (dir.join("a.ndjson"), dir.join("b.ndjson.gz"));
     std::fs::write(&a, &sample[..cut]).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -80,13 +80,7 @@ fn strict_stops_at_the_same_line_with_lines_in_flight() {
     let mut text = support::read_maybe_gz(Path::new(&format!(
         "{ROOT}/tests/fixtures/gen/defend-20k.ndjson.gz"
     )));
-    let cut = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(12_000)
-        .unwrap()
-        .0;
+    let cut = support::line_end(&text, 12_000);
     text.splice(
         cut + 1..cut + 1,
         b"{\"@timestamp\": oops}\n".iter().copied(),

@@ -47,21 +47,9 @@ fn run_trickled(args: &[&str], input: &[u8], max: usize, pause_us: u64) -> Outpu
 fn review_trickled_stdin_gives_the_same_output_for_every_thread_count() {
     let text = support::fixture("gen/defend-20k.ndjson.gz");
     // The first 2 500 lines: enough for batches read by every thread.
-    let cut = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(2_499)
-        .unwrap()
-        .0;
+    let cut = support::line_end(&text, 2_499);
     let plain = &text[..=cut];
-    let line_1800 = plain
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(1_799)
-        .unwrap()
-        .0;
+    let line_1800 = support::line_end(plain, 1_799);
     let mut bad = plain.to_vec();
     bad.splice(
         line_1800 + 1..line_1800 + 1,

@@ -258,15 +258,7 @@ fn review_cli_threads_equal_on_tricky_lines_over_file_gz_and_stdin() {
         text.extend_from_slice(if n % 3 == 0 { b"\r\n" } else { b"\n" });
     }
     text.pop();
-    let cut = |k: usize| {
-        text.iter()
-            .enumerate()
-            .filter(|(_, b)| **b == b'\n')
-            .nth(k)
-            .unwrap()
-            .0
-            + 1
-    };
+    let cut = |k: usize| support::line_end(&text, k) + 1;
     let (a, b) = (cut(1000), cut(2000));
     assert!(text.len() - b > 64 << 10, "stdin spans several batches");
     let dir = std::env::temp_dir().join(format!("shareexec-review-threads-{}", std::process::id()));

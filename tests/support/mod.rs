@@ -19,6 +19,16 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_shareexec");
 /// `tests/fixtures`, absolute.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
+/// Where the `n`th line of `text` ends: the index of its `\n` (lines counted from 0).
+pub fn line_end(text: &[u8], n: usize) -> usize {
+    text.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(n)
+        .expect("the text has that many lines")
+        .0
+}
+
 /// A fixture file's bytes, gunzipped when its name ends in `.gz`; `path` is relative to
 /// `tests/fixtures`.
 pub fn fixture(path: &str) -> Vec<u8> {

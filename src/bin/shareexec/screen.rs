@@ -815,11 +815,12 @@ mod tests {
         }
     }
 
-    /// Hands out at most a pseudo-random 1..=`max` bytes per read, as a pipe does.
-    struct Pieces {
-        data: io::Cursor<Vec<u8>>,
-        seed: u64,
-        max: u64,
+    /// Hands out at most a pseudo-random 1..=`max` bytes per read, as a pipe does
+    /// (`max` 1: a byte at a time).
+    pub(super) struct Pieces {
+        pub(super) data: io::Cursor<Vec<u8>>,
+        pub(super) seed: u64,
+        pub(super) max: u64,
     }
 
     impl Read for Pieces {
@@ -1123,21 +1124,6 @@ mod review_shared_reader {
         }
     }
 
-    /// Hands out 1..=`max` bytes per read (a pipe's pieces), `max` 1: a byte at a time.
-    struct Pieces {
-        data: io::Cursor<Vec<u8>>,
-        rng: Lcg,
-        max: u64,
-    }
-
-    impl Read for Pieces {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = (1 + self.rng.below(self.max)) as usize;
-            let n = n.min(buf.len());
-            self.data.read(&mut buf[..n])
-        }
-    }
-
     /// The lines `Lines` gives for `data` (`\n` ends, a `\r` before it dropped, a last
     /// line without `\n` kept).
     fn expected_lines(data: &[u8]) -> Vec<Vec<u8>> {
@@ -1231,9 +1217,9 @@ mod review_shared_reader {
                     0 | 1 => 1 + rng.below(5_000),
                     _ => 1 << 20,
                 };
-                let reader = Pieces {
+                let reader = super::tests::Pieces {
                     data: io::Cursor::new(data.clone()),
-                    rng: Lcg(tag),
+                    seed: tag,
                     max,
                 };
                 let expected = expected_lines(&data);
