@@ -468,7 +468,10 @@ pub enum Step {
 /// needs next is not screened yet, and it screens what it read. So the threads share
 /// the work by how fast each one is, whatever the input (ECS or Sysmon, plain or gzip)
 /// and the detector's pace, and each screens bytes it has just read. Batches are
-/// handed to the detecting thread in the order they were read.
+/// handed to the detecting thread in the order they were read. An input whose reads
+/// may wait indefinitely (`Lines::may_wait`: standard input, a pipe) is the exception:
+/// the detecting thread reads it only when no batch is on its way, and the workers hand
+/// it part of theirs unscreened instead ([`HANDED_SHARE`]).
 pub struct Pool {
     workers: Vec<Worker>,
     shared: Arc<Shared>,
