@@ -164,8 +164,8 @@ pub struct DetectArgs {
     pub prefilter: PrefilterMode,
     /// Threads that read and screen lines (Sysmon sniff and decode, ECS prefilter, full
     /// decode) beside the one that detects and writes in input order (which reads and
-    /// screens too while it would wait): the output is the same for every value. 0: everything on one thread. Default: the
-    /// number of cores minus one, at most 8.
+    /// screens too while it would wait): the output is the same for every value.
+    /// 0: everything on one thread. Default: the number of cores minus one, at most 8.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub threads: Option<u16>,
     /// Cap on pending writes, all hosts together.

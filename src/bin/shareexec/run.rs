@@ -224,10 +224,9 @@ fn read_inputs(
         };
         run.sources.push((run.line + 1, name.clone()));
         let progress = progress_bar(args, size);
-        let (whole, consumed) = read_input(run, args, &name, lines, progress.as_ref())?;
-        if !whole {
+        let Some(consumed) = read_input(run, args, &name, lines, progress.as_ref())? else {
             return Ok(Outcome::BadLine);
-        }
+        };
         run.bytes += consumed;
         if let Some(p) = progress {
             p.finish_and_clear();
@@ -236,15 +235,15 @@ fn read_inputs(
     Ok(Outcome::Done)
 }
 
-/// Reads one input to its end: false when `--strict` stopped at a bad line, and the
-/// bytes read.
+/// Reads one input to its end: the bytes read, or `None` when `--strict` stopped at a
+/// bad line.
 fn read_input(
     run: &mut Run,
     args: &DetectArgs,
     name: &str,
     mut lines: Lines,
     progress: Option<&indicatif::ProgressBar>,
-) -> io::Result<(bool, u64)> {
+) -> io::Result<Option<u64>> {
     if let Some(mut pool) = run.pool.take() {
         let read = read_input_screened(run, args, name, lines, progress, &mut pool);
         run.pool = Some(pool);
@@ -254,7 +253,7 @@ fn read_input(
     while let Some(line) = lines.next_line()? {
         local += 1;
         if !handle_line(run, args, name, local, line, None)? {
-            return Ok((false, lines.consumed));
+            return Ok(None);
         }
         if let Some(p) = progress
             && run.line.is_multiple_of(4096)
@@ -262,7 +261,7 @@ fn read_input(
             p.set_position(lines.consumed);
         }
     }
-    Ok((true, lines.consumed))
+    Ok(Some(lines.consumed))
 }
 
 /// `read_input` with the screening threads: the same lines, handled in the same
@@ -274,7 +273,7 @@ fn read_input_screened(
     lines: Lines,
     progress: Option<&indicatif::ProgressBar>,
     pool: &mut Pool,
-) -> io::Result<(bool, u64)> {
+) -> io::Result<Option<u64>> {
     pool.start(lines)?;
     let mut local = 0u64;
     let end = loop {
@@ -294,14 +293,14 @@ fn read_input_screened(
         if stopped {
             // The run ends here: nothing waits for a read under way.
             pool.stop()?;
-            return Ok((false, 0));
+            return Ok(None);
         }
         if let Some(p) = progress {
             p.set_position(pool.consumed());
         }
     };
     let consumed = pool.take_input()?.map_or(0, |l| l.consumed);
-    end.map(|()| (true, consumed))
+    end.map(|()| Some(consumed))
 }
 
 /// Decodes and hands over one line (`pre`: what a screening thread found about it),
