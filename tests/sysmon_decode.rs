@@ -9,8 +9,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use shareexec::input::{
-    SysmonErrorKind, SysmonKind, SysmonRecord, TimestampError, decode_line, decode_sysmon_line,
-    looks_like_sysmon, parse_rfc3339,
+    SysmonErrorKind, SysmonKind, SysmonRecord, TimestampError, decode_line, decode_sysmon_events,
+    decode_sysmon_line, looks_like_sysmon, parse_rfc3339,
 };
 use shareexec::*;
 
@@ -1178,6 +1178,196 @@ fn borrowed_and_owned() {
 // ---------------------------------------------------------------------------------------
 // Never panics
 // ---------------------------------------------------------------------------------------
+
+/// `decode_sysmon_events` against `decode_sysmon_line`: the same error, or the same
+/// events; `Ok(None)` only where the full decode makes no event. Returns whether the
+/// line took the light pass's shortcut (`Ok(None)` for a line that is not blank).
+#[track_caller]
+fn events_only_agrees(line: &[u8]) -> bool {
+    let full = decode_sysmon_line(line);
+    let light = decode_sysmon_events(line);
+    let shown = String::from_utf8_lossy(line);
+    match (&full, &light) {
+        (Err(a), Err(b)) => assert_eq!(a, b, "{shown}"),
+        (Ok(a), Ok(b)) => {
+            let want: Vec<Event<'_>> = a.iter().flat_map(|r| r.events(1)).collect();
+            let got: Vec<Event<'_>> = b.iter().flat_map(|r| r.events(1)).collect();
+            assert_eq!(got, want, "{shown}");
+            if let Some(b) = b {
+                assert_eq!(
+                    Some(b),
+                    a.as_ref(),
+                    "a record built is the full one: {shown}"
+                );
+            }
+        }
+        _ => panic!("{shown}: full {full:?}, events only {light:?}"),
+    }
+    matches!((&full, &light), (Ok(Some(_)), Ok(None)))
+}
+
+/// Every line of every fixture corpus (Sysmon, ECS, the true positives in every
+/// shape) decodes to the same events or error with and without the light pass, and
+/// the Sysmon recordings' many records of other event ids take its shortcut.
+#[test]
+fn events_only_decode_agrees_on_every_fixture_line() {
+    let mut shortcuts = 0;
+    let mut lines_seen = 0;
+    for path in support::fixture_corpora() {
+        let bytes = support::read_maybe_gz(&path);
+        for (_, line) in lines(&bytes) {
+            lines_seen += 1;
+            shortcuts += usize::from(events_only_agrees(line));
+        }
+    }
+    // The OTRF recordings alone hold 637 records of ids that make no event.
+    assert!(
+        lines_seen > 100_000 && shortcuts >= 637,
+        "{shortcuts} of {lines_seen}"
+    );
+}
+
+/// Cases the property test found: a float in any leaf makes the full decoder's slow
+/// pass, which reads skipped numbers as numbers too, so that a `1e400` it skipped in the
+/// fast pass is then an error; the light pass must leave such lines to it.
+#[test]
+fn events_only_decode_leaves_a_slow_pass_to_the_full_decoder() {
+    for doc in [
+        r##"{"host":{"#text":1e400},"EventID":13.0,"EventID":"13"}"##,
+        r##"{"Event.System":{"#text":1e400},"TargetFilename":13.0,"EventID":"13"}"##,
+        r##"{"x":1e400,"Image":1.5,"EventID":13}"##,
+    ] {
+        assert!(decode_sysmon_line(doc.as_bytes()).is_err(), "{doc}");
+        assert!(!events_only_agrees(doc.as_bytes()), "{doc}");
+    }
+    // Without the float in a leaf, the skipped `1e400` is no error, and the shortcut
+    // is taken.
+    let doc = r##"{"x":1e400,"Image":"C:\\x.exe","EventID":13}"##;
+    assert!(decode_sysmon_line(doc.as_bytes()).is_ok());
+    assert!(events_only_agrees(doc.as_bytes()));
+}
+
+/// JSON values the light pass must read exactly as the full one does: a float out of
+/// range (an error only where the value is parsed), lone surrogates (an error the slow
+/// pass recovers from), escapes, `#text` objects, arrays, nulls, numbers as text.
+const TRICKY_VALUES: &[&str] = &[
+    "1e400",
+    "-1e400",
+    "1.5",
+    "-0",
+    "18446744073709551616",
+    r##""\ud800""##,
+    r##""\udc00x""##,
+    r##""\ud83d\ude00""##,
+    r##""C:\\Windows\\x.exe""##,
+    r##""a\"b""##,
+    r##""\u0041""##,
+    r##""\x""##,
+    "\"a\u{1}b\"",
+    r##"{"#text":"x"}"##,
+    r##"{"#text":1e400}"##,
+    r##"{"#attributes":{"Name":"x"},"#text":"\ud800"}"##,
+    r##"{"a":1}"##,
+    r##"[]"##,
+    r##"["x"]"##,
+    r##"["x","y"]"##,
+    r##"[1e400]"##,
+    r##"[[1]]"##,
+    "null",
+    "true",
+    r##""""##,
+    r##""  ""##,
+    r##""13""##,
+    r##""11""##,
+    "13",
+    "11",
+    "1",
+    "13.0",
+    "-13",
+    "4294967296",
+    "tru",
+    "01",
+];
+
+const EVENT_IDS: &[&str] = &[
+    "13",
+    "12",
+    "7",
+    "10",
+    "3",
+    "1",
+    "11",
+    "23",
+    "26",
+    "29",
+    r##""13""##,
+    r##"" 13 ""##,
+    "13.0",
+    "-1",
+    "4294967296",
+    "1e400",
+    r##""""##,
+    "null",
+    "[13]",
+    "[13,1]",
+    r##"{"#text":13}"##,
+    r##""\u0031\u0033""##,
+    r##""\ud800""##,
+];
+
+fn raw_document() -> impl Strategy<Value = String> {
+    let value = prop_oneof![
+        prop::sample::select(TRICKY_VALUES).prop_map(str::to_string),
+        json_value().prop_map(|v| v.to_string()),
+    ];
+    (
+        prop::sample::select(EVENT_IDS),
+        prop::collection::vec((prop::sample::select(KEYS), value), 0..8),
+        0usize..9,
+    )
+        .prop_map(|(eid, fields, at)| {
+            // Raw text, so that duplicate keys and values serde_json cannot hold survive.
+            let mut members: Vec<String> = fields
+                .into_iter()
+                .map(|(k, v)| format!("{}:{v}", Value::from(k)))
+                .collect();
+            members.insert(at.min(members.len()), format!(r#""EventID":{eid}"#));
+            format!("{{{}}}", members.join(","))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 20_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Documents of every shape's keys, with event ids and values chosen where the
+    /// light pass could go wrong.
+    #[test]
+    fn events_only_decode_agrees_on_arbitrary_documents(doc in raw_document()) {
+        events_only_agrees(doc.as_bytes());
+    }
+
+    /// Real records, candidate or not, with bytes overwritten.
+    #[test]
+    fn events_only_decode_agrees_on_mutated_real_lines(
+        line in any::<prop::sample::Index>(),
+        cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+    ) {
+        thread_local!(static LINES: Vec<Vec<u8>> = [HARD_NEGATIVE, HALF_SEQUENCE]
+            .iter()
+            .flat_map(|p| read(p).split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec).collect::<Vec<_>>())
+            .collect());
+        let mut bytes = LINES.with(|l| l[line.index(l.len())].clone());
+        for (at, b) in cuts {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        events_only_agrees(&bytes);
+    }
+}
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

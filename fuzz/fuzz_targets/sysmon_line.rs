@@ -1,11 +1,13 @@
 //! Sysmon line decoding on arbitrary bytes: never panics; decoded events are
 //! well-formed (a process create is a start, a file event has a type; a missing
-//! `TargetFilename` is a missing path, which never joins); and decoding into a
-//! `Decoded` (as the CLI's screening threads do) gives the same events or error.
+//! `TargetFilename` is a missing path, which never joins); decoding into a
+//! `Decoded` (as the CLI's screening threads do) gives the same events or error; and
+//! so does `decode_sysmon_events`, whose light pass builds no record of an event id
+//! that makes no event.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shareexec::input::{Decoded, decode_sysmon_line, looks_like_sysmon};
+use shareexec::input::{Decoded, decode_sysmon_events, decode_sysmon_line, looks_like_sysmon};
 use shareexec::{Event, EventTypes};
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +26,12 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => Err(e.clone()),
     };
     assert_eq!(there, want);
+    let light_record = decode_sysmon_events(data);
+    let light: Result<Vec<Event<'_>>, _> = match &light_record {
+        Ok(record) => Ok(record.iter().flat_map(|r| r.events(1)).collect()),
+        Err(e) => Err(e.clone()),
+    };
+    assert_eq!(light, want);
     let Ok(Some(record)) = here else {
         return;
     };

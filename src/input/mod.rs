@@ -196,6 +196,13 @@
 //! | 23 FileDelete, 26 FileDeleteDetected | file | `deletion` | never a candidate, but typed correctly; `file.hash.*` |
 //! | anything else, or another channel | none | | decoded (so the line is valid or not) and dropped |
 //!
+//! A caller that wants only the events (as the CLI) decodes with
+//! [`decode_sysmon_events`]: the same events and errors as [`decode_sysmon_line`], but a
+//! record of an event id that makes no event (registry, image loads, process access:
+//! most of a Sysmon log) is parsed with the same checks but not built: its strings are
+//! not copied out, its times and hashes not read (8 % fewer instructions a line on the
+//! OTRF recordings, where 97 % of the records are such).
+//!
 //! - **Channel** (*choice*): a record is Sysmon when its channel or provider contains
 //!   `sysmon` (ASCII case-insensitive), or when it names neither (a Sysmon-only export).
 //!   A Security-log 4688 or a System-log 7045 in the same stream makes no event.
@@ -264,5 +271,5 @@ pub use rfc3339::{TimestampError, format_rfc3339, parse_rfc3339};
 pub use screening::{Decoded, Screener, Screening};
 pub use sysmon::{
     SysmonError, SysmonErrorKind, SysmonKind, SysmonLineError, SysmonRecord, SysmonSniffer,
-    decode_sysmon_line, looks_like_sysmon,
+    decode_sysmon_events, decode_sysmon_line, looks_like_sysmon,
 };

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use super::common::is_blank;
 use super::ecs::{EcsError, EcsRecord};
 use super::prefilter::{Decision, Prefilter, Raw, Scanned, Screen, Triage};
-use super::sysmon::{SysmonError, decode_sysmon_line};
+use super::sysmon::{SysmonError, decode_sysmon_events};
 use crate::event::{
     CodeSignature, Event, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent,
 };
@@ -513,7 +513,7 @@ impl Decoded {
         if u32::try_from(line.len()).is_err() {
             return Ok(());
         }
-        match decode_sysmon_line(line) {
+        match decode_sysmon_events(line) {
             Ok(record) => {
                 for event in record.iter().flat_map(|r| r.events(0)) {
                     let text = self.spare.pop().unwrap_or_default();

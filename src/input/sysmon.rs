@@ -300,6 +300,38 @@ pub fn decode_sysmon_line(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, Sysmo
     }
 }
 
+/// [`decode_sysmon_line`] for a caller that wants only the record's
+/// [`events`](SysmonRecord::events): `Ok(None)` also for a record of an event id the
+/// rule never turns into an event (any but 1, 11, 23, 26 and 29), which is then checked
+/// as [`SysmonRecord::parse`] checks it but not built. Errors and events are exactly
+/// `decode_sysmon_line`'s; the work is less on the records that make no event (most
+/// of a Sysmon log: registry, image loads, network connections, process access).
+///
+/// # Errors
+///
+/// As [`decode_sysmon_line`].
+///
+/// # Example
+///
+/// ```
+/// use shareexec::input::{decode_sysmon_events, decode_sysmon_line};
+///
+/// let registry = br#"{"EventID":13,"Channel":"Microsoft-Windows-Sysmon/Operational","TargetObject":"HKLM\\x"}"#;
+/// assert!(decode_sysmon_events(registry).unwrap().is_none());
+/// assert_eq!(decode_sysmon_line(registry).unwrap().unwrap().events(1).count(), 0);
+/// let broken = br#"{"EventID":13,"TargetObject":"HKLM\x"}"#;
+/// assert_eq!(decode_sysmon_events(broken).unwrap_err(), decode_sysmon_line(broken).unwrap_err());
+/// ```
+pub fn decode_sysmon_events(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, SysmonError> {
+    if is_blank(line) {
+        return Ok(None);
+    }
+    match frame(line) {
+        Ok((text, _)) if makes_no_event(text) => Ok(None),
+        _ => SysmonRecord::parse(line).map(Some),
+    }
+}
+
 /// A cheap guess whether a line is a Windows event record in one of the shapes
 /// [`SysmonRecord`] reads, rather than an Elastic Defend (ECS) document: for
 /// auto-detecting an input's format from its first line.
@@ -762,6 +794,41 @@ fn decode<'t>(
     builder.finish().map_err(SysmonError::from)
 }
 
+/// The light pass: whether `text` is certainly a record that
+/// [`SysmonRecord::parse`] would decode without error into a record of an event id the
+/// rule never turns into an event (any but 1, 11, 23, 26 and 29), so that no record
+/// need be built. The document is parsed exactly as the full pass parses it (the same
+/// routing, each leaf's value read the same way, so the same checks), but only the
+/// event id is kept. Any doubt is `false`: an error of any kind (the full pass then
+/// makes the error, or its slow pass recovers), a leaf holding a JSON float (the full
+/// pass then makes its slow pass, which reads every number, skipped ones included,
+/// as a number: `1e400` anywhere is then an error), no event id or one that is not an
+/// integer, or a candidate event id (whose record the full pass builds, and whose
+/// channel decides whether it is Sysmon's).
+///
+/// Why the full pass agrees otherwise: its fast pass makes the same parser calls on
+/// the same text, so it succeeds too, collects the same event id and has no float
+/// to read again; everything else it reads for a record of another id is read
+/// leniently (`strict` off), which never fails.
+fn makes_no_event(text: &str) -> bool {
+    let mut builder = Builder {
+        light: true,
+        ..Builder::default()
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = BranchSeed {
+        b: &mut builder,
+        nodes: ROOT,
+        root: true,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    parsed.is_ok()
+        && builder.error.is_none()
+        && !builder.needs_texts
+        && matches!(builder.event_id(), Ok(id) if SysmonKind::from_event_id(id) == SysmonKind::Other)
+}
+
 /// The slow pass (see the ECS decoder's `decode_slow`): unpaired surrogate escapes
 /// become `\ufffd` (as Lucene indexes them), JSON numbers get their text. `None`: the
 /// fast pass's error stands.
@@ -1122,6 +1189,8 @@ struct Builder<'a> {
     numbers: Option<NumberTokens<'a>>,
     /// The fast pass collected a JSON float, whose text only the slow pass has.
     needs_texts: bool,
+    /// The light pass ([`makes_no_event`]): only the event id is kept.
+    light: bool,
 }
 
 fn wrong(field: &'static str, expected: &'static str, found: &'static str) -> SysmonErrorKind {
@@ -1444,9 +1513,19 @@ impl<'a> Visitor<'a> for BranchSeed<'_, 'a> {
                     root: false,
                 })?,
                 Route::Leaf(field, path) => {
-                    let value = map.next_value_seed(LeafSeed(b.numbers.as_mut()))?;
+                    let keep = !b.light || field == Field::EventId;
+                    let value = map.next_value_seed(LeafSeed {
+                        numbers: b.numbers.as_mut(),
+                        keep,
+                    })?;
+                    // Set for a leaf the light pass does not keep too: the full pass
+                    // keeps it, and then makes its slow pass (whose verdict the light
+                    // pass must not presume).
                     if matches!(value, Some(Raw::Float(None))) {
                         b.needs_texts = true;
+                    }
+                    if !keep {
+                        continue;
                     }
                     if let Some(slot) = b.slots.get_mut(field.index()) {
                         *slot = value.map(|v| (v, path));
@@ -1553,12 +1632,18 @@ impl Visitor<'_> for TextKey {
 
 /// The value of a leaf field, collected as it is (`None` for `null`). Holds the slow
 /// pass's number tokens.
-struct LeafSeed<'c, 'a>(Option<&'c mut NumberTokens<'a>>);
+struct LeafSeed<'c, 'a> {
+    numbers: Option<&'c mut NumberTokens<'a>>,
+    /// Whether the value is kept: when not (a field the light pass does not read), a
+    /// string with escapes is parsed all the same (the same checks, the same errors)
+    /// but not copied out.
+    keep: bool,
+}
 
 impl<'a> LeafSeed<'_, 'a> {
     /// The text of the number being read, in the slow pass.
     fn number_text(&mut self) -> Option<&'a str> {
-        self.0.as_mut().and_then(|numbers| numbers.next())
+        self.numbers.as_mut().and_then(|numbers| numbers.next())
     }
 }
 
@@ -1582,7 +1667,11 @@ impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(Raw::Str(Cow::Owned(v.to_owned()))))
+        Ok(Some(if self.keep {
+            Raw::Str(Cow::Owned(v.to_owned()))
+        } else {
+            Raw::Bad("a string")
+        }))
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
@@ -1617,15 +1706,20 @@ impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
 
     /// A one-element array is its element, an empty one is missing, more is refused.
     fn visit_seq<A: SeqAccess<'a>>(mut self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let Some(first) = seq.next_element_seed(LeafSeed(self.0.as_deref_mut()))? else {
+        let keep = self.keep;
+        let Some(first) = seq.next_element_seed(LeafSeed {
+            numbers: self.numbers.as_deref_mut(),
+            keep,
+        })?
+        else {
             return Ok(None);
         };
         if seq
-            .next_element_seed(Skip(self.0.as_deref_mut()))?
+            .next_element_seed(Skip(self.numbers.as_deref_mut()))?
             .is_some()
         {
             while seq
-                .next_element_seed(Skip(self.0.as_deref_mut()))?
+                .next_element_seed(Skip(self.numbers.as_deref_mut()))?
                 .is_some()
             {}
             return Ok(Some(Raw::Bad("an array of several values")));
@@ -1640,10 +1734,13 @@ impl<'a> Visitor<'a> for LeafSeed<'_, 'a> {
         let mut has_text = false;
         while let Some(is_text) = map.next_key_seed(TextKey)? {
             if is_text {
-                text = map.next_value_seed(LeafSeed(self.0.as_deref_mut()))?;
+                text = map.next_value_seed(LeafSeed {
+                    numbers: self.numbers.as_deref_mut(),
+                    keep: self.keep,
+                })?;
                 has_text = true;
             } else {
-                map.next_value_seed(Skip(self.0.as_deref_mut()))?;
+                map.next_value_seed(Skip(self.numbers.as_deref_mut()))?;
             }
         }
         Ok(if has_text {

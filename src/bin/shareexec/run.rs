@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use shareexec::input::format_rfc3339;
 use shareexec::input::{
-    EcsPipeline, Prefiltering, SysmonErrorKind, SysmonSniffer, decode_sysmon_line,
+    EcsPipeline, Prefiltering, SysmonErrorKind, SysmonSniffer, decode_sysmon_events,
 };
 use shareexec::output::{Location, verdict_json};
 use shareexec::{Config, Detector, Semantics, Stats, Verdict};
@@ -361,7 +361,7 @@ fn decode_and_handle(
                 Err(e) => Err(e.to_string()),
             };
         }
-        match decode_sysmon_line(text) {
+        match decode_sysmon_events(text) {
             Ok(record) => {
                 record
                     .iter()
