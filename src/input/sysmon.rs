@@ -24,6 +24,8 @@
 //! is known, so that a record the rule never looks at cannot fail on a field it does
 //! not need.
 
+mod light;
+
 use alloc::borrow::{Cow, ToOwned};
 use alloc::string::{String, ToString};
 use core::fmt;
@@ -797,20 +799,26 @@ fn decode<'t>(
 /// The light pass: whether `text` is certainly a record that
 /// [`SysmonRecord::parse`] would decode without error into a record of an event id the
 /// rule never turns into an event (any but 1, 11, 23, 26 and 29), so that no record
-/// need be built. The document is parsed exactly as the full pass parses it (the same
-/// routing, each leaf's value read the same way, so the same checks), but only the
-/// event id is kept. Any doubt is `false`: an error of any kind (the full pass then
-/// makes the error, or its slow pass recovers), a leaf holding a JSON float (the full
-/// pass then makes its slow pass, which reads every number, skipped ones included,
-/// as a number: `1e400` anywhere is then an error), no event id or one that is not an
-/// integer, or a candidate event id (whose record the full pass builds, and whose
-/// channel decides whether it is Sysmon's).
+/// need be built. Any doubt is `false`: the full decode then runs.
 ///
-/// Why the full pass agrees otherwise: its fast pass makes the same parser calls on
-/// the same text, so it succeeds too, collects the same event id and has no float
-/// to read again; everything else it reads for a record of another id is read
-/// leniently (`strict` off), which never fails.
+/// The event id comes from the byte walk ([`light::event_id`]) where it is sure, else
+/// from [`fast_pass_event_id`]. Why the full decode agrees when either gives a
+/// non-candidate id: its fast pass succeeds on the text and collects that event id
+/// with no JSON float in a leaf (so it makes no slow pass); everything else it reads
+/// for a record of another id is read leniently (`strict` off), which never fails.
 fn makes_no_event(text: &str) -> bool {
+    let id = light::event_id(text).or_else(|| fast_pass_event_id(text));
+    matches!(id, Some(Ok(id)) if SysmonKind::from_event_id(id) == SysmonKind::Other)
+}
+
+/// The event id the full decode's fast pass would collect from `text`, by that same
+/// pass (the same parser calls, the same routing, each leaf's value read the same
+/// way) keeping nothing else: `Some(Ok(id))`, `Some(Err(()))` when the event id is
+/// missing or not a number; `None` when the pass fails (the full decode then makes the
+/// error, or its slow pass recovers) or a leaf holds a JSON float (the full decode then
+/// makes its slow pass, which reads every number, skipped ones included, as a number:
+/// `1e400` anywhere is then an error).
+fn fast_pass_event_id(text: &str) -> Option<Result<u32, ()>> {
     let mut builder = Builder {
         light: true,
         ..Builder::default()
@@ -823,10 +831,10 @@ fn makes_no_event(text: &str) -> bool {
     }
     .deserialize(&mut de)
     .and_then(|()| de.end());
-    parsed.is_ok()
-        && builder.error.is_none()
-        && !builder.needs_texts
-        && matches!(builder.event_id(), Ok(id) if SysmonKind::from_event_id(id) == SysmonKind::Other)
+    if parsed.is_err() || builder.error.is_some() || builder.needs_texts {
+        return None;
+    }
+    Some(builder.event_id().map_err(drop))
 }
 
 /// The slow pass (see the ECS decoder's `decode_slow`): unpaired surrogate escapes

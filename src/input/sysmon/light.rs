@@ -1,0 +1,623 @@
+//! The light pass's byte walk: the event id of a Sysmon record, read without
+//! serde_json where that is certain to give what serde_json's fast pass gives.
+//!
+//! [`event_id`] walks the JSON text once, routes every key through the decoder's own
+//! tree ([`route`]) and checks every value as the decoder's fast pass would read it,
+//! keeping only the event id. It is a subset of that pass: whatever it is not sure
+//! of (a `\u` escape of a surrogate, a number with a fraction or an exponent where the fast pass
+//! reads it as a number, an integer beyond 18 digits, an event id that is not a plain
+//! string or integer, deep nesting, anything that is not JSON) gives up (`None`), and
+//! the caller runs the serde_json pass. So when it answers, the fast pass would have
+//! succeeded (the same text is valid JSON to it), collected the same event id (the
+//! same routing, the last value wins), and found no JSON float in a leaf (which would
+//! make the full decode's slow pass).
+
+use super::{Builder, Field, Node, ROOT, Raw, Route, route};
+use crate::input::prefilter::find_special;
+use alloc::borrow::Cow;
+
+/// Nesting the walk follows before it gives up (serde_json's own limit is 128).
+const MAX_DEPTH: u32 = 64;
+
+/// The event id `text` (one framed JSON document) would give the decoder's fast pass,
+/// if the walk is sure of it: `Some(Ok(id))`, or `Some(Err(()))` for a document that
+/// is certainly valid but whose event id is missing or not a number (the caller then
+/// decodes it in full); `None` when unsure.
+pub(super) fn event_id(text: &str) -> Option<Result<u32, ()>> {
+    let mut walk = Walk {
+        text,
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+        event_id: None,
+    };
+    walk.ws();
+    walk.object(ROOT)?;
+    walk.ws();
+    if walk.i != walk.b.len() {
+        return None;
+    }
+    let mut builder = Builder::default();
+    if let Some(slot) = builder.slots.get_mut(Field::EventId.index()) {
+        *slot = walk.event_id.map(|raw| (raw, "EventID"));
+    }
+    Some(builder.event_id().map_err(drop))
+}
+
+struct Walk<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+    /// The last event id value met (`None` after a `null` one, as the fast pass's slot).
+    event_id: Option<Raw<'a>>,
+}
+
+impl<'a> Walk<'a> {
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// JSON whitespace, as serde_json skips it. Compact JSON has none between tokens:
+    /// one comparison settles that case.
+    #[inline(always)]
+    fn ws(&mut self) {
+        if self.peek().is_some_and(|c| c <= b' ') {
+            self.ws_loop();
+        }
+    }
+
+    fn ws_loop(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// A string at the cursor, checked as both of serde_json's string readers check
+    /// it (no control byte; the simple escapes, and `\u` escapes of characters that
+    /// are not surrogates); a surrogate escape gives up. Its raw text and whether it
+    /// held escapes.
+    #[inline(always)]
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            let j = find_special::<false>(self.b, self.i)?;
+            match *self.b.get(j)? {
+                b'"' => {
+                    self.i = j + 1;
+                    // Quotes are ASCII: both ends are character boundaries.
+                    return Some((self.text.get(start..j)?, escaped));
+                }
+                b'\\' => {
+                    self.i = match *self.b.get(j + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j + 2,
+                        // A character that is not a surrogate (`\u003c`, as Go's and
+                        // nxlog's encoders write `<`): both readers take it. A surrogate,
+                        // which only the one that decodes pairs them, gives up.
+                        b'u' => {
+                            let hex = self.b.get(j + 2..j + 6)?;
+                            let mut code = 0u32;
+                            for &h in hex {
+                                code = code * 16 + char::from(h).to_digit(16)?;
+                            }
+                            if (0xD800..=0xDFFF).contains(&code) {
+                                return None;
+                            }
+                            j + 6
+                        }
+                        _ => return None,
+                    };
+                    escaped = true;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A number token that serde_json reads as a 64-bit integer whichever way it reads
+    /// it: no fraction, no exponent, no `-0`, at most 18 digits. Its text.
+    #[inline(always)]
+    fn integer(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.i += 1;
+        }
+        let digits = self.i;
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        let len = self.i - digits;
+        let zero = self.b.get(digits) == Some(&b'0');
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E' | b'0'..=b'9'))
+            || len > 18
+            || (negative && zero)
+        {
+            return None;
+        }
+        self.text.get(start..self.i)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? == word {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// After a member or an element: `,` (more follow: `false`) or `close` (`true`).
+    #[inline(always)]
+    fn next_or_close(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(false)
+            }
+            c if c == close => {
+                self.i += 1;
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    /// Members of an object until its `}` (the `{` eaten, whitespace skipped), each
+    /// key given to `member` with the cursor on its value.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.enter()?;
+        if self.peek()? == b'}' {
+            self.i += 1;
+        } else {
+            loop {
+                let (key, escaped) = self.string()?;
+                if escaped {
+                    return None;
+                }
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                member(self, key)?;
+                if self.next_or_close(b'}')? {
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// Elements of an array until its `]` (the `[` eaten, whitespace skipped), the
+    /// first one's index 0.
+    fn elements(&mut self, mut element: impl FnMut(&mut Self, usize) -> Option<()>) -> Option<()> {
+        self.enter()?;
+        if self.peek()? == b']' {
+            self.i += 1;
+        } else {
+            let mut n = 0;
+            loop {
+                element(self, n)?;
+                n += 1;
+                if self.next_or_close(b']')? {
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// An object of the decoder's tree (the decoder's `BranchSeed::visit_map`).
+    fn object(&mut self, nodes: &'static [Node]) -> Option<()> {
+        self.eat(b'{')?;
+        self.ws();
+        self.members(|w, key| match route(nodes, key) {
+            Route::Unknown => w.skip(),
+            Route::Branch(children) => w.branch(children),
+            Route::Leaf(Field::EventId, _) => w.event_id_value(),
+            Route::Leaf(..) => w.leaf(),
+        })
+    }
+
+    /// A branch's value that is not the document itself (`BranchSeed`, not at the
+    /// root): an object of the tree; an array, whose objects merge into the branch; any
+    /// other value, read as the fast pass reads it and holding nothing.
+    fn branch(&mut self, nodes: &'static [Node]) -> Option<()> {
+        match self.peek()? {
+            b'{' => self.object(nodes),
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                self.elements(|w, _| w.branch(nodes))
+            }
+            _ => self.scalar().map(drop),
+        }
+    }
+
+    /// A scalar read as a value (serde's `deserialize_any`): a string without `\u`,
+    /// an integer as [`integer`](Self::integer), `true`, `false` or `null`. Whether it
+    /// was `null`.
+    #[inline(always)]
+    fn scalar(&mut self) -> Option<bool> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| false),
+            b't' => self.literal(b"true").map(|()| false),
+            b'f' => self.literal(b"false").map(|()| false),
+            b'n' => self.literal(b"null").map(|()| true),
+            _ => self.integer().map(|_| false),
+        }
+    }
+
+    /// A leaf's value other than the event id's (the decoder's `LeafSeed`): a scalar;
+    /// an array, its first element a leaf's value and the rest skipped; an object, its
+    /// `#text` member a leaf's value and the rest skipped.
+    fn leaf(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                self.elements(|w, n| if n == 0 { w.leaf() } else { w.skip() })
+            }
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                self.members(|w, key| if key == "#text" { w.leaf() } else { w.skip() })
+            }
+            _ => self.scalar().map(drop),
+        }
+    }
+
+    /// The event id's value: a string without escapes or an integer (then kept), or
+    /// `null` (then no event id, as the fast pass's slot); anything else gives up.
+    fn event_id_value(&mut self) -> Option<()> {
+        self.event_id = match self.peek()? {
+            b'"' => match self.string()? {
+                (text, false) => Some(Raw::Str(Cow::Borrowed(text))),
+                (_, true) => return None,
+            },
+            b'n' => {
+                self.literal(b"null")?;
+                None
+            }
+            b'-' | b'0'..=b'9' => Some(Raw::Int(self.integer()?.parse().ok()?)),
+            _ => return None,
+        };
+        Some(())
+    }
+
+    /// Any value, checked and skipped as serde's `IgnoredAny` checks it (numbers by
+    /// their grammar alone, whatever their size).
+    fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                self.members(|w, _| w.skip())
+            }
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                self.elements(|w, _| w.skip())
+            }
+            b'-' | b'0'..=b'9' => self.number_grammar(),
+            _ => self.scalar().map(drop),
+        }
+    }
+
+    /// A number token by JSON's grammar (serde_json's `ignore_integer`, `ignore_decimal`
+    /// and `ignore_exponent`): an optional `-`, `0` or a digit run not starting with `0`,
+    /// an optional fraction, an optional exponent.
+    fn number_grammar(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.peek()?.is_ascii_digit().then_some(())?;
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.peek()?.is_ascii_digit().then_some(())?;
+            self.digits();
+        }
+        // A digit right after the token (`01`) is not JSON.
+        (!self.peek().is_some_and(|c| c.is_ascii_digit())).then_some(())
+    }
+
+    #[inline(always)]
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::super::fast_pass_event_id;
+    use super::event_id;
+    use alloc::format;
+    use alloc::string::{String, ToString};
+    use alloc::vec::Vec;
+    use std::io::Read;
+
+    /// Every line of the Sysmon recordings and true positives in the fixtures.
+    fn fixture_lines() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sysmon");
+        let mut lines = Vec::new();
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains(".ndjson"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let raw = std::fs::read(&path).unwrap();
+            let mut text = String::new();
+            if path.extension().is_some_and(|e| e == "gz") {
+                flate2::read::GzDecoder::new(&raw[..])
+                    .read_to_string(&mut text)
+                    .unwrap();
+            } else {
+                text = String::from_utf8(raw).unwrap();
+            }
+            lines.extend(text.lines().map(str::to_string));
+        }
+        lines
+    }
+
+    /// The walk answers only what the fast pass answers, and on real recordings it
+    /// answers for every line (none holds a `\u` escape or a float where one is read).
+    #[test]
+    fn walk_agrees_with_the_fast_pass_on_the_recordings() {
+        let lines = fixture_lines();
+        assert!(lines.len() > 650, "{}", lines.len());
+        let mut answered = 0;
+        for line in &lines {
+            if let Some(walked) = event_id(line) {
+                answered += 1;
+                assert_eq!(Some(walked), fast_pass_event_id(line), "{line}");
+            }
+        }
+        for line in lines.iter().filter(|l| event_id(l).is_none()) {
+            std::eprintln!("unanswered: {line}");
+        }
+        assert_eq!(answered, lines.len());
+    }
+
+    /// Pieces of documents where the walk could go wrong: every shape's keys, the
+    /// event id in every form, values the fast pass reads as numbers or skips, escapes,
+    /// nesting, broken JSON.
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        " ",
+        "\n",
+        "\"",
+        "\"EventID\"",
+        "\"event_id\"",
+        "\"winlog\"",
+        "\"winlog.event_id\"",
+        "\"Event\"",
+        "\"System\"",
+        "\"Event.System.EventID\"",
+        "\"_source\"",
+        "\"EventData\"",
+        "\"Data\"",
+        "\"Image\"",
+        "\"ProcessId\"",
+        "\"#text\"",
+        "\"#attributes\"",
+        "\"host\"",
+        "\"x\"",
+        "13",
+        "1",
+        "11",
+        "-0",
+        "-13",
+        "0",
+        "01",
+        "1.5",
+        "1e400",
+        "-1e400",
+        "1E2",
+        "18446744073709551616",
+        "123456789012345678",
+        "1234567890123456789",
+        "\"13\"",
+        "\" 13 \"",
+        "\"\"",
+        "\"a\\\"b\"",
+        "\"C:\\\\x.exe\"",
+        "\"\\u0031\"",
+        "\"\\ud800\"",
+        "\"\\x\"",
+        "\"a\u{1}b\"",
+        "\"é\"",
+        "true",
+        "false",
+        "null",
+        "tru",
+        "-",
+        ".5",
+        "1.",
+        "1e",
+    ];
+
+    const KEYS: &[&str] = &[
+        "\"EventID\"",
+        "\"EventID\"",
+        "\"EventID\"",
+        "\"event_id\"",
+        "\"winlog\"",
+        "\"winlog.event_id\"",
+        "\"Event\"",
+        "\"System\"",
+        "\"Event.System.EventID\"",
+        "\"_source\"",
+        "\"EventData\"",
+        "\"Image\"",
+        "\"ProcessId\"",
+        "\"UtcTime\"",
+        "\"host\"",
+        "\"Keywords\"",
+        "\"x\"",
+        "\"#text\"",
+    ];
+
+    /// JSON values (all valid), read or skipped differently by the fast pass.
+    const VALUES: &[&str] = &[
+        "13",
+        "13",
+        "7",
+        "1",
+        "11",
+        "0",
+        "-13",
+        "-0",
+        "1.5",
+        "1e400",
+        "-1e400",
+        "1E2",
+        "0.0",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "123456789012345678",
+        "1234567890123456789",
+        "\"13\"",
+        "\"13\"",
+        "\" 13 \"",
+        "\"+13\"",
+        "\"\"",
+        "\"a\\\"b\"",
+        "\"C:\\\\x.exe\"",
+        "\"\\u0031\\u0033\"",
+        "\"\\u003c\"",
+        "\"\\ud800\"",
+        "\"\\ud83d\\ude00\"",
+        "\"é\"",
+        "true",
+        "false",
+        "null",
+        "[]",
+        "{}",
+        "[13]",
+        "[1e400]",
+        "{\"#text\":13}",
+        "{\"a\":[1,{\"b\":1e400}]}",
+    ];
+
+    /// JSON values the walk reads where the fast pass reads a value.
+    const READABLE: &[&str] = &[
+        "13",
+        "7",
+        "1",
+        "11",
+        "0",
+        "-13",
+        "123456789012345678",
+        "\"13\"",
+        "\" 13 \"",
+        "\"+13\"",
+        "\"\"",
+        "\"a\\\"b\"",
+        "\"C:\\\\x.exe\"",
+        "\"\\u003c\"",
+        "\"é\"",
+        "true",
+        "false",
+        "null",
+        "[]",
+        "{}",
+        "[13]",
+        "[13,1e400]",
+        "{\"#text\":13,\"x\":1e400}",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 20_000,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Raw concatenations of pieces, most of them not JSON.
+        #[test]
+        fn walk_answers_only_what_the_fast_pass_answers(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..24)
+        ) {
+            let text = parts.concat();
+            if let Some(walked) = event_id(&text) {
+                proptest::prop_assert_eq!(Some(walked), fast_pass_event_id(&text), "{}", text);
+            }
+        }
+
+        /// Well-formed documents of keys the decoder routes (and others), each value a
+        /// JSON value the fast pass reads or skips in its own way, nested in a branch,
+        /// an array or a `#text` object now and then.
+        #[test]
+        fn walk_agrees_on_documents(
+            members in proptest::collection::vec(
+                (
+                    proptest::sample::select(KEYS),
+                    proptest::sample::select(VALUES),
+                    proptest::sample::select(READABLE),
+                    0u8..5,
+                ),
+                0..8,
+            )
+        ) {
+            let body: Vec<String> = members
+                .iter()
+                // A key the decoder skips takes any value; the others mostly one the
+                // walk reads (so that it answers often), now and then any.
+                .map(|&(key, any, readable, wrap)| {
+                    let skipped = key == "\"x\"" || key == "\"Keywords\"";
+                    (key, if skipped || wrap == 1 { any } else { readable }, wrap)
+                })
+                .map(|(key, value, wrap)| match wrap {
+                    0 | 1 => format!("{key}:{value}"),
+                    2 => format!("{key}:[{value},{value}]"),
+                    3 => format!("{key}:{{\"EventID\":{value},\"Image\":{value}}}"),
+                    _ => format!("{key}:{{\"#text\":{value}}}"),
+                })
+                .collect();
+            let text = format!("{{{}}}", body.join(","));
+            if let Some(walked) = event_id(&text) {
+                proptest::prop_assert_eq!(Some(walked), fast_pass_event_id(&text), "{}", text);
+            }
+        }
+    }
+}
