@@ -24,8 +24,9 @@
 //!   default configuration (hardened semantics, lateness 10 s): every candidate is
 //!   held for reordering there, so only the skipping pays.
 //!
-//! Group `sysmon`: [`decode_sysmon_line`] over the Sysmon fixtures (no prefilter:
-//! none is proven for Sysmon).
+//! Group `sysmon`: [`decode_sysmon_line`] (`decode`: every record built) and
+//! [`decode_sysmon_events`] (`decode_events`: what the command line runs, a record that
+//! makes no event only checked) over the Sysmon fixtures, beside serde's `IgnoredAny`.
 //!
 //! Run: `cargo bench --bench ndjson` (or `-- ndjson_defend/` for one group).
 
@@ -38,7 +39,8 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::Deserialize;
 use shareexec::input::{
-    EcsPipeline, EcsRecord, Prefilter, Prefiltering, decode_sysmon_line, lacks_rule_category,
+    EcsPipeline, EcsRecord, Prefilter, Prefiltering, decode_sysmon_events, decode_sysmon_line,
+    lacks_rule_category,
 };
 use shareexec::{Config, Detector, Rule, Span};
 
@@ -303,6 +305,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for line in &sysmon_lines {
                 let _ = black_box(decode_sysmon_line(line).is_ok());
+            }
+        })
+    });
+    group.bench_function("decode_events", |b| {
+        b.iter(|| {
+            for line in &sysmon_lines {
+                let _ = black_box(decode_sysmon_events(line).is_ok());
             }
         })
     });
