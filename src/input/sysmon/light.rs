@@ -566,6 +566,362 @@ mod tests {
         "{\"#text\":13,\"x\":1e400}",
     ];
 
+    /// Hand-written edges of serde_json's grammar and of the decoder's routing.
+    const EDGES: &[&str] = &[
+        "{\"EventID\":13}",
+        " \t\r\n{\"EventID\":13} \t\r\n",
+        "\u{feff}{\"EventID\":13}",
+        "{\"EventID\":13}\u{c}",
+        "\u{c}{\"EventID\":13}",
+        "{\"EventID\":13}x",
+        "{\"EventID\":13}{}",
+        "{\"EventID\":13,}",
+        "{\"EventID\":13,\"x\":[1,]}",
+        "{\"EventID\":13,\"x\":{\"a\":1,}}",
+        "{\"EventID\":13,\"x\":[,1]}",
+        "{\"EventID\":13,\"x\":{]}",
+        "{\"EventID\":13,\"x\":[}",
+        "{ }",
+        "{\"EventID\" : 13 , \"x\" : [ ] , \"y\" : { } }",
+        "{\"EventID\":-0}",
+        "{\"EventID\":0}",
+        "{\"EventID\":00}",
+        "{\"EventID\":-}",
+        "{\"EventID\":+13}",
+        "{\"EventID\":013}",
+        "{\"EventID\":13.0}",
+        "{\"EventID\":1.3e1}",
+        "{\"EventID\":-13}",
+        "{\"EventID\":999999999999999999}",
+        "{\"EventID\":-999999999999999999}",
+        "{\"EventID\":4294967295}",
+        "{\"EventID\":4294967296}",
+        "{\"EventID\":\"4294967296\"}",
+        "{\"EventID\":\" 13\\t\"}",
+        "{\"EventID\":\"\\u0031\\u0033\"}",
+        "{\"EventID\":\"1\\u00333\"}",
+        "{\"EventID\":\"\"}",
+        "{\"EventID\":\"  \"}",
+        "{\"EventID\":\"\u{a0}13\u{3000}\"}",
+        "{\"EventID\":\"٣\"}",
+        "{\"EventID\":\"+13\"}",
+        "{\"EventID\":\"-0\"}",
+        "{\"EventID\":\"013\"}",
+        "{\"EventID\":\"13\u{7f}\"}",
+        "{\"EventID\":\"13\u{1f}\"}",
+        "{\"EventID\":true}",
+        "{\"EventID\":nul}",
+        "{\"EventID\":nulll}",
+        "{\"EventID\":null}",
+        "{\"EventID\":13,\"EventID\":null}",
+        "{\"EventID\":null,\"EventID\":13}",
+        "{\"EventID\":13,\"EventID\":\"1\"}",
+        "{\"EventID\":[13]}",
+        "{\"EventID\":{\"#text\":13}}",
+        "{\"\\u0045ventID\":13}",
+        "{\"EventID\":13,\"\\u0045ventID\":1}",
+        "{\"EventID\":13,\"x\":\"\\ud800\"}",
+        "{\"EventID\":13,\"x\":\"\\udc00\"}",
+        "{\"EventID\":13,\"x\":\"\\ud83d\\ude00\"}",
+        "{\"EventID\":13,\"x\":\"\\uD7FF\\uE000\\uFFFF\\u0000\"}",
+        "{\"EventID\":13,\"x\":\"\\uABCG\"}",
+        "{\"EventID\":13,\"x\":\"\\u12\"}",
+        "{\"EventID\":13,\"x\":\"\\U0041\"}",
+        "{\"EventID\":13,\"x\":\"\\a\"}",
+        "{\"EventID\":13,\"x\":\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"}",
+        "{\"EventID\":13,\"x\":\"\u{7f}\u{80}\u{10ffff}\"}",
+        "{\"EventID\":13,\"x\":\"\t\"}",
+        "{\"EventID\":13,\"x\u{0}\":1}",
+        "{\"EventID\":13,\"x\":1e400,\"y\":-1E-400,\"z\":123456789012345678901234567890}",
+        "{\"EventID\":13,\"x\":1.}",
+        "{\"EventID\":13,\"x\":.5}",
+        "{\"EventID\":13,\"x\":1e}",
+        "{\"EventID\":13,\"x\":1e+}",
+        "{\"EventID\":13,\"x\":01}",
+        "{\"EventID\":13,\"x\":-01}",
+        "{\"EventID\":13,\"x\":0.5e5e5}",
+        "{\"EventID\":13,\"x\":1-2}",
+        "{\"EventID\":13,\"x\":-}",
+        "{\"EventID\":13,\"x\":tru}",
+        "{\"EventID\":13,\"x\":True}",
+        "{\"EventID\":13,\"Image\":-0}",
+        "{\"EventID\":13,\"Image\":1e5}",
+        "{\"EventID\":13,\"Image\":18446744073709551615}",
+        "{\"EventID\":13,\"Image\":18446744073709551616}",
+        "{\"EventID\":13,\"Image\":-9223372036854775808}",
+        "{\"EventID\":13,\"Image\":-9223372036854775809}",
+        "{\"EventID\":13,\"Image\":[1.5]}",
+        "{\"EventID\":13,\"Image\":[[1.5]]}",
+        "{\"EventID\":13,\"Image\":[1,1.5]}",
+        "{\"EventID\":13,\"Image\":[1.5,1]}",
+        "{\"EventID\":13,\"Image\":{\"#text\":1.5}}",
+        "{\"EventID\":13,\"Image\":{\"#text\":1,\"#text\":2.5}}",
+        "{\"EventID\":13,\"Image\":{\"x\":2.5,\"#text\":1}}",
+        "{\"EventID\":13,\"Image\":{\"\\u0023text\":2.5}}",
+        "{\"EventID\":13,\"host\":1.5}",
+        "{\"EventID\":13,\"host\":\"\\u00e9\"}",
+        "{\"EventID\":13,\"host\":[[[\"a\"]],1,null,true]}",
+        "{\"EventID\":13,\"host\":{\"name\":1.5}}",
+        "{\"_source\":{\"winlog\":{\"event_id\":13}}}",
+        "{\"_source\":[{\"EventID\":13},{\"EventID\":1}]}",
+        "{\"_source\":\"x\",\"EventID\":13}",
+        "{\"_source\":null,\"EventID\":13}",
+        "{\"_source.winlog.event_id\":13}",
+        "{\"winlog.event_id\":13}",
+        "{\"winlog\":{\"event_id\":13},\"winlog.event_id\":\"1\"}",
+        "{\"winlog\":[[{\"event_id\":13}]]}",
+        "{\"winlog\":13,\"EventID\":5}",
+        "{\"Event\":{\"System\":{\"EventID\":13}}}",
+        "{\"Event\":{\"System\":[{\"EventID\":13},{\"EventID\":null}]}}",
+        "{\"Event.System.EventID\":13}",
+        "{\"Event.System\":{\"EventID\":13}}",
+        "{\"EventID.x\":13}",
+        "{\".EventID\":13}",
+        "{\"EventID.\":13}",
+        "{\"\":13,\"EventID\":5}",
+        "{\"Image\":{\"EventID\":1},\"EventID\":5}",
+        "{\"x\":{\"EventID\":1},\"EventID\":5}",
+        "[{\"EventID\":13}]",
+        "\"EventID\"",
+        "13",
+        "null",
+        "",
+    ];
+
+    /// A small deterministic generator (xorshift) for the differential test.
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'s>(&mut self, from: &[&'s str]) -> &'s str {
+            from[self.below(from.len())]
+        }
+
+        fn ws(&mut self, out: &mut String) {
+            if self.below(4) == 0 {
+                out.push_str(self.pick(&[" ", "\t", "\n", "\r", "  ", "\u{c}", "\u{b}"]));
+            }
+        }
+
+        fn value(&mut self, depth: u32, out: &mut String) {
+            self.ws(out);
+            match self.below(if depth > 4 { 6 } else { 9 }) {
+                0 | 1 => out.push_str(self.pick(&[
+                    "0",
+                    "-0",
+                    "13",
+                    "-13",
+                    "7",
+                    "1",
+                    "01",
+                    "-",
+                    "1.5",
+                    "1e400",
+                    "-1E-2",
+                    "0.0",
+                    "999999999999999999",
+                    "-999999999999999999",
+                    "1234567890123456789",
+                    "-1234567890123456789",
+                    "18446744073709551616",
+                    "-9223372036854775809",
+                    "4294967295",
+                    "4294967296",
+                    "1.",
+                    "1e",
+                    "+1",
+                    ".5",
+                ])),
+                2 | 3 => out.push_str(self.pick(&[
+                    "\"13\"",
+                    "\" 13 \"",
+                    "\"\"",
+                    "\"x\"",
+                    "\"\\u0031\\u0033\"",
+                    "\"\\u00e9\"",
+                    "\"\\uD800\"",
+                    "\"\\udc00x\"",
+                    "\"\\ud83d\\ude00\"",
+                    "\"\\/\\b\\f\"",
+                    "\"\\x\"",
+                    "\"a\u{1}\"",
+                    "\"\u{7f}é\"",
+                    "\"C:\\\\a.exe\"",
+                    "\"\\\"\"",
+                    "\"\\uFFFF\"",
+                    "\"\\u00G0\"",
+                    "\"unterminated",
+                ])),
+                4 => out.push_str(self.pick(&["true", "false", "null", "nul", "tru", "nulls"])),
+                5 => out.push_str(self.pick(&["[]", "{}", "[ ]", "{ }", "[,]", "{,}"])),
+                6 | 7 => {
+                    out.push('{');
+                    let n = self.below(4);
+                    for k in 0..n {
+                        if k > 0 {
+                            out.push(',');
+                        }
+                        self.ws(out);
+                        out.push_str(self.pick(&[
+                            "\"EventID\"",
+                            "\"EventID\"",
+                            "\"event_id\"",
+                            "\"winlog\"",
+                            "\"winlog.event_id\"",
+                            "\"Event\"",
+                            "\"System\"",
+                            "\"_source\"",
+                            "\"Event.System.EventID\"",
+                            "\"EventData\"",
+                            "\"Image\"",
+                            "\"ProcessId\"",
+                            "\"#text\"",
+                            "\"host\"",
+                            "\"x\"",
+                            "\"\"",
+                            "\"\\u0045ventID\"",
+                            "\"Event\\/x\"",
+                            "\"_source.EventID\"",
+                        ]));
+                        self.ws(out);
+                        out.push(':');
+                        self.value(depth + 1, out);
+                    }
+                    if n > 0 && self.below(16) == 0 {
+                        out.push(',');
+                    }
+                    self.ws(out);
+                    out.push('}');
+                }
+                _ => {
+                    out.push('[');
+                    let n = self.below(4);
+                    for k in 0..n {
+                        if k > 0 {
+                            out.push(',');
+                        }
+                        self.value(depth + 1, out);
+                    }
+                    if n > 0 && self.below(16) == 0 {
+                        out.push(',');
+                    }
+                    self.ws(out);
+                    out.push(']');
+                }
+            }
+            self.ws(out);
+        }
+
+        /// A document: an object of generated members, mutated now and then.
+        fn document(&mut self) -> String {
+            let mut out = String::new();
+            self.ws(&mut out);
+            out.push('{');
+            let n = self.below(5);
+            for k in 0..n {
+                if k > 0 {
+                    out.push(',');
+                }
+                let key = self.pick(&[
+                    "\"EventID\"",
+                    "\"winlog\"",
+                    "\"Event\"",
+                    "\"System\"",
+                    "\"_source\"",
+                    "\"Image\"",
+                    "\"x\"",
+                    "\"host\"",
+                    "\"winlog.event_id\"",
+                    "\"event_id\"",
+                ]);
+                out.push_str(key);
+                out.push(':');
+                self.value(0, &mut out);
+            }
+            out.push('}');
+            self.ws(&mut out);
+            if self.below(2) == 0 {
+                let mut chars: Vec<char> = out.chars().collect();
+                for _ in 0..=self.below(3) {
+                    let at = self.below(chars.len() + 1);
+                    match self.below(3) {
+                        0 if at < chars.len() => {
+                            chars.remove(at);
+                        }
+                        1 if at < chars.len() => chars.insert(at, chars[at]),
+                        _ => {
+                            let c = self.pick(&[
+                                ",", "]", "}", "{", "[", "\"", "\\", "-", "0", "9", "e", ".", " ",
+                                "\u{7f}", "\u{1}", "é", "\u{feff}", "n", ":", "u",
+                            ]);
+                            chars.insert(at, c.chars().next().unwrap());
+                        }
+                    }
+                }
+                out = chars.into_iter().collect();
+            }
+            out
+        }
+    }
+
+    /// The walk against the fast pass on hand-written edges and on generated documents,
+    /// most of them valid JSON, many mutated; it must answer on a good share of them.
+    #[test]
+    fn walk_agrees_on_edges_and_generated_documents() {
+        for text in EDGES {
+            if let Some(walked) = event_id(text) {
+                assert_eq!(Some(walked), fast_pass_event_id(text), "{text:?}");
+            }
+        }
+        // Nesting at and past the walk's limit, and long strings (the eight-byte steps of
+        // the string search) with a control byte, an escape or a quote at every place.
+        let mut built = Vec::new();
+        for depth in [62, 63, 64, 65, 126, 127, 128] {
+            let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+            built.push(format!("{{\"x\":{open}{close},\"EventID\":13}}"));
+            built.push(format!("{{\"Image\":{open}1{close},\"EventID\":13}}"));
+            built.push(format!("{{\"host\":{open}{{}}{close},\"EventID\":13}}"));
+        }
+        for at in 0..24 {
+            for special in ["\u{1}", "\u{1f}", "\\\\", "\\u0041", "\\\"", "\u{7f}", "é"] {
+                let mut s = "abcdefghijklmnopqrstuvwx".to_string();
+                s.insert_str(at, special);
+                built.push(format!("{{\"x\":\"{s}\",\"EventID\":\"{s}\"}}"));
+                built.push(format!("{{\"{s}\":1,\"EventID\":\"13{s}\"}}"));
+            }
+        }
+        for text in &built {
+            if let Some(walked) = event_id(text) {
+                assert_eq!(Some(walked), fast_pass_event_id(text), "{text:?}");
+            }
+        }
+        let mut g = Gen(0x9E37_79B9_7F4A_7C15);
+        let (mut answered, mut valid) = (0, 0);
+        for _ in 0..20_000 {
+            let text = g.document();
+            let fast = fast_pass_event_id(&text);
+            valid += usize::from(fast.is_some());
+            if let Some(walked) = event_id(&text) {
+                answered += 1;
+                assert_eq!(Some(walked), fast, "{text:?}");
+            }
+        }
+        assert!(
+            answered > 2_000 && valid > answered,
+            "{answered} of {valid}"
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig {
             cases: 20_000,
