@@ -16,7 +16,8 @@ use super::{Builder, Field, Node, ROOT, Raw, Route, route};
 use crate::input::prefilter::find_special;
 use alloc::borrow::Cow;
 
-/// Nesting the walk follows before it gives up (serde_json's own limit is 128).
+/// Nesting the walk follows before it gives up (serde_json's `deserialize_any` allows
+/// 127 levels; its `IgnoredAny` has no limit).
 const MAX_DEPTH: u32 = 64;
 
 /// The event id `text` (one framed JSON document) would give the decoder's fast pass,
@@ -252,9 +253,9 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// A scalar read as a value (serde's `deserialize_any`): a string without `\u`,
-    /// an integer as [`integer`](Self::integer), `true`, `false` or `null`. Whether it
-    /// was `null`.
+    /// A scalar read as a value (serde's `deserialize_any`): a string (no surrogate
+    /// escape), an integer as [`integer`](Self::integer), `true`, `false` or `null`.
+    /// Whether it was `null`.
     #[inline(always)]
     fn scalar(&mut self) -> Option<bool> {
         match self.peek()? {
