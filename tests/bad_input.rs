@@ -148,6 +148,20 @@ fn deep_nesting() {
     rejected(deep.as_bytes(), "not valid JSON");
 }
 
+/// A number beyond `f64`: an error where a field read holds it; accepted where a
+/// skipped field does, unless a field read holds a number whose text matters (a keyword
+/// such as `host.id` given as `1.5`): the decoder then reads every number again for its
+/// text, and that read reports it.
+#[test]
+fn number_beyond_f64() {
+    let read = br#"{"@timestamp":"2024-01-03T14:00:01Z","event":{"category":"process","type":"start"},"host":{"id":"h2","os":{"type":"windows"}},"process":{"pid":1e400}}"#;
+    rejected(read, "number out of range");
+    let skipped = br#"{"@timestamp":"2024-01-03T14:00:01Z","x":1e400,"event":{"category":"process","type":"start"},"host":{"id":"h2","os":{"type":"windows"}},"process":{"pid":7,"executable":"C:\\y.exe"}}"#;
+    accepted(skipped, &[(1, 3)]);
+    let skipped_beside_a_keyword_number = br#"{"@timestamp":"2024-01-03T14:00:01Z","x":1e400,"event":{"category":"process","type":"start"},"host":{"id":1.5,"os":{"type":"windows"}},"process":{"pid":7,"executable":"C:\\y.exe"}}"#;
+    rejected(skipped_beside_a_keyword_number, "number out of range");
+}
+
 /// Mixed dotted and nested keys are merged: this line is the execution itself.
 #[test]
 fn mixed_dotted_and_nested_keys() {
