@@ -6,6 +6,7 @@ use alloc::string::String;
 use memchr::memmem::Finder;
 
 use super::byte_search::ByteSearch;
+use super::cursor::Cursor;
 use super::date_cache::DateCache;
 use super::ecs::{Category, Field, Node, ROOT, ROOT_SLOTS, Route, Slots, node_route, route};
 use crate::event::{CodeSignature, EventTypes, FileEvent, Hashes, Origin, Position, ProcessEvent};
@@ -452,8 +453,7 @@ impl Prefilter {
             core::str::from_utf8(line).ok()?;
         }
         let mut w = Walker::<UTF8_IN_WALK> {
-            b: line,
-            i: 0,
+            cursor: Cursor::new(line),
             depth: 0,
             raw,
         };
@@ -821,76 +821,30 @@ fn text(body: Option<&[u8]>) -> Option<&str> {
 /// to be UTF-8 where the walk meets it ([`utf8_run`]): the walk then accepts only lines
 /// that are UTF-8 (claim 1), without a pass over the whole line first.
 struct Walker<'a, 'r, const UTF8_IN_WALK: bool> {
-    b: &'a [u8],
-    i: usize,
+    /// The line and the position in it (`self.b`, `self.i`, `self.peek()`… through
+    /// `Deref`).
+    cursor: Cursor<'a>,
     depth: u32,
     raw: &'r mut Raw<'a>,
 }
 
+impl<'a, const UTF8_IN_WALK: bool> core::ops::Deref for Walker<'a, '_, UTF8_IN_WALK> {
+    type Target = Cursor<'a>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Cursor<'a> {
+        &self.cursor
+    }
+}
+
+impl<const UTF8_IN_WALK: bool> core::ops::DerefMut for Walker<'_, '_, UTF8_IN_WALK> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.cursor
+    }
+}
+
 impl<'a, const UTF8_IN_WALK: bool> Walker<'a, '_, UTF8_IN_WALK> {
-    #[inline(always)]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    /// Skips JSON whitespace. Compact NDJSON has none between tokens, and this runs
-    /// four times per member: one comparison settles that case.
-    #[inline(always)]
-    fn ws(&mut self) {
-        if self.peek().is_some_and(|c| c <= b' ') {
-            self.ws_loop();
-        }
-    }
-
-    fn ws_loop(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.i += 1;
-        }
-    }
-
-    #[inline(always)]
-    fn eat(&mut self, c: u8) -> Option<()> {
-        if self.peek()? == c {
-            self.i += 1;
-            Some(())
-        } else {
-            None
-        }
-    }
-
-    /// The `:` after a key, and the whitespace JSON allows around it: as `ws`, `eat(b':')`,
-    /// `ws`, with the common case (a colon right after the key) first.
-    #[inline(always)]
-    fn colon(&mut self) -> Option<()> {
-        if self.peek() == Some(b':') {
-            self.i += 1;
-        } else {
-            self.ws();
-            self.eat(b':')?;
-        }
-        self.ws();
-        Some(())
-    }
-
-    /// After a member or element: skips whitespace, then `,` (more follow: `false`) or
-    /// `close` (the container ends: `true`); anything else is not JSON.
-    #[inline(always)]
-    fn next_or_close(&mut self, close: u8) -> Option<bool> {
-        self.ws();
-        match self.peek()? {
-            b',' => {
-                self.i += 1;
-                self.ws();
-                Some(false)
-            }
-            c if c == close => {
-                self.i += 1;
-                Some(true)
-            }
-            _ => None,
-        }
-    }
-
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
         (self.depth <= MAX_DEPTH).then_some(())
@@ -984,21 +938,6 @@ impl<'a, const UTF8_IN_WALK: bool> Walker<'a, '_, UTF8_IN_WALK> {
         }
         let token = self.b.get(start..self.i)?;
         (token.len() <= MAX_NUMBER).then_some(token)
-    }
-
-    fn digits(&mut self) {
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.i += 1;
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.b.get(self.i..self.i + word.len())? == word {
-            self.i += word.len();
-            Some(())
-        } else {
-            None
-        }
     }
 
     /// `true`, `false` or `null` at the cursor; `Some(None)` for `null`.

@@ -13,6 +13,7 @@
 //! make the full decode's slow pass).
 
 use super::{Builder, Field, Node, ROOT, Raw, Route, route};
+use crate::input::cursor::Cursor;
 use crate::input::prefilter::find_special;
 use alloc::borrow::Cow;
 
@@ -26,9 +27,7 @@ const MAX_DEPTH: u32 = 64;
 /// decodes it in full); `None` when unsure.
 pub(super) fn event_id(text: &str) -> Option<Result<u32, ()>> {
     let mut walk = Walk {
-        text,
-        b: text.as_bytes(),
-        i: 0,
+        cursor: Cursor::new(text.as_bytes()),
         depth: 0,
         event_id: None,
     };
@@ -46,40 +45,31 @@ pub(super) fn event_id(text: &str) -> Option<Result<u32, ()>> {
 }
 
 struct Walk<'a> {
-    text: &'a str,
-    b: &'a [u8],
-    i: usize,
+    /// The text's bytes and the position in them (`self.b`, `self.i`, `self.peek()`…
+    /// through `Deref`).
+    cursor: Cursor<'a>,
     depth: u32,
     /// The last event id value met (`None` after a `null` one, as the fast pass's slot).
     event_id: Option<Raw<'a>>,
 }
 
+impl<'a> core::ops::Deref for Walk<'a> {
+    type Target = Cursor<'a>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Cursor<'a> {
+        &self.cursor
+    }
+}
+
+impl core::ops::DerefMut for Walk<'_> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.cursor
+    }
+}
+
 impl<'a> Walk<'a> {
-    #[inline(always)]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    /// JSON whitespace, as serde_json skips it. Compact JSON has none between tokens:
-    /// one comparison settles that case.
-    #[inline(always)]
-    fn ws(&mut self) {
-        if self.peek().is_some_and(|c| c <= b' ') {
-            self.ws_loop();
-        }
-    }
-
-    fn ws_loop(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.i += 1;
-        }
-    }
-
-    #[inline(always)]
-    fn eat(&mut self, c: u8) -> Option<()> {
-        (self.peek()? == c).then(|| self.i += 1)
-    }
-
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
         (self.depth <= MAX_DEPTH).then_some(())
@@ -90,7 +80,7 @@ impl<'a> Walk<'a> {
     /// are not surrogates); a surrogate escape gives up. Its raw text and whether it
     /// held escapes.
     #[inline(always)]
-    fn string(&mut self) -> Option<(&'a str, bool)> {
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
         self.eat(b'"')?;
         let start = self.i;
         let mut escaped = false;
@@ -99,8 +89,7 @@ impl<'a> Walk<'a> {
             match *self.b.get(j)? {
                 b'"' => {
                     self.i = j + 1;
-                    // Quotes are ASCII: both ends are character boundaries.
-                    return Some((self.text.get(start..j)?, escaped));
+                    return Some((self.b.get(start..j)?, escaped));
                 }
                 b'\\' => {
                     self.i = match *self.b.get(j + 1)? {
@@ -131,7 +120,7 @@ impl<'a> Walk<'a> {
     /// A number token that serde_json reads as a 64-bit integer whichever way it reads
     /// it: no fraction, no exponent, no `-0`, at most 18 digits. Its text.
     #[inline(always)]
-    fn integer(&mut self) -> Option<&'a str> {
+    fn integer(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
         let negative = self.peek() == Some(b'-');
         if negative {
@@ -151,39 +140,12 @@ impl<'a> Walk<'a> {
         {
             return None;
         }
-        self.text.get(start..self.i)
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.b.get(self.i..self.i + word.len())? == word {
-            self.i += word.len();
-            Some(())
-        } else {
-            None
-        }
-    }
-
-    /// After a member or an element: `,` (more follow: `false`) or `close` (`true`).
-    #[inline(always)]
-    fn next_or_close(&mut self, close: u8) -> Option<bool> {
-        self.ws();
-        match self.peek()? {
-            b',' => {
-                self.i += 1;
-                self.ws();
-                Some(false)
-            }
-            c if c == close => {
-                self.i += 1;
-                Some(true)
-            }
-            _ => None,
-        }
+        self.b.get(start..self.i)
     }
 
     /// Members of an object until its `}` (the `{` eaten, whitespace skipped), each
     /// key given to `member` with the cursor on its value.
-    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
         self.enter()?;
         if self.peek()? == b'}' {
             self.i += 1;
@@ -193,9 +155,7 @@ impl<'a> Walk<'a> {
                 if escaped {
                     return None;
                 }
-                self.ws();
-                self.eat(b':')?;
-                self.ws();
+                self.colon()?;
                 member(self, key)?;
                 if self.next_or_close(b'}')? {
                     break;
@@ -280,7 +240,7 @@ impl<'a> Walk<'a> {
             b'{' => {
                 self.i += 1;
                 self.ws();
-                self.members(|w, key| if key == "#text" { w.leaf() } else { w.skip() })
+                self.members(|w, key| if key == b"#text" { w.leaf() } else { w.skip() })
             }
             _ => self.scalar().map(drop),
         }
@@ -291,14 +251,17 @@ impl<'a> Walk<'a> {
     fn event_id_value(&mut self) -> Option<()> {
         self.event_id = match self.peek()? {
             b'"' => match self.string()? {
-                (text, false) => Some(Raw::Str(Cow::Borrowed(text))),
+                // The text is UTF-8 and the quotes ASCII: this never fails.
+                (text, false) => Some(Raw::Str(Cow::Borrowed(core::str::from_utf8(text).ok()?))),
                 (_, true) => return None,
             },
             b'n' => {
                 self.literal(b"null")?;
                 None
             }
-            b'-' | b'0'..=b'9' => Some(Raw::Int(self.integer()?.parse().ok()?)),
+            b'-' | b'0'..=b'9' => Some(Raw::Int(
+                core::str::from_utf8(self.integer()?).ok()?.parse().ok()?,
+            )),
             _ => return None,
         };
         Some(())
@@ -350,13 +313,6 @@ impl<'a> Walk<'a> {
         }
         // A digit right after the token (`01`) is not JSON.
         (!self.peek().is_some_and(|c| c.is_ascii_digit())).then_some(())
-    }
-
-    #[inline(always)]
-    fn digits(&mut self) {
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.i += 1;
-        }
     }
 }
 
