@@ -772,14 +772,7 @@ fn decode<'t>(
         numbers: counting.then(|| NumberTokens::new(text)),
         ..Builder::default()
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let result = BranchSeed {
-        b: &mut builder,
-        nodes: ROOT,
-        root: true,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
+    let result = collect(&mut builder, text);
     *needs_texts = builder.needs_texts;
     if let Err(e) = result {
         let kind = match builder.error.take() {
@@ -795,6 +788,20 @@ fn decode<'t>(
         return Err(error);
     }
     builder.finish().map_err(SysmonError::from)
+}
+
+/// One pass of serde_json over the document `text` (nothing after it but whitespace),
+/// its fields collected into `builder` as the tree routes them: the full decode's fast
+/// and slow passes and the light pass differ only in how `builder` is set up.
+fn collect<'t>(builder: &mut Builder<'t>, text: &'t str) -> serde_json::Result<()> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    BranchSeed {
+        b: builder,
+        nodes: ROOT,
+        root: true,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
 }
 
 /// The light pass: whether `text` is certainly a record that
@@ -824,14 +831,7 @@ fn fast_pass_event_id(text: &str) -> Option<Result<u32, ()>> {
         light: true,
         ..Builder::default()
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = BranchSeed {
-        b: &mut builder,
-        nodes: ROOT,
-        root: true,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
+    let parsed = collect(&mut builder, text);
     if parsed.is_err() || builder.error.is_some() || builder.needs_texts {
         return None;
     }
