@@ -1247,6 +1247,79 @@ fn events_only_decode_leaves_a_slow_pass_to_the_full_decoder() {
     assert!(events_only_agrees(doc.as_bytes()));
 }
 
+/// The light pass checks UTF-8 itself (the byte walk skips the whole line's
+/// `from_utf8`): a record of another event id with a bad sequence anywhere in it, in
+/// a key, a skipped value, a leaf, `#text` or the event id, is the full decoder's
+/// error (the same column), and one with good non-ASCII text takes the shortcut.
+#[test]
+fn events_only_decode_checks_utf8_itself() {
+    let bad: [&[u8]; 9] = [
+        b"\xff",
+        b"\x80",
+        b"\xc3",             // a lead byte with no continuation
+        b"\xc3(",            // a lead byte, then ASCII
+        b"\xc0\x80",         // overlong
+        b"\xed\xa0\x80",     // an encoded surrogate
+        b"\xf4\x90\x80\x80", // beyond U+10FFFF
+        b"\xe6\x97",         // cut short at the string's end
+        b"\xf0\x9f\x98",     // cut short at the string's end
+    ];
+    let good: [&[u8]; 4] = [
+        "é".as_bytes(),
+        "日本".as_bytes(),
+        "😀".as_bytes(),
+        "aé日😀z".as_bytes(),
+    ];
+    let shapes: [&[u8]; 7] = [
+        br#"{"EventID":13,"TargetObject":"HKLM\\~"}"#,
+        br#"{"EventID":13,"x~":"y"}"#,
+        br#"{"EventID":13,"Image":"C:\\~.exe"}"#,
+        br##"{"EventID":13,"Image":{"#text":"~","y":"~"}}"##,
+        br##"{"EventID":13,"Event":{"EventData":{"Data":[{"@Name":"Image","#text":"~"}]}}}"##,
+        br#"{"x":["a","~",1],"EventID":"13"}"#,
+        br#"{"EventID":"13~"}"#,
+    ];
+    let fill = |shape: &[u8], seq: &[u8]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in shape {
+            if b == b'~' {
+                out.extend_from_slice(seq);
+            } else {
+                out.push(b);
+            }
+        }
+        out
+    };
+    for shape in shapes {
+        for seq in bad {
+            let line = fill(shape, seq);
+            let e = decode_sysmon_line(&line).unwrap_err();
+            assert_eq!(e.kind, SysmonErrorKind::InvalidUtf8, "{line:?}");
+            assert!(!events_only_agrees(&line), "{line:?}");
+        }
+    }
+    for shape in &shapes[..6] {
+        for seq in good {
+            let line = fill(shape, seq);
+            assert!(
+                events_only_agrees(&line),
+                "{}",
+                String::from_utf8_lossy(&line)
+            );
+        }
+    }
+    // With a byte-order mark, too.
+    let line = [b"\xEF\xBB\xBF".as_slice(), &fill(shapes[0], "é".as_bytes())].concat();
+    assert!(events_only_agrees(&line));
+    let line = [b"\xEF\xBB\xBF".as_slice(), &fill(shapes[0], b"\xff")].concat();
+    assert!(!events_only_agrees(&line));
+    // The bad byte is the 37th after the mark.
+    assert_eq!(
+        decode_sysmon_events(&line).unwrap_err().column,
+        Some(3 + 37)
+    );
+}
+
 /// JSON values the light pass must read exactly as the full one does: a float out of
 /// range (an error only where the value is parsed), lone surrogates (an error the slow
 /// pass recovers from), escapes, `#text` objects, arrays, nulls, numbers as text.

@@ -52,13 +52,19 @@ pub(super) fn truncated(s: &str, max: usize) -> &str {
 /// (so that error columns still count from the start of the line); or, for a line
 /// that is not UTF-8, the 1-based column of the first bad byte.
 pub(super) fn frame(line: &[u8]) -> Result<(&str, usize), usize> {
-    let (line, base) = match line.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => (rest, 3),
-        None => (line, 0),
-    };
+    let (line, base) = without_bom(line);
     core::str::from_utf8(line)
         .map(|text| (text, base))
         .map_err(|e| base + e.valid_up_to() + 1)
+}
+
+/// A line's bytes without its UTF-8 byte-order mark, and how many bytes the mark took:
+/// [`frame`] before its UTF-8 check.
+pub(super) fn without_bom(line: &[u8]) -> (&[u8], usize) {
+    match line.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => (rest, 3),
+        None => (line, 0),
+    }
 }
 
 /// [`frame`] for a line already known to be UTF-8.

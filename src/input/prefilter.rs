@@ -1458,7 +1458,7 @@ pub(super) fn find_special<const HIGH: bool>(b: &[u8], mut i: usize) -> Option<u
 /// characters is checked by one `from_utf8` call, not one per character. Not inlined:
 /// non-ASCII text is rare in logs, and the string loops stay small without it.
 #[inline(never)]
-fn utf8_run(b: &[u8], j: usize) -> Option<usize> {
+pub(super) fn utf8_run(b: &[u8], j: usize) -> Option<usize> {
     let end = find_special::<false>(b, j)?;
     core::str::from_utf8(b.get(j..end)?).ok()?;
     Some(end)
