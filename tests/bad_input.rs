@@ -146,12 +146,29 @@ fn deep_nesting() {
         "[".repeat(100_000)
     );
     rejected(deep.as_bytes(), "not valid JSON");
+    // Past 128 levels inside a field the decoder reads: refused, without a stack
+    // overflow.
+    let read = format!(
+        r#"{{"@timestamp":"2024-01-03T14:00:01Z","event":{}1{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    rejected(read.as_bytes(), "recursion limit exceeded");
+    // Any depth inside a field nobody reads: checked without recursion, accepted.
+    let skipped = format!(
+        r#"{{"@timestamp":"2024-01-03T14:00:01Z","a":{}1{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    accepted(skipped.as_bytes(), &[(1, 3)]);
 }
 
-/// A number beyond `f64`: an error where a field read holds it; accepted where a
-/// skipped field does, unless a field read holds a number whose text matters (a keyword
-/// such as `host.id` given as `1.5`): the decoder then reads every number again for its
-/// text, and that read reports it.
+/// A number beyond `f64`: an error where a field read holds it; accepted wherever a
+/// skipped field holds it, whatever else the line holds. (Until 0.x a field read
+/// holding a number whose text matters, a keyword such as `host.id` given as `1.5` or
+/// `@timestamp` as fractional epoch milliseconds, made the decoder read every number
+/// again, skipped ones included, and refuse the line; and so did a skipped value
+/// nested deeper than `serde_json`'s limit of 128.)
 #[test]
 fn number_beyond_f64() {
     let read = br#"{"@timestamp":"2024-01-03T14:00:01Z","event":{"category":"process","type":"start"},"host":{"id":"h2","os":{"type":"windows"}},"process":{"pid":1e400}}"#;
@@ -159,7 +176,16 @@ fn number_beyond_f64() {
     let skipped = br#"{"@timestamp":"2024-01-03T14:00:01Z","x":1e400,"event":{"category":"process","type":"start"},"host":{"id":"h2","os":{"type":"windows"}},"process":{"pid":7,"executable":"C:\\y.exe"}}"#;
     accepted(skipped, &[(1, 3)]);
     let skipped_beside_a_keyword_number = br#"{"@timestamp":"2024-01-03T14:00:01Z","x":1e400,"event":{"category":"process","type":"start"},"host":{"id":1.5,"os":{"type":"windows"}},"process":{"pid":7,"executable":"C:\\y.exe"}}"#;
-    rejected(skipped_beside_a_keyword_number, "number out of range");
+    accepted(skipped_beside_a_keyword_number, &[(1, 3)]);
+    let skipped_beside_an_epoch_fraction = br#"{"@timestamp":1704290401000.5,"x":{"y":[1,-1E+400]},"event":{"category":"process","type":"start"},"host":{"id":"h2","os":{"type":"windows"}},"process":{"pid":7,"executable":"C:\\y.exe"}}"#;
+    accepted(skipped_beside_an_epoch_fraction, &[(1, 3)]);
+    // A keyword number read while a deep value is skipped.
+    let deep = format!(
+        r#"{{"@timestamp":"2024-01-03T14:00:01Z","host":{{"id":1.5}},"a":{}1e400{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    accepted(deep.as_bytes(), &[(1, 3)]);
 }
 
 /// Mixed dotted and nested keys are merged: this line is the execution itself.

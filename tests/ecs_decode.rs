@@ -393,6 +393,33 @@ fn keyword_fields_take_integers_and_booleans_as_text() {
     );
 }
 
+/// A kept number whose text matters (a keyword given as a float) makes the slow pass,
+/// which hands each number read its own text: numbers in skipped values, before and
+/// between the read ones, at any depth and of any size, take none of them, and make no
+/// error (they are skipped as the fast pass skips them).
+#[test]
+fn skipped_numbers_leave_the_read_ones_their_texts() {
+    let rec = okf(&format!(
+        r#"{{{TS},"x":[1e400,2.5,{{"y":-0.0}}],"host":{{"id":1.25,"z":7E3,"name":3.5}},"w":[[[9.75]]],"file":{{"path":-4.5e1,"size":1e999}},"process":{{"pid":4.0,"name":0.125}}}}"#
+    ));
+    assert_eq!(rec.host_id(), Some("1.25"));
+    assert_eq!(rec.host_name(), Some("3.5"));
+    assert_eq!(rec.file_path(), Some("-4.5e1"));
+    assert_eq!(rec.process_name(), Some("0.125"));
+    // The same with a lone surrogate, which makes the slow pass on its own.
+    let rec = okf(&format!(
+        r#"{{{TS},"x":[1e400,"\ud800",2.5],"host":{{"id":1.25}},"process":{{"name":"\udc00"}}}}"#
+    ));
+    assert_eq!(rec.host_id(), Some("1.25"));
+    assert_eq!(rec.process_name(), Some("\u{fffd}"));
+    // A read number beyond `f64` is still an error, in either pass.
+    assert!(
+        err(format!(r#"{{{TS},"host":{{"id":1.5}},"process":{{"pid":1e400}}}}"#).as_bytes())
+            .to_string()
+            .contains("number out of range")
+    );
+}
+
 #[test]
 fn category_scalar_array_and_case() {
     let cat = |v: &str| ok(&format!(r#"{{{TS},"event":{{"category":{v}}}}}"#)).category();

@@ -22,6 +22,7 @@ use core::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::common::{frame, frame_str, is_blank, json_column, json_message, truncated};
 use super::rfc3339::{TimestampError, parse_rfc3339};
@@ -593,9 +594,9 @@ fn decode<'t>(
 /// which has the same length (error columns stay right). `None`: the fast pass's error
 /// stands (a JSON error without such escapes).
 ///
-/// The slow pass walks skipped values to count their numbers, so unlike the fast one
-/// it is subject to `serde_json`'s nesting limit (128) there too: such a line that also
-/// nests a skipped value deeper is refused (it was refused before there was a slow pass).
+/// The slow pass skips values as the fast one does ([`Skip`]): it accepts and refuses
+/// them alike (a skipped `1e400`, a skipped value nested past `serde_json`'s limit of
+/// 128 for the values it reads).
 fn decode_slow(
     text: &str,
     base: usize,
@@ -957,7 +958,7 @@ impl<'a> Builder<'a> {
         self.numbers.as_mut().and_then(NumberTokens::next)
     }
 
-    /// A skipper for a value of no interest, counting its numbers in the slow pass.
+    /// A skipper for a value of no interest, stepping past its numbers in the slow pass.
     fn skip(&mut self) -> Skip<'_, 'a> {
         Skip(self.numbers.as_mut())
     }
@@ -1629,8 +1630,12 @@ impl<'a> NumberTokens<'a> {
 }
 
 /// Skips a value of no interest. The fast pass skips with [`IgnoredAny`] (`serde_json`
-/// then neither decodes strings nor parses numbers); the slow pass walks the value to
-/// take the token of each number in it.
+/// then neither decodes strings nor converts numbers); the slow pass skips it the same
+/// way, as a [`RawValue`] (the same `serde_json` skip, which checks a number's grammar
+/// but not its size and has no nesting limit), and steps its number tokens past the
+/// value's. So a skipped value is accepted or refused alike in both passes: a `1e400`
+/// nobody reads is no error in either (the slow pass once read every skipped number as
+/// an `f64`, and refused it).
 pub(super) struct Skip<'c, 'a>(pub(super) Option<&'c mut NumberTokens<'a>>);
 
 impl<'de> DeserializeSeed<'de> for Skip<'_, '_> {
@@ -1639,7 +1644,7 @@ impl<'de> DeserializeSeed<'de> for Skip<'_, '_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         match self.0 {
             None => IgnoredAny::deserialize(deserializer).map(|_| ()),
-            Some(numbers) => deserializer.deserialize_any(Counting(numbers)).map(|_| ()),
+            Some(numbers) => step_over(numbers, deserializer).map(drop),
         }
     }
 }
@@ -1653,62 +1658,24 @@ impl<'de> DeserializeSeed<'de> for SkipNonNull<'_, '_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
         match self.0 {
             None => Option::<IgnoredAny>::deserialize(deserializer).map(|v| v.is_some()),
-            Some(numbers) => deserializer.deserialize_any(Counting(numbers)),
+            Some(numbers) => step_over(numbers, deserializer).map(|raw| raw != "null"),
         }
     }
 }
 
-struct Counting<'c, 'a>(&'c mut NumberTokens<'a>);
-
-impl<'de> Visitor<'de> for Counting<'_, '_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any value")
+/// The slow pass's skip: the value's raw JSON text, taken by `serde_json` as it skips
+/// the value, and as many of `numbers`' tokens as the value holds (a number token of a
+/// whole JSON value is one of the document's). Its text.
+fn step_over<'de, D: Deserializer<'de>>(
+    numbers: &mut NumberTokens<'_>,
+    deserializer: D,
+) -> Result<&'de str, D::Error> {
+    let raw = <&'de RawValue>::deserialize(deserializer)?.get();
+    let mut inside = NumberTokens::new(raw);
+    while inside.next().is_some() {
+        numbers.next();
     }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(true)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        self.0.next();
-        Ok(true)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        self.0.next();
-        Ok(true)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        self.0.next();
-        Ok(true)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Ok(true)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while seq.next_element_seed(Skip(Some(&mut *self.0)))?.is_some() {}
-        Ok(true)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        while map.next_key::<IgnoredAny>()?.is_some() {
-            map.next_value_seed(Skip(Some(&mut *self.0)))?;
-        }
-        Ok(true)
-    }
+    Ok(raw)
 }
 
 /// `text` with every unpaired UTF-16 surrogate escape (`\ud800` not followed by a low
