@@ -198,10 +198,18 @@ impl<P: TrustPolicy> Rule<P> {
         // Inlined: a conjunction of pure tests, cheapest and most selective first.
         // Most file events are by other processes, and the pid settles them where the
         // event lies, without a call; the text comparisons go on out of line.
-        e.pid == Some(SYSTEM_PID)
+        Self::is_writer(e.pid)
             && e.types
                 .intersects(EventTypes::CREATION | EventTypes::CHANGE)
             && self.is_windows_executable(e)
+    }
+
+    /// The first test of [`is_write`](Self::is_write): the file event is by the System
+    /// process. Its own function so that the prefilter's decision tests the pid by the
+    /// same definition.
+    #[inline(always)]
+    pub(crate) fn is_writer(pid: Option<i64>) -> bool {
+        pid == Some(SYSTEM_PID)
     }
 
     /// The rest of [`is_write`](Self::is_write): the text comparisons.

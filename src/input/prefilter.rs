@@ -179,14 +179,15 @@ const CAT_PROCESS: u8 = 2;
 ///
 /// *Argument.* By claim 1 the record's category, types and `host.os.type` are the
 /// scanner's. ([`Prefilter::screen`] decides before the [`Screened`] is made, on the
-/// walk's category, types and `host.os.type` body made text, the same three values:
-/// its decision is `Screened::screen`'s, see `Scanned`.) `events()` yields one event per category among `file` and `process`. The
+/// walk's category, types, pid and `host.os.type` body made text, the same four
+/// values: its decision is `Screened::screen`'s, see `Scanned`.) `events()` yields one event per category among `file` and `process`. The
 /// process event is `ProcessEvent { os_type, types, .. }` and `is_execution` reads only
 /// those two fields, so the scanner evaluates it exactly (on an event with the same
-/// two fields). `is_write` is a conjunction that includes `is_windows(os_type)` and
+/// two fields). `is_write` is a conjunction that includes `pid = 4` (`Rule::is_writer`,
+/// which `is_write` itself calls), `is_windows(os_type)` and
 /// `types ∩ {creation, change} ≠ ∅`; the scanner evaluates that necessary part exactly
-/// (`is_windows` through `is_execution` of an event of type `start` with the same
-/// `os_type`), and skips only when it is false. ∎
+/// (the pid is the file event's, by claim 1; `is_windows` through `is_execution` of an
+/// event of type `start` with the same `os_type`), and skips only when it is false. ∎
 ///
 /// **Claim 3 (whole events).** If `screen` says [`Screen::Execution`]`(e)`, then the
 /// record's category is exactly `process`, and `events()` yields one event, the process
@@ -541,8 +542,9 @@ impl<'s> Scanned<'s, '_> {
 
     /// [`Screened::screen`] of [`into_screened`](Self::into_screened), which it
     /// equals (the unit property test `lazy_screen_equals_the_screened_one`): the
-    /// decision reads only the category, the types and, for a process line or a file
-    /// line created or changed, `host.os.type` (as text: [`os_type_text`]); the text of the other kept
+    /// decision reads only the category, the types, the pid and, for a process line or
+    /// a file line created or changed by the System process, `host.os.type` (as text:
+    /// [`os_type_text`]); the text of the other kept
     /// strings is made only for an event handed over. `into_screened` never fails, so
     /// a skip or a "decode" here is the one `Screened::screen` makes.
     pub(crate) fn decide<P: TrustPolicy>(&self, rule: &Rule<P>) -> Decision {
@@ -552,7 +554,7 @@ impl<'s> Scanned<'s, '_> {
             // event: `decide` says this whatever `host.os.type` is (and reads none).
             return Decision::Skip { events: 0 };
         }
-        decide(rule, category, self.raw.types, || {
+        decide(rule, category, self.raw.types, self.raw.rest.pid, || {
             os_type_text(self.raw.os_type)
         })
     }
@@ -582,14 +584,16 @@ pub(crate) enum Decision {
     Decode,
 }
 
-/// The decision of [`Screened::screen`] on a line of `category`, `types` and
+/// The decision of [`Screened::screen`] on a line of `category`, `types`, `pid` and
 /// `os_type` (claims 2 and 3), `os_type` asked for only where a predicate reads it (a
-/// process line, or a file line created or changed): `None` from it, which never comes
-/// from a line the walk accepted (claim 1), means "decode the line".
+/// process line, or a file line created or changed by the System process): `None` from
+/// it, which never comes from a line the walk accepted (claim 1), means "decode the
+/// line".
 fn decide<'t, P: TrustPolicy>(
     rule: &Rule<P>,
     category: Category,
     types: EventTypes,
+    pid: Option<i64>,
     os_type: impl Fn() -> Option<Option<&'t str>>,
 ) -> Decision {
     // `is_execution` reads only `os_type` and `types`, both exact here: it is asked
@@ -612,18 +616,21 @@ fn decide<'t, P: TrustPolicy>(
     } else {
         false
     };
-    // The rest of `is_write`'s necessary part, then `is_windows(os_type)` through the
-    // one public predicate that reads it alone (the order of a conjunction of pure
-    // tests does not change it).
-    let may_write =
-        if category.is_file() && types.intersects(EventTypes::CREATION | EventTypes::CHANGE) {
-            match is_execution(EventTypes::START) {
-                Some(windows) => windows,
-                None => return Decision::Decode,
-            }
-        } else {
-            false
-        };
+    // `is_write`'s necessary part: the pid (most file events are by other processes:
+    // skipped here, without making the event), the types, then `is_windows(os_type)`
+    // through the one public predicate that reads it alone (the order of a conjunction
+    // of pure tests does not change it).
+    let may_write = if category.is_file()
+        && Rule::<P>::is_writer(pid)
+        && types.intersects(EventTypes::CREATION | EventTypes::CHANGE)
+    {
+        match is_execution(EventTypes::START) {
+            Some(windows) => windows,
+            None => return Decision::Decode,
+        }
+    } else {
+        false
+    };
     match (execution, may_write) {
         (false, false) => Decision::Skip {
             events: u8::from(category.is_file()) + u8::from(category.is_process()),
@@ -723,7 +730,9 @@ impl<'a> Screened<'a> {
     /// Skip, whole event or full decode, under `rule` (claims 2 and 3 of the
     /// [`Prefilter`] docs).
     pub fn screen<P: TrustPolicy>(&self, rule: &Rule<P>, position: Position) -> Screen<'a> {
-        match decide(rule, self.category, self.types, || Some(self.os_type)) {
+        match decide(rule, self.category, self.types, self.rest.pid, || {
+            Some(self.os_type)
+        }) {
             Decision::Skip { events } => Screen::Skip { events },
             Decision::Execution => Screen::Execution(self.process_event(position)),
             Decision::Write => Screen::Write(self.file_event(position)),
@@ -2022,8 +2031,30 @@ mod tests {
         assert_eq!(screen(start_upper, &hardened), exec);
         let end = r#""event":{"category":"process","type":"end"},"host.os.type":"windows""#;
         assert_eq!(screen(end, &es), Screen::Skip { events: 1 });
-        let write = r#""event":{"category":"file","type":"change"},"host.os.type":"windows""#;
+        let write = r#""event":{"category":"file","type":"change"},"host.os.type":"windows","process":{"pid":4}"#;
         assert_eq!(screen(write, &es), Screen::Write(FileEvent::default()));
+        assert_eq!(
+            screen(write, &hardened),
+            Screen::Write(FileEvent::default())
+        );
+        // A file event by another process, or by none given, is no write: skipped
+        // without its event being made.
+        for pid in [
+            r#","process":{"pid":1234}"#,
+            r#","process.pid":-4"#,
+            r#","process":{"pid":null}"#,
+            "",
+        ] {
+            let other = format!(
+                r#""event":{{"category":"file","type":"creation"}},"host.os.type":"windows"{pid}"#
+            );
+            assert_eq!(screen(&other, &es), Screen::Skip { events: 1 }, "{other}");
+            assert_eq!(
+                screen(&other, &hardened),
+                Screen::Skip { events: 1 },
+                "{other}"
+            );
+        }
         let linux = r#""event":{"category":"file","type":"creation"},"host.os.type":"linux""#;
         assert_eq!(screen(linux, &es), Screen::Skip { events: 1 });
         let both =
