@@ -1094,6 +1094,15 @@ fn blank_lines() {
             EcsErrorKind::Blank
         );
     }
+    // A byte-order mark is no whitespace: a line of one and blanks is a missing
+    // document, reported (the one `Blank` error `decode_line` gives), in both decoders.
+    for line in [&b"\xEF\xBB\xBF"[..], b"\xEF\xBB\xBF \r"] {
+        assert_eq!(decode_line(line).unwrap_err().kind, EcsErrorKind::Blank);
+        assert_eq!(
+            shareexec::input::decode_sysmon_line(line).unwrap_err().kind,
+            shareexec::input::SysmonErrorKind::Blank
+        );
+    }
     // Other whitespace is not JSON whitespace.
     assert!(decode_line("\u{a0}".as_bytes()).is_err());
     assert!(decode_line(b"\x0c").is_err());

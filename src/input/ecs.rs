@@ -137,7 +137,8 @@ pub enum EcsErrorKind {
     #[error("not valid UTF-8")]
     InvalidUtf8,
     /// The line is not one JSON value: a syntax error, a raw control character (such
-    /// as NUL) inside a string, nesting deeper than 128, text after the value…
+    /// as NUL) inside a string, nesting deeper than 128 in a value the decoder reads,
+    /// text after the value…
     #[error("not valid JSON: {message}")]
     NotJson {
         /// `serde_json`'s description, without its position (see [`EcsError::column`]).
@@ -245,7 +246,9 @@ impl core::error::Error for LineError {}
 ///
 /// # Errors
 ///
-/// As [`EcsRecord::parse`], except never [`EcsErrorKind::Blank`].
+/// As [`EcsRecord::parse`]: [`EcsErrorKind::Blank`] only for a line of a UTF-8
+/// byte-order mark and nothing but JSON whitespace (the mark is no whitespace: such a
+/// line is reported, as a document that is missing).
 pub fn decode_line(line: &[u8]) -> Result<Option<EcsRecord<'_>>, EcsError> {
     if is_blank(line) {
         Ok(None)

@@ -324,8 +324,8 @@ pub enum Screen<'a> {
     /// A process start (category exactly `process`, and a stage-2 candidate): the whole
     /// event the full decode would make (claim 3), to hand the detector instead.
     Execution(ProcessEvent<'a>),
-    /// A possible write (category exactly `file`, Windows, type `creation` or
-    /// `change`): the whole event the full decode would make (claim 3), to hand the
+    /// A possible write (category exactly `file`, by the System process (pid 4), Windows,
+    /// type `creation` or `change`): the whole event the full decode would make (claim 3), to hand the
     /// detector instead.
     Write(FileEvent<'a>),
     /// Possibly a write: decode fully.

@@ -169,7 +169,8 @@ pub enum SysmonErrorKind {
     #[error("not valid UTF-8")]
     InvalidUtf8,
     /// The line is not one JSON value: a syntax error, a raw control character inside
-    /// a string, nesting deeper than 128, text after the value…
+    /// a string, nesting deeper than 128 in a value the decoder reads, text after the
+    /// value…
     #[error("not valid JSON: {message}")]
     NotJson {
         /// `serde_json`'s description, without its position (see [`SysmonError::column`]).
@@ -295,7 +296,9 @@ impl core::error::Error for SysmonLineError {}
 ///
 /// # Errors
 ///
-/// As [`SysmonRecord::parse`], except never [`SysmonErrorKind::Blank`].
+/// As [`SysmonRecord::parse`]: [`SysmonErrorKind::Blank`] only for a line of a UTF-8
+/// byte-order mark and nothing but JSON whitespace (the mark is no whitespace: such a
+/// line is reported, as a document that is missing).
 pub fn decode_sysmon_line(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, SysmonError> {
     if is_blank(line) {
         Ok(None)
