@@ -7,6 +7,8 @@
 //! Everything here is checked indexing: a cursor past the end reads `None`, never
 //! panics.
 
+use super::prefilter::{find_special, utf8_run};
+
 /// The text and the index of the next byte to read.
 pub(super) struct Cursor<'a> {
     pub(super) b: &'a [u8],
@@ -91,6 +93,59 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A JSON string at the cursor, checked and stepped over: its raw body and whether it
+    /// holds escapes. `None` (give up) on a raw control byte, an escape JSON does not
+    /// have, an unterminated string, and:
+    /// - `HIGH`: non-ASCII text is found here and checked to be UTF-8 ([`utf8_run`]);
+    ///   without it the caller has checked the whole line, and such bytes are content;
+    /// - `UNICODE`: a `\u` escape of a character that is not a surrogate is taken (a
+    ///   surrogate gives up); without it every `\u` gives up.
+    #[inline(always)]
+    pub(super) fn string<const HIGH: bool, const UNICODE: bool>(
+        &mut self,
+    ) -> Option<(&'a [u8], bool)> {
+        self.eat(b'"')?;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            let j = find_special::<HIGH>(self.b, self.i)?;
+            match *self.b.get(j)? {
+                b'"' => {
+                    self.i = j + 1;
+                    return Some((self.b.get(start..j)?, escaped));
+                }
+                b'\\' => {
+                    self.i = escape_end::<UNICODE>(self.b, j)?;
+                    escaped = true;
+                }
+                // Non-ASCII text: checked, and stepped over, up to the next `"`, `\` or
+                // control byte.
+                0x80.. => self.i = utf8_run(self.b, j)?,
+                // A raw control byte: not JSON.
+                _ => return None,
+            }
+        }
+    }
+
+    /// [`string`](Self::string) without `\u` escapes, checked and stepped over, its body
+    /// not kept (most skipped values are strings: this is the walks' hottest loop).
+    #[inline(always)]
+    pub(super) fn skip_string<const HIGH: bool>(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let j = find_special::<HIGH>(self.b, self.i)?;
+            match *self.b.get(j)? {
+                b'"' => {
+                    self.i = j + 1;
+                    return Some(());
+                }
+                b'\\' => self.i = escape_end::<false>(self.b, j)?,
+                0x80.. => self.i = utf8_run(self.b, j)?,
+                _ => return None,
+            }
+        }
+    }
+
     /// `word` at the cursor, stepped over; `None` if the text differs.
     pub(super) fn literal(&mut self, word: &[u8]) -> Option<()> {
         if self.b.get(self.i..self.i + word.len())? == word {
@@ -99,6 +154,25 @@ impl<'a> Cursor<'a> {
         } else {
             None
         }
+    }
+}
+
+/// The index just past the escape whose backslash is at `j`: one of JSON's simple
+/// escapes, or with `UNICODE` a `\u` escape of a character that is not a surrogate
+/// (`\u003c`, as Go's and nxlog's encoders write `<`: both of serde_json's string
+/// readers take it; a surrogate, which only the one that decodes pairs them, gives up).
+#[inline(always)]
+fn escape_end<const UNICODE: bool>(b: &[u8], j: usize) -> Option<usize> {
+    match *b.get(j + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(j + 2),
+        b'u' if UNICODE => {
+            let mut code = 0u32;
+            for &h in b.get(j + 2..j + 6)? {
+                code = code * 16 + char::from(h).to_digit(16)?;
+            }
+            (!(0xD800..=0xDFFF).contains(&code)).then_some(j + 6)
+        }
+        _ => None,
     }
 }
 

@@ -859,59 +859,17 @@ impl<'a, const UTF8_IN_WALK: bool> Walker<'a, '_, UTF8_IN_WALK> {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    /// A string at the cursor: its raw body and whether it holds (simple) escapes.
+    /// A string at the cursor: its raw body and whether it holds (simple) escapes; a
+    /// `\u` gives up.
     #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
-        self.eat(b'"')?;
-        let start = self.i;
-        let mut escaped = false;
-        loop {
-            let j = find_special::<UTF8_IN_WALK>(self.b, self.i)?;
-            match *self.b.get(j)? {
-                b'"' => {
-                    self.i = j + 1;
-                    return Some((self.b.get(start..j)?, escaped));
-                }
-                b'\\' => {
-                    // `\u` (and anything invalid) gives up.
-                    match *self.b.get(j + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
-                        _ => return None,
-                    }
-                    escaped = true;
-                    self.i = j + 2;
-                }
-                // Non-ASCII text: checked, and stepped over, up to the next `"`, `\` or
-                // control byte.
-                0x80.. => self.i = utf8_run(self.b, j)?,
-                // A raw control byte: invalid JSON.
-                _ => return None,
-            }
-        }
+        self.cursor.string::<UTF8_IN_WALK, false>()
     }
 
     /// A string at the cursor, checked and skipped (as [`string`](Self::string)).
     #[inline(always)]
     fn skip_string(&mut self) -> Option<()> {
-        self.eat(b'"')?;
-        loop {
-            let j = find_special::<UTF8_IN_WALK>(self.b, self.i)?;
-            match *self.b.get(j)? {
-                b'"' => {
-                    self.i = j + 1;
-                    return Some(());
-                }
-                b'\\' => {
-                    match *self.b.get(j + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
-                        _ => return None,
-                    }
-                    self.i = j + 2;
-                }
-                0x80.. => self.i = utf8_run(self.b, j)?,
-                _ => return None,
-            }
-        }
+        self.cursor.skip_string::<UTF8_IN_WALK>()
     }
 
     /// A string without escapes, as its raw body. Inlined: it reads every key, and a

@@ -21,7 +21,6 @@
 
 use super::{Builder, Field, Node, ROOT, Raw, Route, route};
 use crate::input::cursor::Cursor;
-use crate::input::prefilter::{find_special, utf8_run};
 use alloc::borrow::Cow;
 
 /// Nesting the walk follows before it gives up (serde_json's `deserialize_any` allows
@@ -89,44 +88,7 @@ impl<'a> Walk<'a> {
     /// it held escapes.
     #[inline(always)]
     fn string(&mut self) -> Option<(&'a [u8], bool)> {
-        self.eat(b'"')?;
-        let start = self.i;
-        let mut escaped = false;
-        loop {
-            let j = find_special::<true>(self.b, self.i)?;
-            match *self.b.get(j)? {
-                b'"' => {
-                    self.i = j + 1;
-                    return Some((self.b.get(start..j)?, escaped));
-                }
-                b'\\' => {
-                    self.i = match *self.b.get(j + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j + 2,
-                        // A character that is not a surrogate (`\u003c`, as Go's and
-                        // nxlog's encoders write `<`): both readers take it. A surrogate,
-                        // which only the one that decodes pairs them, gives up.
-                        b'u' => {
-                            let hex = self.b.get(j + 2..j + 6)?;
-                            let mut code = 0u32;
-                            for &h in hex {
-                                code = code * 16 + char::from(h).to_digit(16)?;
-                            }
-                            if (0xD800..=0xDFFF).contains(&code) {
-                                return None;
-                            }
-                            j + 6
-                        }
-                        _ => return None,
-                    };
-                    escaped = true;
-                }
-                // Non-ASCII text: checked, and stepped over, up to the next `"`, `\` or
-                // control byte.
-                0x80.. => self.i = utf8_run(self.b, j)?,
-                // A raw control byte: not JSON.
-                _ => return None,
-            }
-        }
+        self.cursor.string::<true, true>()
     }
 
     /// A number token that serde_json reads as a 64-bit integer whichever way it reads
