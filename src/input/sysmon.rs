@@ -331,10 +331,7 @@ pub fn decode_sysmon_line(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, Sysmo
 /// assert_eq!(decode_sysmon_events(broken).unwrap_err(), decode_sysmon_line(broken).unwrap_err());
 /// ```
 pub fn decode_sysmon_events(line: &[u8]) -> Result<Option<SysmonRecord<'_>>, SysmonError> {
-    if is_blank(line) {
-        return Ok(None);
-    }
-    if makes_no_event(line) {
+    if is_blank(line) || makes_no_event(line) {
         Ok(None)
     } else {
         SysmonRecord::parse(line).map(Some)
