@@ -96,6 +96,36 @@ fn generated_100k_matches_the_oracle() {
     assert!(alert_lines(&hard).len() > want.len());
 }
 
+/// A lateness beyond what the library's default idle-host timeout (600 s) covers:
+/// the CLI raises the timeout itself (it has no option for it) instead of refusing
+/// the run with an error about a setting the user cannot reach; a lateness too long
+/// to represent with the rule's maxspan is refused, naming the option.
+#[test]
+fn long_lateness_runs() {
+    let input = "tests/fixtures/gen/defend-20k.ndjson.gz";
+    let want = oracle("tests/fixtures/gen/defend-20k.oracle-es.ndjson");
+    for lateness in ["9m", "541s", "1h", "100000h"] {
+        let out = run_bin(&[
+            "--semantics",
+            "elasticsearch",
+            "--max-lateness",
+            lateness,
+            input,
+        ]);
+        assert!(out.status.success(), "{lateness}: {}", stderr(&out));
+        assert_eq!(alert_lines(&out), want, "{lateness}");
+    }
+    for lateness in ["9223372036854775807ns", "9223372000s"] {
+        let out = run_bin(&["--max-lateness", lateness, "data/sample.ndjson"]);
+        assert_eq!(out.status.code(), Some(2), "{lateness}");
+        assert!(
+            stderr(&out).contains("--max-lateness is too long"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
 /// The bundled sample: its stored Elasticsearch result, and the run a newcomer sees.
 #[test]
 fn sample_matches_its_oracle() {

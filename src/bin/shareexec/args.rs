@@ -140,7 +140,9 @@ pub struct DetectArgs {
     /// How late an event may arrive behind its host's newest timestamp and still be
     /// ordered exactly (e.g. `10s`, `500ms`, `2m`, `0`). Later events are still used
     /// and counted as late. The library's default is 0 (lowest latency); files are
-    /// read in bulk, where order matters more than latency, hence 10 s here.
+    /// read in bulk, where order matters more than latency, hence 10 s here. A host
+    /// whose clock trails the others' by more than 10 minutes (or than the rule's 60 s
+    /// + this + 10 minutes, if longer) has its pending writes released.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub max_lateness: Span,
     /// Also print suppressed sequences (with the trust reason) and late events.
