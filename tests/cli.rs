@@ -232,6 +232,16 @@ fn exit_codes_and_stats() {
     assert!(stderr(&out).contains("no/such/file.ndjson"));
     let out = run_bin(&["--max-lateness", "ten"]);
     assert_eq!(out.status.code(), Some(2));
+    // A cap of 0 is refused naming the option (not the library's field).
+    for option in ["--max-pending", "--max-pending-per-host", "--max-hosts"] {
+        let out = run_bin(&[option, "0", "data/sample.ndjson"]);
+        assert_eq!(out.status.code(), Some(2), "{option}");
+        assert!(
+            stderr(&out).contains(&format!("'{option} <N>'")),
+            "{}",
+            stderr(&out)
+        );
+    }
     let out = run_bin(&["--stats", "data/sample.ndjson"]);
     let last = stderr(&out).lines().last().unwrap().to_string();
     let stats: serde_json::Value = serde_json::from_str(&last).unwrap();

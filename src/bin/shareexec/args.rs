@@ -171,13 +171,13 @@ pub struct DetectArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     pub threads: Option<u16>,
     /// Cap on pending writes, all hosts together.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one())]
     pub max_pending: Option<usize>,
     /// Cap on pending writes of one host.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one())]
     pub max_pending_per_host: Option<usize>,
     /// Cap on tracked hosts.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one())]
     pub max_hosts: Option<usize>,
     /// Longest line accepted; longer lines are bad lines (their bytes are skipped, not buffered).
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
@@ -199,6 +199,12 @@ pub struct DetectArgs {
 }
 
 /// `10s`, `500ms`, `250us`, `100ns`, `2m`, `1h`, or `0`.
+/// A count of at least 1 (a cap of 0 would refuse everything; the library rejects it):
+/// refused by clap, naming the option, rather than by the library, naming its field.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+}
+
 pub fn parse_duration(text: &str) -> Result<Span, String> {
     let text = text.trim();
     if text == "0" {
