@@ -107,6 +107,34 @@ impl Config {
 }
 
 impl Config {
+    /// This configuration with an [`idle_host_timeout`](Config::idle_host_timeout) that
+    /// [`validate`](Self::validate) accepts for a rule of `maxspan`: unchanged if it
+    /// already exceeds `maxspan + max_lateness`, else that sum plus 10 minutes (the
+    /// default's slack over the rule's 60 s). For a caller that lets its users set the
+    /// lateness but not the timeout (the CLI). `None` if the sum does not fit in a
+    /// [`Span`] (292 years).
+    ///
+    /// # Example
+    /// ```
+    /// use shareexec::{Config, Span};
+    ///
+    /// let maxspan = Span::from_secs(60);
+    /// let config = Config::default().with_max_lateness(Span::from_secs(3600));
+    /// assert!(config.validate(maxspan).is_err());
+    /// let config = config.with_idle_host_timeout_covering(maxspan).unwrap();
+    /// assert_eq!(config.idle_host_timeout, Span::from_secs(60 + 3600 + 600));
+    /// assert!(config.validate(maxspan).is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_idle_host_timeout_covering(mut self, maxspan: Span) -> Option<Self> {
+        let needed = maxspan.0.checked_add(self.max_lateness.0)?;
+        let timeout = needed.checked_add(Span::from_secs(600).0)?;
+        if self.idle_host_timeout.0 <= needed {
+            self.idle_host_timeout = Span(timeout);
+        }
+        Some(self)
+    }
+
     /// Checks that the configuration can work with a rule of `maxspan`.
     pub fn validate(&self, maxspan: Span) -> Result<(), crate::ConfigError> {
         use crate::ConfigError::*;

@@ -94,17 +94,34 @@ impl Options {
         if self.epoch <= Span::ZERO {
             return Err("--epoch must be longer than 0".into());
         }
-        // The detectors' configuration (e.g. a lateness the idle-host sweep cannot
-        // allow), checked here so that every process refuses it before connecting.
-        let maxspan = shareexec::Rule::new(self.semantics).meta().maxspan;
-        self.detector_config()
-            .validate(maxspan)
+        // The detectors' configuration (e.g. a lateness too long to add to the rule's
+        // maxspan), checked here so that every process refuses it before connecting.
+        self.try_detector_config()?
+            .validate(self.maxspan())
             .map_err(|e| format!("--max-lateness: {e}"))
     }
 
-    /// The configuration of every worker's detector.
+    fn maxspan(&self) -> Span {
+        shareexec::Rule::new(self.semantics).meta().maxspan
+    }
+
+    fn try_detector_config(&self) -> Result<shareexec::Config, String> {
+        // No option sets the idle-host timeout: a lateness its default (600 s) cannot
+        // cover raises it, as the `shareexec` CLI does.
+        shareexec::Config::default()
+            .with_max_lateness(self.max_lateness)
+            .with_idle_host_timeout_covering(self.maxspan())
+            .ok_or_else(|| {
+                "--max-lateness is too long (the rule's maxspan, the lateness and 10 minutes \
+                 must fit in 292 years)"
+                    .to_string()
+            })
+    }
+
+    /// The configuration of every worker's detector (after [`validate`](Self::validate)).
     pub fn detector_config(&self) -> shareexec::Config {
-        shareexec::Config::default().with_max_lateness(self.max_lateness)
+        self.try_detector_config()
+            .unwrap_or_else(|_| shareexec::Config::default().with_max_lateness(self.max_lateness))
     }
 
     /// Timely's configuration, from its own options.
@@ -216,6 +233,27 @@ mod tests {
             Options::try_parse_from(["x", "--stop-at", "2024-01-03T14:00:30Z", "in"]).is_err(),
             "--stop-at needs --checkpoint-dir"
         );
+    }
+
+    /// A lateness the default idle-host timeout (600 s) cannot cover raises it; one too
+    /// long to add to the rule's maxspan is refused naming the option.
+    #[test]
+    fn long_lateness_raises_the_idle_host_timeout() {
+        let o = options(&["--max-lateness", "20m"]);
+        assert_eq!(o.validate(), Ok(()));
+        let config = o.detector_config();
+        assert_eq!(config.idle_host_timeout, Span::from_secs(60 + 1200 + 600));
+        assert_eq!(
+            options(&["--max-lateness", "10s"])
+                .detector_config()
+                .idle_host_timeout,
+            Span::from_secs(600),
+            "a lateness the default covers keeps it"
+        );
+        let err = options(&["--max-lateness", "9223372000s"])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--max-lateness is too long"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use shareexec::input::{
     EcsPipeline, Prefiltering, SysmonErrorKind, SysmonSniffer, decode_sysmon_events,
 };
 use shareexec::output::{Location, verdict_json};
-use shareexec::{Config, Detector, Semantics, Span, Stats, Verdict};
+use shareexec::{Config, Detector, Semantics, Stats, Verdict};
 
 use crate::args::{DetectArgs, InputFormat, OutputFormat, PrefilterMode};
 use crate::lines::{Line, Lines};
@@ -81,23 +81,16 @@ impl Run {
 
 pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
     let rule = Arc::new(args.policy.rule());
-    let mut config = Config::default().with_max_lateness(args.max_lateness);
-    // The library refuses an idle-host timeout that does not exceed maxspan + lateness
-    // (a sweep would release writes that can still join), and the CLI has no option
-    // for it: a lateness that the default (600 s) cannot cover gets a timeout with the
-    // default's slack, 10 minutes, beyond what it must exceed.
-    let needed = rule.meta().maxspan.0.checked_add(args.max_lateness.0);
-    let Some((needed, timeout)) = needed.and_then(|n| Some((n, n.checked_add(600_000_000_000)?)))
-    else {
+    let config = Config::default().with_max_lateness(args.max_lateness);
+    // The CLI has no option for the idle-host timeout: a lateness its default (600 s)
+    // cannot cover raises it (else the library refuses the configuration).
+    let Some(mut config) = config.with_idle_host_timeout_covering(rule.meta().maxspan) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "--max-lateness is too long (the rule's maxspan, the lateness and 10 minutes \
              must fit in 292 years)",
         ));
     };
-    if config.idle_host_timeout.0 <= needed {
-        config = config.with_idle_host_timeout(Span(timeout));
-    }
     if let Some(n) = args.max_pending {
         config = config.with_max_pending(n);
     }
