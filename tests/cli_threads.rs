@@ -22,12 +22,16 @@ fn run(args: &[&str], files: &[String], threads: u16, stdin: Option<&[u8]>) -> O
 
 #[test]
 fn every_thread_count_gives_the_same_output_on_every_fixture() {
-    let files: Vec<String> = support::fixture_corpora()
+    let mut files: Vec<String> = support::fixture_corpora()
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         // Minutes for the unoptimised binary; the library test covers it.
         .filter(|name| !name.contains("defend-100k"))
         .collect();
+    // The oracle outputs (bad lines: no `@timestamp`) last, so that the over-long lines
+    // of `--max-line-bytes` below are among the first 100 bad lines, which alone are
+    // reported one by one.
+    files.sort_by_key(|name| name.contains(".oracle"));
     assert!(files.len() > 55, "{}", files.len());
     let configs: &[&[&str]] = &[
         &[],
