@@ -148,15 +148,12 @@ fn oracle_lines(path: &str) -> BTreeSet<(u64, u64)> {
         .collect()
 }
 
-/// 20 000 generated Elastic Defend events (gen.py seed 7): the Elasticsearch mode
-/// reproduces the oracle's sequences exactly, by line numbers; hardened finds a
-/// superset of the executions.
-#[test]
-fn generated_corpus_matches_the_oracle() {
-    let ndjson = read("gen/defend-20k.ndjson.gz");
-    let oracle = oracle_lines("gen/defend-20k.oracle-es.ndjson");
-    assert_eq!(oracle.len(), 28);
-    // The generator delays some events by up to ~7 s.
+/// The corpus `gen/NAME.ndjson.gz` under Elasticsearch semantics at a lateness of 10 s:
+/// exactly the `sequences` of `gen/NAME.oracle-es.ndjson`, by line numbers, none late.
+fn elasticsearch_equals_the_oracle(name: &str, sequences: usize) -> (Vec<u8>, Run) {
+    let ndjson = read(&format!("gen/{name}.ndjson.gz"));
+    let oracle = oracle_lines(&format!("gen/{name}.oracle-es.ndjson"));
+    assert_eq!(oracle.len(), sequences);
     let es = detect(&ndjson, Semantics::Elasticsearch, Span::from_secs(10));
     assert_eq!(
         es.alerts,
@@ -166,6 +163,16 @@ fn generated_corpus_matches_the_oracle() {
         es.alerts.difference(&oracle)
     );
     assert_eq!(es.late, 0);
+    (ndjson, es)
+}
+
+/// 20 000 generated Elastic Defend events (gen.py seed 7): the Elasticsearch mode
+/// reproduces the oracle's sequences exactly, by line numbers; hardened finds a
+/// superset of the executions.
+#[test]
+fn generated_corpus_matches_the_oracle() {
+    // The generator delays some events by up to ~7 s.
+    let (ndjson, es) = elasticsearch_equals_the_oracle("defend-20k", 28);
     let hard = detect(&ndjson, Semantics::Hardened, Span::from_secs(10));
     let execs = |s: &BTreeSet<(u64, u64)>| s.iter().map(|p| p.1).collect::<BTreeSet<_>>();
     let hard_seen: BTreeSet<u64> = execs(&hard.alerts)
@@ -185,19 +192,8 @@ fn generated_corpus_matches_the_oracle() {
 /// Elasticsearch mode reproduces the oracle's 204 sequences exactly, by line numbers.
 #[test]
 fn adversarial_corpus_matches_the_oracle() {
-    let ndjson = read("gen/adversarial-2.ndjson.gz");
-    let oracle = oracle_lines("gen/adversarial-2.oracle-es.ndjson");
-    assert_eq!(oracle.len(), 204);
     // Delivered up to 5 s out of order.
-    let es = detect(&ndjson, Semantics::Elasticsearch, Span::from_secs(10));
-    assert_eq!(
-        es.alerts,
-        oracle,
-        "missing: {:?}, extra: {:?}",
-        oracle.difference(&es.alerts),
-        es.alerts.difference(&oracle)
-    );
-    assert_eq!(es.late, 0);
+    let (_, es) = elasticsearch_equals_the_oracle("adversarial-2", 204);
     assert!(
         !es.suppressed.is_empty(),
         "the listed vendors and trusted paths suppress some executions"
