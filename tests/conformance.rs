@@ -1,5 +1,5 @@
 //! Differential conformance against Elastic's engine: the reference oracle's
-//! results on the probe cases and on a generated Elastic Defend corpus, stored as
+//! results on the probe cases, a generated Elastic Defend corpus and an adversarial one, stored as
 //! fixtures (see `tests/fixtures/README.md` for the commands that made them).
 
 use std::collections::{BTreeMap, BTreeSet};
