@@ -211,6 +211,23 @@ fn adversarial_corpus_matches_the_oracle() {
     );
 }
 
+/// The same 11 847 adversarial events under the hardened semantics (case-variant paths
+/// and OS types, extensions only in the path, the vendors hardened adds): exactly the
+/// 300 sequences the oracle finds in Elasticsearch mode once `gen/hardened_as_es.py` has
+/// written hardened's readings into the events (lower-cased OS types and paths,
+/// extensions taken off paths, the added vendors made listed ones), line for line.
+#[test]
+fn adversarial_corpus_matches_the_oracle_on_hardened_readings() {
+    let (ndjson, hard) = equals_the_oracle(
+        "adversarial-2",
+        "oracle-es-hardened",
+        Semantics::Hardened,
+        300,
+    );
+    let es = detect(&ndjson, Semantics::Elasticsearch, Span::from_secs(10));
+    assert!(hard.alerts.len() > es.alerts.len());
+}
+
 /// 12 064 adversarial events with `event.sequence` (`gen/gen_adversarial.py 2 1500
 /// --sequence`: sequence order disagrees with arrival order at equal timestamps, and
 /// only variants on which hardened and Elasticsearch read the fields alike): the
