@@ -198,13 +198,13 @@ pub struct DetectArgs {
     pub output_format: OutputFormat,
 }
 
-/// `10s`, `500ms`, `250us`, `100ns`, `2m`, `1h`, or `0`.
 /// A count of at least 1 (a cap of 0 would refuse everything; the library rejects it):
 /// refused by clap, naming the option, rather than by the library, naming its field.
 fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
+/// `10s`, `500ms`, `250us`, `100ns`, `2m`, `1h`, or `0`.
 pub fn parse_duration(text: &str) -> Result<Span, String> {
     let text = text.trim();
     if text == "0" {
