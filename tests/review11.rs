@@ -1,0 +1,85 @@
+//! Review 11: documentation claims checked against the code, as a new user would
+//! read them (README, docs/semantics.md, docs/bad-input.md, docs/ffi.md).
+#![cfg(feature = "cli")]
+
+use std::process::Output;
+
+mod support;
+
+const WRITE: &str = r#"{"@timestamp":"2024-01-03T14:00:00.120Z","event":{"category":["file"],"type":["creation"]},"host":{"id":"HOST","os":{"type":"windows"}},"process":{"pid":4},"file":{"path":"C:\\Windows\\x.exe","extension":"exe"}}"#;
+const START: &str = r#"{"@timestamp":"2024-01-03T14:00:00.330Z","event":{"category":["process"],"type":["start"]},"host":{"id":"HOST","os":{"type":"windows"}},"process":{"pid":3120,"executable":"C:\\Windows\\x.exe"}}"#;
+
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    support::shareexec(args, Some(input))
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stats(out: &Output) -> serde_json::Value {
+    let err = String::from_utf8_lossy(&out.stderr);
+    serde_json::from_str(err.lines().last().unwrap()).unwrap()
+}
+
+/// docs/semantics.md: "`host.id` longer than 256 bytes (`MAX_HOST_ID_BYTES`) never
+/// joins and is counted as `unkeyed`" (the page said 1 024 bytes; the constant is 256).
+#[test]
+fn host_id_longer_than_max_host_id_bytes_never_joins() {
+    assert_eq!(shareexec::MAX_HOST_ID_BYTES, 256);
+    for (len, alerts, unkeyed) in [(256, 1, 0), (257, 0, 2)] {
+        let host = "h".repeat(len);
+        let input = format!(
+            "{}\n{}\n",
+            WRITE.replace("HOST", &host),
+            START.replace("HOST", &host)
+        );
+        let out = run_with_stdin(&["--stats", "-"], input.as_bytes());
+        assert_eq!(out.status.code(), Some(0));
+        let s = stats(&out);
+        assert_eq!(s["detector"]["alerts"], alerts, "host.id of {len} bytes");
+        assert_eq!(s["detector"]["unkeyed"], unkeyed, "host.id of {len} bytes");
+    }
+}
+
+/// `--output-format text` names each event as `FILE:N` like the bad-line messages do,
+/// with N the line within that file (and the global line when it differs), not the
+/// line counted across all inputs under the name of the file that holds it.
+#[test]
+fn text_output_names_the_line_within_its_file() {
+    let dir = std::env::temp_dir().join(format!("shareexec-review11-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = dir.join("first.ndjson");
+    let second = dir.join("second.ndjson");
+    std::fs::write(&first, format!("{}\n", WRITE.replace("HOST", "h0"))).unwrap();
+    // Line 1 of second.ndjson (line 2 overall) is the write, line 2 (3 overall) the start.
+    std::fs::write(
+        &second,
+        format!(
+            "{}\n{}\n",
+            WRITE.replace("HOST", "h1"),
+            START.replace("HOST", "h1")
+        ),
+    )
+    .unwrap();
+    let (a, b) = (first.to_str().unwrap(), second.to_str().unwrap());
+    let out = support::shareexec(&["--output-format", "text", a, b], None);
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("written {b}:1 (line 2) -> started {b}:2 (line 3)")),
+        "{text}"
+    );
+    // The JSON keeps the global numbering, its stable contract.
+    let json = support::shareexec(&["--output-format", "json", a, b], None);
+    let v: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(v["events"][0]["line"], 2);
+    assert_eq!(v["events"][1]["line"], 3);
+    // With one input the two numbers agree and only one is shown.
+    let one = support::shareexec(&["--output-format", "text", b], None);
+    assert!(
+        stdout(&one).contains(&format!("written {b}:1 -> started {b}:2 ")),
+        "{}",
+        stdout(&one)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
