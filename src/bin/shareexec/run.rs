@@ -62,13 +62,33 @@ impl Run {
         Location { source, line }
     }
 
+    /// A line as people read it, like the bad-line messages: `FILE:N`, the line within
+    /// its input, followed by ` (line M)`, the line across all inputs, when they differ.
+    fn place(&self, line: u64) -> String {
+        let i = self
+            .sources
+            .partition_point(|(start, _)| *start <= line)
+            .saturating_sub(1);
+        match self.sources.get(i) {
+            Some((start, name)) if *start <= line => {
+                let local = line - start + 1;
+                if local == line {
+                    format!("{name}:{line}")
+                } else {
+                    format!("{name}:{local} (line {line})")
+                }
+            }
+            _ => format!("-:{line}"),
+        }
+    }
+
     fn emit(&mut self) -> io::Result<()> {
         while let Some(v) = self.pipeline.detector_mut().poll_verdict() {
             if !self.explain && !matches!(v, Verdict::Alert(_)) {
                 continue;
             }
             let text = if self.text {
-                verdict_text(&v, &|line| self.locate(line))
+                verdict_text(&v, &|line| self.place(line))
             } else {
                 verdict_json(&v, self.semantics, &|line| self.locate(line))
             };
@@ -483,11 +503,8 @@ fn printable(text: &str) -> String {
 }
 
 /// One verdict as one line for a person reading a terminal.
-fn verdict_text<'a>(verdict: &Verdict, locate: &dyn Fn(u64) -> Location<'a>) -> String {
-    let at = |position| {
-        let l = locate(position);
-        format!("{}:{}", l.source, l.line)
-    };
+fn verdict_text(verdict: &Verdict, place: &dyn Fn(u64) -> String) -> String {
+    let at = |position| printable(&place(position));
     let sequence = |s: &shareexec::Sequence| {
         let signer = match (&s.code_signature.subject_name, s.code_signature.trusted) {
             (Some(name), Some(true)) => format!("signed by {} (trusted)", printable(name)),
