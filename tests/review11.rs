@@ -83,3 +83,38 @@ fn text_output_names_the_line_within_its_file() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--max-lateness` must stay under 9 minutes (the 10-minute idle-host timeout has to
+/// exceed the 60 s maxspan plus the lateness). The CLI has no option for that timeout,
+/// so a larger lateness is a usage error that names the option the user can change,
+/// also with `--state` (where it used to be blamed on the state file, exit code 1).
+#[test]
+fn too_large_lateness_is_a_usage_error_naming_the_option() {
+    let input = format!("{WRITE}\n{START}\n").replace("HOST", "h");
+    let ok = run_with_stdin(&["--max-lateness", "8m", "-"], input.as_bytes());
+    assert_eq!(ok.status.code(), Some(0));
+    let dir = std::env::temp_dir().join(format!("shareexec-review11-l-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("hunt.state");
+    let state = state.to_str().unwrap();
+    let first = run_with_stdin(&["--state", state, "-"], input.as_bytes());
+    assert_eq!(first.status.code(), Some(0));
+    for extra in [&[][..], &["--state", state][..]] {
+        let mut args = vec!["--max-lateness", "9m"];
+        args.extend_from_slice(extra);
+        args.push("-");
+        let out = run_with_stdin(&args, input.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--max-lateness"), "{args:?}: {err}");
+        assert!(!err.contains("idle_host_timeout"), "{args:?}: {err}");
+    }
+    let out = run_with_stdin(&["--max-pending", "0", "-"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--max-pending must be at least 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

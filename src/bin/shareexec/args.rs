@@ -138,8 +138,8 @@ pub struct DetectArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     /// How late an event may arrive behind its host's newest timestamp and still be
-    /// ordered exactly (e.g. `10s`, `500ms`, `2m`, `0`). Later events are still used
-    /// and counted as late. The library's default is 0 (lowest latency); files are
+    /// ordered exactly (e.g. `10s`, `500ms`, `2m`, `0`; less than `9m`). Later events are
+    /// still used and counted as late. The library's default is 0 (lowest latency); files are
     /// read in bulk, where order matters more than latency, hence 10 s here.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub max_lateness: Span,
