@@ -248,7 +248,7 @@ fn read_inputs(
             )
         };
         run.sources.push((run.line + 1, name.clone()));
-        let progress = progress_bar(args, size);
+        let progress = progress_bar(args, size, lines.compressed);
         let Some(consumed) = read_input(run, args, &name, lines, progress.as_ref())? else {
             return Ok(Outcome::BadLine);
         };
@@ -446,16 +446,31 @@ fn read_evtx(run: &mut Run, args: &DetectArgs, name: &str, path: &Path) -> io::R
     Ok(true)
 }
 
-fn progress_bar(args: &DetectArgs, size: Option<u64>) -> Option<indicatif::ProgressBar> {
+/// A progress bar on a terminal for a file of `size` bytes. The position is counted in
+/// the bytes the lines came from, so a gzip file (`compressed`), whose decompressed size
+/// is unknown, gets a count without a total.
+fn progress_bar(
+    args: &DetectArgs,
+    size: Option<u64>,
+    compressed: bool,
+) -> Option<indicatif::ProgressBar> {
     let size = size?;
     if args.no_progress || !io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new(size);
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let (bar, template) = if compressed {
+        (
+            indicatif::ProgressBar::no_length(),
+            "{spinner} {bytes} decompressed {bytes_per_sec}",
+        )
+    } else {
+        (
+            indicatif::ProgressBar::new(size),
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+    };
+    let style = indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
 }
