@@ -118,3 +118,34 @@ fn too_large_lateness_is_a_usage_error_naming_the_option() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A read error inside an input (here a truncated gzip file) names the input, as a
+/// missing file does, with or without screening threads; what came before it is
+/// still reported, and the exit code is 1.
+#[test]
+fn a_read_error_names_its_input() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("shareexec-review11-gz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.ndjson");
+    std::fs::write(&good, format!("{WRITE}\n{START}\n").replace("HOST", "h")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(format!("{WRITE}\n").repeat(200).as_bytes())
+        .unwrap();
+    let gz = gz.finish().unwrap();
+    let truncated = dir.join("truncated.ndjson.gz");
+    std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
+    let (good, truncated) = (good.to_str().unwrap(), truncated.to_str().unwrap());
+    for threads in ["0", "2"] {
+        let out = support::shareexec(&["--threads", threads, good, truncated], None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(stdout(&out).lines().count(), 1, "{err}");
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("shareexec: {truncated}: "))),
+            "--threads {threads}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -275,7 +275,7 @@ fn read_input(
         return read;
     }
     let mut local = 0u64;
-    while let Some(line) = lines.next_line()? {
+    while let Some(line) = lines.next_line().map_err(|e| named(name, e))? {
         local += 1;
         if !handle_line(run, args, name, local, line, None)? {
             return Ok(None);
@@ -325,7 +325,13 @@ fn read_input_screened(
         }
     };
     let consumed = pool.take_input()?.map_or(0, |l| l.consumed);
-    end.map(|()| Some(consumed))
+    end.map(|()| Some(consumed)).map_err(|e| named(name, e))
+}
+
+/// A read error of input `name`, named like a missing file (writing the output can
+/// fail too, so the name is added where the input is read, not where its lines go).
+fn named(name: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{name}: {e}"))
 }
 
 /// Decodes and hands over one line (`pre`: what a screening thread found about it),
