@@ -149,3 +149,34 @@ fn a_read_error_names_its_input() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--distrust-vendor` with a subject that is not on the trusted list (a typo, a
+/// trailing period: `Sophos Ltd.` for `Sophos Ltd`) removes nothing; a security tool
+/// says so on standard error instead of leaving the vendor trusted in silence.
+#[test]
+fn distrusting_an_unlisted_vendor_is_reported() {
+    let signed = START.replace("HOST", "h").replace(
+        r#""pid":3120,"#,
+        r#""pid":3120,"code_signature":{"trusted":true,"subject_name":"Sophos Ltd"},"#,
+    );
+    let input = format!("{}\n{signed}\n", WRITE.replace("HOST", "h"));
+    // Listed (compared ignoring case): removed, no warning, the execution alerts.
+    let out = run_with_stdin(&["--distrust-vendor", "sophos ltd", "-"], input.as_bytes());
+    assert_eq!(stdout(&out).lines().count(), 1);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    // Not listed: nothing removed (the execution stays suppressed), and a warning.
+    for args in [
+        &["--distrust-vendor", "Sophos Ltd.", "-"][..],
+        &["rule", "--distrust-vendor", "Sophos Ltd."][..],
+    ] {
+        let out = run_with_stdin(args, input.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(
+            err.contains(r#"warning: --distrust-vendor "Sophos Ltd." matches no trusted vendor"#),
+            "{args:?}: {err}"
+        );
+    }
+    let out = run_with_stdin(&["--distrust-vendor", "Sophos Ltd.", "-"], input.as_bytes());
+    assert_eq!(stdout(&out).lines().count(), 0);
+}
