@@ -180,3 +180,12 @@ fn distrusting_an_unlisted_vendor_is_reported() {
     let out = run_with_stdin(&["--distrust-vendor", "Sophos Ltd.", "-"], input.as_bytes());
     assert_eq!(stdout(&out).lines().count(), 0);
 }
+
+/// `WildcardSet::remove` removes every pattern equal to the text ignoring case (its
+/// rustdoc said: only the exact spelling when there is one).
+#[test]
+fn wildcard_set_remove_ignores_case_always() {
+    let mut set = shareexec::wildcard::WildcardSet::new(["Sophos Ltd", "SOPHOS LTD", "Other"]);
+    assert_eq!(set.remove("Sophos Ltd"), 2);
+    assert_eq!(set.texts().collect::<Vec<_>>(), ["Other"]);
+}
