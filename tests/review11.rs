@@ -189,3 +189,51 @@ fn wildcard_set_remove_ignores_case_always() {
     assert_eq!(set.remove("Sophos Ltd"), 2);
     assert_eq!(set.texts().collect::<Vec<_>>(), ["Other"]);
 }
+
+/// docs/bad-input.md: a value the decoder reads may nest 127 levels deep, counting the
+/// line's own object; at 128 the line is refused ("recursion limit exceeded"). The page
+/// said "deeper than 128", one more than `serde_json` allows. ECS and Sysmon alike.
+#[test]
+fn nesting_limit_is_127_levels_counting_the_line() {
+    // `{"host":{"id":[[…"a"…]]}}`: the line, `host`, then `arrays` arrays.
+    let ecs = |arrays: usize| {
+        format!(
+            r#"{{"@timestamp":"2024-01-03T14:00:00Z","host":{{"id":{}"a"{}}}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    // `{"Hostname":[[…"h"…]], …}`: the line, then `arrays` arrays.
+    let sysmon = |arrays: usize| {
+        format!(
+            r#"{{"EventID":11,"Hostname":{}"h"{},"UtcTime":"2020-08-27 11:40:56.396","ProcessId":"4","Image":"System","TargetFilename":"C:\\a.exe"}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    for (line, levels) in [
+        (ecs(125), 127),
+        (ecs(126), 128),
+        (sysmon(126), 127),
+        (sysmon(127), 128),
+    ] {
+        for prefilter in ["off", "auto"] {
+            let out = run_with_stdin(
+                &["--stats", "--prefilter", prefilter, "-"],
+                format!("{line}\n").as_bytes(),
+            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            let refused = levels > 127;
+            assert_eq!(
+                stats(&out)["bad_lines"],
+                u64::from(refused),
+                "{levels}: {err}"
+            );
+            assert_eq!(
+                err.contains("recursion limit exceeded"),
+                refused,
+                "{levels}: {err}"
+            );
+        }
+    }
+}

@@ -137,8 +137,8 @@ pub enum EcsErrorKind {
     #[error("not valid UTF-8")]
     InvalidUtf8,
     /// The line is not one JSON value: a syntax error, a raw control character (such
-    /// as NUL) inside a string, nesting deeper than 128 in a value the decoder reads,
-    /// text after the value…
+    /// as NUL) inside a string, nesting 128 levels deep (the line's own object counting
+    /// as one) in a value the decoder reads, text after the value…
     #[error("not valid JSON: {message}")]
     NotJson {
         /// `serde_json`'s description, without its position (see [`EcsError::column`]).
