@@ -237,3 +237,25 @@ fn nesting_limit_is_127_levels_counting_the_line() {
         }
     }
 }
+
+/// README: "Blank lines are skipped silently". A line of a byte-order mark and blanks is
+/// the one "blank" line that is reported (the mark is no JSON whitespace: a document is
+/// missing, docs/bad-input.md); its message says why, instead of a bare "blank line"
+/// that contradicts the README.
+#[test]
+fn a_line_of_only_a_byte_order_mark_is_reported_with_the_reason() {
+    let input = format!("\u{feff}\n \t\r\n\n{WRITE}\n{START}\n").replace("HOST", "h");
+    for format in ["auto", "ecs", "sysmon"] {
+        let out = run_with_stdin(
+            &["--stats", "--input-format", format, "-"],
+            input.as_bytes(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("-:1 (line 1): "), "{format}: {err}");
+        assert!(err.contains("byte-order mark"), "{format}: {err}");
+        assert!(
+            !err.contains("(line 2)") && !err.contains("(line 3)"),
+            "{format}: {err}"
+        );
+    }
+}

@@ -161,9 +161,10 @@ impl HashSlots<'_> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SysmonErrorKind {
-    /// The line is empty or holds only JSON whitespace. [`decode_sysmon_line`] skips
-    /// such lines instead of returning this.
-    #[error("blank line")]
+    /// The line is empty or holds only JSON whitespace, after a UTF-8 byte-order mark
+    /// if any. [`decode_sysmon_line`] skips such lines instead of returning this,
+    /// except for a line with the mark (the mark is no whitespace: a document is missing).
+    #[error("blank line: no JSON document (a byte-order mark is not whitespace)")]
     Blank,
     /// The bytes are not UTF-8 (JSON text must be).
     #[error("not valid UTF-8")]
