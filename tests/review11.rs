@@ -259,3 +259,58 @@ fn a_line_of_only_a_byte_order_mark_is_reported_with_the_reason() {
         );
     }
 }
+
+/// docs/ffi.md, "Latency": under Elasticsearch semantics with no lateness a verdict
+/// comes out during the feed call itself; under hardened the execution waits for a
+/// later-timestamped event of its host (or `advance`, or `flush`).
+#[cfg(feature = "ffi")]
+#[test]
+fn ffi_latency_as_documented() {
+    use shareexec::ffi::shareexec_result::*;
+    use shareexec::ffi::*;
+    let feed = |d: *mut shareexec_detector, line: &str, n: u64| {
+        // SAFETY: a live handle and a line of `len` bytes.
+        let rc = unsafe { shareexec_detector_feed_json(d, line.as_ptr(), line.len(), n) };
+        assert_eq!(rc, SHAREEXEC_OK);
+    };
+    let poll = |d: *mut shareexec_detector| {
+        let mut v = std::mem::MaybeUninit::<shareexec_verdict>::zeroed();
+        // SAFETY: a live handle and a writable verdict.
+        unsafe { shareexec_detector_poll(d, v.as_mut_ptr()) }
+    };
+    let (write, start) = (WRITE.replace("HOST", "h"), START.replace("HOST", "h"));
+    let later = START
+        .replace("HOST", "h")
+        .replace("14:00:00.330Z", "14:00:01.000Z")
+        .replace("x.exe", "other.exe");
+    for (semantics, at_once) in [
+        (SHAREEXEC_SEMANTICS_ELASTICSEARCH, true),
+        (SHAREEXEC_SEMANTICS_HARDENED, false),
+    ] {
+        // SAFETY: an all-zero config is the documented default.
+        let mut config: shareexec_config = unsafe { std::mem::zeroed() };
+        config.semantics = semantics;
+        let mut d = std::ptr::null_mut();
+        // SAFETY: a readable config and a writable out-pointer.
+        assert_eq!(
+            unsafe { shareexec_detector_new(&config, &mut d) },
+            SHAREEXEC_OK
+        );
+        feed(d, &write, 1);
+        feed(d, &start, 2);
+        let first = poll(d);
+        assert_eq!(first == SHAREEXEC_OK, at_once, "semantics {semantics}");
+        if !at_once {
+            assert_eq!(first, SHAREEXEC_NO_VERDICT);
+            feed(d, &later, 3);
+            assert_eq!(
+                poll(d),
+                SHAREEXEC_OK,
+                "released by a later event of the host"
+            );
+        }
+        assert_eq!(poll(d), SHAREEXEC_NO_VERDICT);
+        // SAFETY: the live handle, freed once.
+        unsafe { shareexec_detector_free(d) };
+    }
+}
