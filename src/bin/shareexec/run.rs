@@ -114,9 +114,13 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
     let semantics = rule.semantics();
     // Checked here, before a state file is read, in the options' own words: the
     // library's message names `Config` fields (`idle_host_timeout`) the CLI does not set.
-    config
-        .validate(rule.meta().maxspan)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, config_error(&e, &config)))?;
+    let maxspan = rule.meta().maxspan;
+    config.validate(maxspan).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            config_error(&e, &config, maxspan),
+        )
+    })?;
     let resumed = match &args.state {
         Some(path) => state::load(path, rule.clone(), config.clone())?,
         None => None,
@@ -512,17 +516,14 @@ fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
 }
 
 /// A configuration error as a usage error of the options that caused it.
-fn config_error(e: &ConfigError, config: &Config) -> String {
+fn config_error(e: &ConfigError, config: &Config, maxspan: Span) -> String {
     match e {
-        ConfigError::SweepTooEager { timeout, needed } => {
-            let maxspan = Span::from_nanos(needed.as_nanos() - config.max_lateness.as_nanos());
-            format!(
-                "--max-lateness {} is too large: it must be less than {} (hosts silent for {timeout} \
-                 are released, which must be more than the rule's {maxspan} maxspan plus the lateness)",
-                config.max_lateness,
-                Span::from_nanos(timeout.as_nanos() - maxspan.as_nanos()),
-            )
-        }
+        ConfigError::SweepTooEager { timeout, .. } => format!(
+            "--max-lateness {} is too large: it must be less than {} (hosts silent for {timeout} \
+             are released, which must be more than the rule's {maxspan} maxspan plus the lateness)",
+            config.max_lateness,
+            Span::from_nanos(timeout.as_nanos().saturating_sub(maxspan.as_nanos())),
+        ),
         ConfigError::ZeroCap(name) => format!("--{} must be at least 1", name.replace('_', "-")),
         other => other.to_string(),
     }
