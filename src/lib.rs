@@ -12,7 +12,8 @@
 //! The crate is a pure state machine in the *sans-IO* style of quinn-proto and str0m: typed events
 //! go in, verdicts come out. It never reads a clock, a file, the network or the environment; time
 //! comes only from event timestamps and from the embedder's explicit calls. Same input, same
-//! output. It is `no_std` + `alloc` (the `std` feature is on by default), has no `unsafe` outside
+//! output. (With `std`, the hash tables' key is random unless [`Config::hash_seed`] sets it;
+//! no verdict depends on it.) It is `no_std` + `alloc` (the `std` feature is on by default), has no `unsafe` outside
 //! the optional C ABI (module `ffi`, feature `ffi`), and never panics on any input.
 //!
 //! # Example

@@ -232,8 +232,8 @@ impl WildcardSet {
         self.patterns.push(Wildcard::new(pattern));
     }
 
-    /// Removes every pattern written exactly as `pattern`, or (when none is) every
-    /// pattern equal to it ignoring case; returns how many went.
+    /// Removes every pattern equal to `pattern` ignoring case (Unicode simple case
+    /// folding; the exact spelling included); returns how many went.
     pub fn remove(&mut self, pattern: &str) -> usize {
         let before = self.patterns.len();
         self.patterns

@@ -218,3 +218,51 @@ fn blank_line_and_other_categories() {
         &[(1, 3)],
     );
 }
+
+/// Arrays of objects are flattened, as Elasticsearch does: this execution's signature
+/// (`trusted` in one object, the subject in another) is a trusted rule vendor, so it is
+/// suppressed and does not consume the write; line 3 alerts.
+#[test]
+fn arrays_of_objects() {
+    let split = br#"{"@timestamp":"2024-01-03T14:00:04Z","event":{"category":"process","type":"start"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":8,"executable":"C:\\x.exe","code_signature":[{"trusted":true},{"subject_name":"Sophos Ltd"}]}}"#;
+    accepted(split, &[(1, 3)]);
+}
+
+/// A lone UTF-16 surrogate escape is read as U+FFFD, not refused: this execution
+/// alerts (and consumes the write).
+#[test]
+fn lone_surrogate_escape() {
+    let lone = br#"{"@timestamp":"2024-01-03T14:00:04Z","event":{"category":"process","type":"start"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":8,"name":"a\ud800b","executable":"C:\\x.exe"}}"#;
+    accepted(lone, &[(1, 2)]);
+}
+
+/// `@timestamp` as epoch milliseconds (14:00:04Z), a number, a string or with a
+/// fraction: accepted, so this execution alerts.
+#[test]
+fn epoch_millis_timestamp() {
+    for ts in ["1704290404000", "\"1704290404000\"", "1704290404000.5"] {
+        let line = format!(
+            r#"{{"@timestamp":{ts},"event":{{"category":"process","type":"start"}},"host":{{"id":"h1","os":{{"type":"windows"}}}},"process":{{"pid":8,"executable":"C:\\x.exe"}}}}"#
+        );
+        accepted(line.as_bytes(), &[(1, 2)]);
+    }
+}
+
+/// An event more than `--max-lateness` (10 s) behind its host's clock: the host's
+/// clock is moved to 14:00:30 by this line, so the execution (14:00:05) is late; it is
+/// counted, and still joins the write that precedes it.
+#[test]
+fn late_event_is_used_and_counted() {
+    let ahead = br#"{"@timestamp":"2024-01-03T14:00:30Z","event":{"category":"process","type":"start"},"host":{"id":"h1","os":{"type":"windows"}},"process":{"pid":8,"executable":"C:\\other.exe"}}"#;
+    let r = run(ahead, &[]);
+    assert_eq!(r.code, Some(0));
+    assert_eq!(r.alerts, [(1, 3)], "{}", r.stderr);
+    assert!(r.stderr.contains(" 1 late, 0 bad lines"), "{}", r.stderr);
+}
+
+/// A line of only a UTF-8 byte-order mark: reported, saying why it is not skipped as
+/// a blank line.
+#[test]
+fn byte_order_mark_alone() {
+    rejected(b"\xEF\xBB\xBF", "a byte-order mark is not whitespace");
+}

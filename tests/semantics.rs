@@ -1,6 +1,6 @@
 //! Every case of `docs/semantics.md` as a named test, in both semantics.
 //!
-//! The cases follow the 46 probes that established how Elasticsearch evaluates the
+//! The cases follow the 45 probes that established how Elasticsearch evaluates the
 //! rule (the same probes, as NDJSON with the oracle's expectations, run through the
 //! ECS decoder in `tests/conformance.rs`). `es` is what Elasticsearch finds on the
 //! time-sorted stream; `hardened` what the default semantics find.

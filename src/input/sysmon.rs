@@ -161,16 +161,17 @@ impl HashSlots<'_> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SysmonErrorKind {
-    /// The line is empty or holds only JSON whitespace. [`decode_sysmon_line`] skips
-    /// such lines instead of returning this.
-    #[error("blank line")]
+    /// The line is empty or holds only JSON whitespace, after a UTF-8 byte-order mark
+    /// if any. [`decode_sysmon_line`] skips such lines instead of returning this,
+    /// except for a line with the mark (the mark is no whitespace: a document is missing).
+    #[error("blank line: no JSON document (a byte-order mark is not whitespace)")]
     Blank,
     /// The bytes are not UTF-8 (JSON text must be).
     #[error("not valid UTF-8")]
     InvalidUtf8,
     /// The line is not one JSON value: a syntax error, a raw control character inside
-    /// a string, nesting deeper than 128 in a value the decoder reads, text after the
-    /// value…
+    /// a string, nesting 128 levels deep (the line's own object counting as one) in a
+    /// value the decoder reads, text after the value…
     #[error("not valid JSON: {message}")]
     NotJson {
         /// `serde_json`'s description, without its position (see [`SysmonError::column`]).

@@ -72,7 +72,8 @@ pub struct PolicyArgs {
     /// Also trust executions signed (and trusted) by this subject (`:` pattern; repeatable).
     #[arg(long = "trust-vendor", value_name = "SUBJECT")]
     pub trust_vendor: Vec<String>,
-    /// Stop trusting this subject (repeatable).
+    /// Stop trusting this subject, as listed by `shareexec rule` (compared ignoring case; a
+    /// subject not on the list is reported and removes nothing; repeatable).
     #[arg(long = "distrust-vendor", value_name = "SUBJECT")]
     pub distrust_vendor: Vec<String>,
 }
@@ -86,6 +87,17 @@ impl PolicyArgs {
             }
         };
         let b = self.trust_vendor.iter().fold(base, |b, v| b.vendor(v));
+        // A subject that is not on the list (a typo) removes nothing: say so, rather
+        // than leave the vendor trusted in silence.
+        let trusted = b.clone().build();
+        for v in &self.distrust_vendor {
+            if !trusted.vendors().any(|t| shareexec::fold::eq_folded(t, v)) {
+                eprintln!(
+                    "shareexec: warning: --distrust-vendor {v:?} matches no trusted vendor; \
+                     nothing was removed (`shareexec rule` lists them)"
+                );
+            }
+        }
         self.distrust_vendor
             .iter()
             .fold(b, |b, v| b.remove_vendor(v))

@@ -28,6 +28,8 @@ pub struct Lines {
     max: usize,
     /// Bytes consumed from the (decompressed) stream so far.
     pub consumed: u64,
+    /// The input is gzip: `consumed` counts decompressed bytes, not the input's.
+    pub compressed: bool,
     /// The search for `\n` (its searcher built once, not on each line).
     newline: ByteSearch<b'\n'>,
     /// A read may wait indefinitely (standard input, a pipe, a terminal: anything but
@@ -86,6 +88,7 @@ impl Lines {
             filled: 0,
             eof: false,
             consumed: 0,
+            compressed: gz,
             newline: ByteSearch::new(),
             may_wait: true,
         })
@@ -356,6 +359,21 @@ mod tests {
             assert_eq!(got, expected, "{per_call} per call, trickle {trickle}");
             assert_eq!(l.consumed, input.len() as u64);
         }
+    }
+
+    /// A gzip input says so: its `consumed` counts decompressed bytes, which the progress
+    /// bar must not measure against the compressed file's size.
+    #[test]
+    fn gzip_input_is_marked_compressed() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b"{}\n".repeat(1000)).unwrap();
+        let gz: &'static [u8] = Vec::leak(gz.finish().unwrap());
+        let mut l = Lines::from_bytes(gz, 100).unwrap();
+        assert!(l.compressed);
+        while l.next_line().unwrap().is_some() {}
+        assert_eq!(l.consumed, 3000);
+        assert!(!Lines::from_bytes(b"{}\n", 100).unwrap().compressed);
     }
 
     /// `next_line` alone on an input delivered in pieces: the same lines.

@@ -62,13 +62,33 @@ impl Run {
         Location { source, line }
     }
 
+    /// A line as people read it, like the bad-line messages: `FILE:N`, the line within
+    /// its input, followed by ` (line M)`, the line across all inputs, when they differ.
+    fn place(&self, line: u64) -> String {
+        let i = self
+            .sources
+            .partition_point(|(start, _)| *start <= line)
+            .saturating_sub(1);
+        match self.sources.get(i) {
+            Some((start, name)) if *start <= line => {
+                let local = line - start + 1;
+                if local == line {
+                    format!("{name}:{line}")
+                } else {
+                    format!("{name}:{local} (line {line})")
+                }
+            }
+            _ => format!("-:{line}"),
+        }
+    }
+
     fn emit(&mut self) -> io::Result<()> {
         while let Some(v) = self.pipeline.detector_mut().poll_verdict() {
             if !self.explain && !matches!(v, Verdict::Alert(_)) {
                 continue;
             }
             let text = if self.text {
-                verdict_text(&v, &|line| self.locate(line))
+                verdict_text(&v, &|line| self.place(line))
             } else {
                 verdict_json(&v, self.semantics, &|line| self.locate(line))
             };
@@ -101,6 +121,12 @@ pub fn run(args: &DetectArgs) -> io::Result<Outcome> {
         config = config.with_max_hosts(n);
     }
     let semantics = rule.semantics();
+    // Checked before a state file is read, so that a configuration error is not taken
+    // for the state file's. (The options cannot make one: caps of 0 are refused by the
+    // argument parser, and a long lateness raises the idle-host timeout above.)
+    config
+        .validate(rule.meta().maxspan)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let resumed = match &args.state {
         Some(path) => state::load(path, rule.clone(), config.clone())?,
         None => None,
@@ -232,7 +258,7 @@ fn read_inputs(
             )
         };
         run.sources.push((run.line + 1, name.clone()));
-        let progress = progress_bar(args, size);
+        let progress = progress_bar(args, size, lines.compressed);
         let Some(consumed) = read_input(run, args, &name, lines, progress.as_ref())? else {
             return Ok(Outcome::BadLine);
         };
@@ -259,7 +285,7 @@ fn read_input(
         return read;
     }
     let mut local = 0u64;
-    while let Some(line) = lines.next_line()? {
+    while let Some(line) = lines.next_line().map_err(|e| named(name, e))? {
         local += 1;
         if !handle_line(run, args, name, local, line, None)? {
             return Ok(None);
@@ -309,7 +335,13 @@ fn read_input_screened(
         }
     };
     let consumed = pool.take_input()?.map_or(0, |l| l.consumed);
-    end.map(|()| Some(consumed))
+    end.map(|()| Some(consumed)).map_err(|e| named(name, e))
+}
+
+/// A read error of input `name`, named like a missing file (writing the output can
+/// fail too, so the name is added where the input is read, not where its lines go).
+fn named(name: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{name}: {e}"))
 }
 
 /// Decodes and hands over one line (`pre`: what a screening thread found about it),
@@ -430,16 +462,31 @@ fn read_evtx(run: &mut Run, args: &DetectArgs, name: &str, path: &Path) -> io::R
     Ok(true)
 }
 
-fn progress_bar(args: &DetectArgs, size: Option<u64>) -> Option<indicatif::ProgressBar> {
+/// A progress bar on a terminal for a file of `size` bytes. The position is counted in
+/// the bytes the lines came from, so a gzip file (`compressed`), whose decompressed size
+/// is unknown, gets a count without a total.
+fn progress_bar(
+    args: &DetectArgs,
+    size: Option<u64>,
+    compressed: bool,
+) -> Option<indicatif::ProgressBar> {
     let size = size?;
     if args.no_progress || !io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new(size);
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let (bar, template) = if compressed {
+        (
+            indicatif::ProgressBar::no_length(),
+            "{spinner} {bytes} decompressed {bytes_per_sec}",
+        )
+    } else {
+        (
+            indicatif::ProgressBar::new(size),
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+    };
+    let style = indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
 }
@@ -492,11 +539,8 @@ fn printable(text: &str) -> String {
 }
 
 /// One verdict as one line for a person reading a terminal.
-fn verdict_text<'a>(verdict: &Verdict, locate: &dyn Fn(u64) -> Location<'a>) -> String {
-    let at = |position| {
-        let l = locate(position);
-        format!("{}:{}", l.source, l.line)
-    };
+fn verdict_text(verdict: &Verdict, place: &dyn Fn(u64) -> String) -> String {
+    let at = |position| printable(&place(position));
     let sequence = |s: &shareexec::Sequence| {
         let signer = match (&s.code_signature.subject_name, s.code_signature.trusted) {
             (Some(name), Some(true)) => format!("signed by {} (trusted)", printable(name)),
