@@ -32,13 +32,18 @@ use crate::owned::OwnedEvent;
 use crate::rule::{Rule, Semantics};
 use crate::stable_hash::StableHasher;
 use crate::stats::Stats;
-use crate::time::Timestamp;
+use crate::time::{Span, Timestamp};
 use crate::trust::TrustPolicy;
 
 /// The first bytes of every snapshot.
 pub const MAGIC: [u8; 4] = *b"SXCK";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes (it also reads [`OLDEST_FORMAT_VERSION`] and up).
+///
+/// Version 2 added the lateness the state was held under, so that a restore with
+/// another lateness keeps every host's release horizon (see [`Detector::restore`]).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// Why a snapshot could not be taken or restored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -410,6 +415,13 @@ impl<P: TrustPolicy> Detector<P> {
     /// A detector for `rule` and `config` holding the state in `bytes` (made by
     /// [`snapshot`](Self::snapshot)). The rule's semantics must be the snapshot's;
     /// the caps must hold the state.
+    ///
+    /// The configuration may differ from the one the state was held under. With
+    /// another [`max_lateness`](Config::max_lateness), each host keeps its release
+    /// horizon (what it has processed, after which nothing may sort): an event is
+    /// late after the restore exactly when it would have been before it, and from
+    /// there on the new lateness applies as the host's clock moves. (Format version
+    /// 1, which did not record the lateness, is taken as held under the new one.)
     pub fn restore(
         rule: Arc<Rule<P>>,
         config: Config,
@@ -430,7 +442,7 @@ impl<P: TrustPolicy> Detector<P> {
             at: MAGIC.len(),
         };
         let version = r.u32()?;
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion { found: version });
         }
         let stored = u64::from_le_bytes(
@@ -448,7 +460,25 @@ impl<P: TrustPolicy> Detector<P> {
                 expected: rule.semantics().name(),
             });
         }
+        // Version 1 did not record the lateness: its clocks are taken as they are.
+        let held_under = match version {
+            1 => None,
+            _ => Some(Span(r.i64()?)),
+        };
         let mut d = Detector::new(rule, config)?;
+        // A host's release horizon is its clock minus the lateness (nothing before it
+        // may be held; `flush` moves the clock to the newest held event plus the
+        // lateness). Under another lateness the clocks move by the difference, so the
+        // horizons stay where they were: a smaller lateness does not make events
+        // newer than everything released late, a larger one does not reopen what was.
+        let shift = held_under.map_or(0, |l| d.config.max_lateness.0.saturating_sub(l.0));
+        let shifted = |t: Timestamp| {
+            if t == Timestamp::MIN {
+                t
+            } else {
+                Timestamp(t.0.saturating_add(shift))
+            }
+        };
         d.arrival = r.u64()?;
         d.stats = r.stats()?;
         d.watermark = r.opt_i64()?.map(Timestamp);
@@ -465,9 +495,9 @@ impl<P: TrustPolicy> Detector<P> {
                 return Err(r.corrupt("invalid or repeated host id"));
             }
             let (seen, now, seen_at_sweep) = (
+                shifted(Timestamp(r.i64()?)),
                 Timestamp(r.i64()?),
-                Timestamp(r.i64()?),
-                Timestamp(r.i64()?),
+                shifted(Timestamp(r.i64()?)),
             );
             let slot = d
                 .hosts
@@ -664,6 +694,7 @@ impl<P: TrustPolicy> Detector<P> {
             w.buf.extend_from_slice(&MAGIC);
             w.u64(u64::from(FORMAT_VERSION));
             w.u64(semantics_code(self.rule.semantics()));
+            w.i64(self.config.max_lateness.as_nanos());
             w.u64(self.arrival);
             w.stats(&if part == 0 {
                 self.stats

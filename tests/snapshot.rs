@@ -283,3 +283,98 @@ fn restore_and_merge_check_the_per_host_quota() {
         4
     );
 }
+
+/// A restore under another lateness keeps each host's release horizon: after a `flush`
+/// (which moves the host's clock to its newest event plus the lateness), a smaller
+/// lateness does not make an event newer than everything released late, and a larger
+/// one does not take an event older than what was released as in time.
+#[test]
+fn restore_under_another_lateness_keeps_the_release_horizon() {
+    let ms = |ms: i64| ms * 1_000_000;
+    let write = |host| Ev {
+        write: true,
+        host,
+        path: "C:\\a.exe",
+        ts: ms(120),
+        seq: None,
+        trusted: false,
+    };
+    let start = |host, at| Ev {
+        write: false,
+        host,
+        path: "C:\\a.exe",
+        ts: ms(at),
+        seq: None,
+        trusted: false,
+    };
+    for sem in [Semantics::Elasticsearch, Semantics::Hardened] {
+        let mut first = detector(sem, 10);
+        run(&mut first, &[write("h1")], 0, &mut Vec::new());
+        first.flush();
+        assert_eq!(first.drain_verdicts().count(), 0);
+        let bytes = first.snapshot().unwrap();
+        for (lateness, at, late, alerts) in [(0, 330, 0, 1), (10, 330, 0, 1), (20, 100, 1, 0)] {
+            let config = Config::default()
+                .with_max_lateness(Span::from_secs(lateness))
+                .with_sweep_interval(7);
+            let mut second = Detector::restore(Arc::new(Rule::new(sem)), config, &bytes).unwrap();
+            let mut got = Vec::new();
+            run(&mut second, &[start("h1", at)], 1, &mut got);
+            second.flush();
+            got.extend(second.drain_verdicts());
+            let what = format!("{sem:?}, lateness {lateness} s, start at {at} ms: {got:?}");
+            assert_eq!(second.stats().late, late, "{what}");
+            assert_eq!(second.stats().alerts, alerts, "{what}");
+        }
+    }
+}
+
+/// Format version 1 (before the lateness was recorded) still restores, its clocks
+/// taken as they are.
+#[test]
+fn version_1_snapshots_still_restore() {
+    let mut d = detector(Semantics::Hardened, 0);
+    let events: Vec<Ev> = (0..12)
+        .map(|i| Ev {
+            write: i % 3 != 2,
+            host: ["h1", "h2"][i % 2],
+            path: "C:\\a.exe",
+            ts: i as i64 * SEC,
+            seq: Some(i as u64),
+            trusted: false,
+        })
+        .collect();
+    run(&mut d, &events, 0, &mut Vec::new());
+    let v2 = d.snapshot().unwrap();
+    // Magic, version 2, the semantics' code, the lateness (0: one byte), the rest, and
+    // the checksum of everything before it.
+    assert_eq!(&v2[..4], &shareexec::snapshot::MAGIC);
+    assert_eq!((v2[4], v2[6]), (2, 0));
+    let mut v1 = v2[..4].to_vec();
+    v1.push(1);
+    v1.push(v2[5]);
+    v1.extend_from_slice(&v2[7..v2.len() - 8]);
+    let sum = shareexec::stable_hash::StableHasher::new()
+        .bytes(&v1)
+        .finish();
+    v1.extend_from_slice(&sum.to_le_bytes());
+    let config = Config::default().with_sweep_interval(7);
+    let restored = Detector::restore(Arc::new(Rule::hardened()), config, &v1).unwrap();
+    assert_eq!(restored.stats(), d.stats());
+    assert_eq!(
+        restored.snapshot().unwrap(),
+        v2,
+        "read as version 1, written as 2"
+    );
+    let mut v3 = v2.clone();
+    v3[4] = 3;
+    let body = v3.len() - 8;
+    let sum = shareexec::stable_hash::StableHasher::new()
+        .bytes(&v3[..body])
+        .finish();
+    v3[body..].copy_from_slice(&sum.to_le_bytes());
+    assert!(matches!(
+        Detector::restore(Arc::new(Rule::hardened()), Config::default(), &v3),
+        Err(SnapshotError::UnsupportedVersion { found: 3 })
+    ));
+}
