@@ -252,6 +252,27 @@ fn exit_codes_and_stats() {
     );
 }
 
+/// UTF-16 input (what Windows PowerShell 5's `>` writes) makes every line bad: the first
+/// line's error says why, on every thread count.
+#[test]
+fn utf16_input_is_named() {
+    let mut input = vec![0xFF, 0xFE];
+    for b in "{\"a\":1}\n{\"b\":2}\n".bytes() {
+        input.extend([b, 0]);
+    }
+    for threads in ["0", "2"] {
+        let out = run_with_stdin(&["--threads", threads, "-"], &input);
+        let err = stderr(&out);
+        assert_eq!(err.matches("UTF-16 byte-order mark").count(), 1, "{err}");
+        assert!(
+            err.contains("-:1 (line 1): column 1: not valid UTF-8 (the input starts"),
+            "{err}"
+        );
+    }
+    let plain = run_with_stdin(&["-"], b"\xFF\n");
+    assert!(!stderr(&plain).contains("UTF-16"), "{}", stderr(&plain));
+}
+
 /// Real recordings (hard negative, half sequences): silent in both semantics.
 #[test]
 fn real_data_hard_negatives_stay_silent() {

@@ -360,7 +360,12 @@ fn handle_line(
             "line is {n} bytes, longer than --max-line-bytes {}",
             args.max_line_bytes
         )),
-        Line::Text(text) => decode_and_handle(run, args.input_format, text, pre).err(),
+        Line::Text(text) => decode_and_handle(run, args.input_format, text, pre)
+            .err()
+            .map(|e| match utf16_hint(local, text) {
+                Some(hint) => format!("{e} ({hint})"),
+                None => e,
+            }),
     };
     if let Some(error) = error {
         run.bad_lines += 1;
@@ -519,6 +524,16 @@ fn summarize(run: &Run, args: &DetectArgs, started: Instant) {
         });
         eprintln!("{summary}");
     }
+}
+
+/// Why the first line of an input is not UTF-8 when the input is UTF-16 (what Windows
+/// PowerShell 5's `>` and `Out-File` write): every line of it is then bad, and the
+/// per-line error alone does not say why.
+fn utf16_hint(local: u64, text: &[u8]) -> Option<&'static str> {
+    (local == 1 && (text.starts_with(b"\xFF\xFE") || text.starts_with(b"\xFE\xFF"))).then_some(
+        "the input starts with a UTF-16 byte-order mark: shareexec reads UTF-8; in PowerShell, \
+         write with `Out-File -Encoding utf8` or convert with `Get-Content x | Set-Content -Encoding utf8 y`",
+    )
 }
 
 /// `text` with control characters escaped: host ids and paths come from telemetry,
