@@ -252,6 +252,48 @@ fn exit_codes_and_stats() {
     );
 }
 
+/// A damaged `.evtx` record is a bad line like any other: `FILE:N (line M)` where N counts
+/// the file's records, and `--stats` counts the file's bytes.
+#[test]
+fn damaged_evtx_records_are_bad_lines() {
+    if !cfg!(feature = "evtx") {
+        return;
+    }
+    let original = std::fs::read(format!(
+        "{ROOT}/tests/fixtures/evtx/ID11,13,17,18-PSexec as system execution.evtx"
+    ))
+    .unwrap();
+    let mut damaged = original.clone();
+    // Records start with `**\0\0`; garble the body of the third and fourth.
+    let records: Vec<usize> = original
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"**\0\0")
+        .map(|(i, _)| i)
+        .collect();
+    for &at in &records[2..4] {
+        damaged[at + 30..at + 60].fill(0xAB);
+    }
+    let dir = std::env::temp_dir().join(format!("shareexec-evtx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("damaged.evtx");
+    std::fs::write(&path, &damaged).unwrap();
+    let name = path.to_str().unwrap();
+    let out = run_bin(&["--stats", name]);
+    std::fs::remove_dir_all(&dir).ok();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for n in [3, 4] {
+        assert!(
+            err.contains(&format!("{name}:{n} (line {n}): record {n}: ")),
+            "{err}"
+        );
+    }
+    let stats: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(stats["bad_lines"], 2);
+    assert_eq!(stats["bytes"], damaged.len());
+}
+
 /// UTF-16 input (what Windows PowerShell 5's `>` writes) makes every line bad: the first
 /// line's error says why, on every thread count.
 #[test]

@@ -367,19 +367,35 @@ fn handle_line(
                 None => e,
             }),
     };
-    if let Some(error) = error {
-        run.bad_lines += 1;
-        if run.bad_lines <= REPORTED_BAD_LINES || args.strict {
-            eprintln!("shareexec: {name}:{local} (line {}): {error}", run.line);
-        } else if run.bad_lines == REPORTED_BAD_LINES + 1 {
-            eprintln!("shareexec: more bad lines follow; only counting them from now on");
-        }
-        if args.strict {
-            run.emit()?;
-            return Ok(false);
-        }
+    if let Some(error) = error
+        && !bad_line(run, args, name, local, &error)?
+    {
+        return Ok(false);
     }
     run.emit()?;
+    Ok(true)
+}
+
+/// Counts and reports a bad line (or `.evtx` record), `local` within its input `name`,
+/// the first [`REPORTED_BAD_LINES`] one by one; false when `--strict` stops the run
+/// here (after the verdicts decided so far).
+fn bad_line(
+    run: &mut Run,
+    args: &DetectArgs,
+    name: &str,
+    local: u64,
+    error: &str,
+) -> io::Result<bool> {
+    run.bad_lines += 1;
+    if run.bad_lines <= REPORTED_BAD_LINES || args.strict {
+        eprintln!("shareexec: {name}:{local} (line {}): {error}", run.line);
+    } else if run.bad_lines == REPORTED_BAD_LINES + 1 {
+        eprintln!("shareexec: more bad lines follow; only counting them from now on");
+    }
+    if args.strict {
+        run.emit()?;
+        return Ok(false);
+    }
     Ok(true)
 }
 
@@ -448,22 +464,15 @@ fn read_evtx(run: &mut Run, args: &DetectArgs, name: &str, path: &Path) -> io::R
                 }
             }
             Err(e) => {
-                run.bad_lines += 1;
-                if run.bad_lines <= REPORTED_BAD_LINES || args.strict {
-                    eprintln!(
-                        "shareexec: {name}: record {} (line {}): {e}",
-                        n + 1,
-                        run.line
-                    );
-                }
-                if args.strict {
-                    run.emit()?;
+                if !bad_line(run, args, name, n as u64 + 1, &e.to_string())? {
                     return Ok(false);
                 }
             }
         }
         run.emit()?;
     }
+    // The bytes read, as for the other inputs (`--stats`).
+    run.bytes += std::fs::metadata(path).map_or(0, |m| m.len());
     Ok(true)
 }
 
