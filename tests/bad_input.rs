@@ -99,9 +99,26 @@ fn missing_timestamp() {
 fn invalid_timestamp() {
     rejected(
         br#"{"@timestamp":"yesterday"}"#,
-        "is not a valid RFC 3339 timestamp",
+        "is neither an RFC 3339 timestamp nor epoch milliseconds",
     );
     rejected(br#"{"@timestamp":"2300-01-01T00:00:00Z"}"#, "`@timestamp`");
+    // A number that is not epoch milliseconds says what that form takes (it said what
+    // RFC 3339 expected at byte 1).
+    for (number, at) in [("1.7e12", 3), ("1704290400000.1234567", 20), ("-1.5e3", 4)] {
+        rejected(
+            format!(r#"{{"@timestamp":{number}}}"#).as_bytes(),
+            &format!(
+                "`@timestamp` \"{number}\" is neither an RFC 3339 timestamp nor epoch milliseconds: \
+                 expected epoch milliseconds (at most 19 digits, then at most 6 after a `.`, no \
+                 exponent) at byte {at}"
+            ),
+        );
+    }
+    // A date without its time keeps the RFC 3339 reason.
+    rejected(
+        br#"{"@timestamp":"2024-01-03"}"#,
+        "expected 'T' between the date and the time at byte 10",
+    );
 }
 
 #[test]

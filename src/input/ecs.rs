@@ -158,7 +158,9 @@ pub enum EcsErrorKind {
     /// `@timestamp` is not a date this crate accepts (an RFC 3339 timestamp, a
     /// four-digit year, or epoch milliseconds: see the [module docs](super)), or one
     /// outside the nanosecond range.
-    #[error("`@timestamp` {text:?} is not a valid RFC 3339 timestamp: {reason}")]
+    #[error(
+        "`@timestamp` {text:?} is neither an RFC 3339 timestamp nor epoch milliseconds: {reason}"
+    )]
     BadTimestamp {
         /// The offending text (its first 64 bytes at most).
         text: String,
@@ -1761,7 +1763,55 @@ pub(super) fn parse_es_date(text: &str) -> Result<Timestamp, TimestampError> {
             year_start(digits)
         };
     }
-    epoch_millis(negative, digits).unwrap_or(Err(rfc3339))
+    match epoch_millis(negative, digits) {
+        Some(result) => result,
+        // A number's text (a JSON number, or a string of one) is meant as epoch
+        // milliseconds: say what that form takes, not what RFC 3339 expected at byte 1.
+        None if looks_numeric(digits) => Err(not_epoch_millis(text, digits)),
+        None => Err(rfc3339),
+    }
+}
+
+/// Whether `digits` (after a sign) starts with a digit and holds only what a JSON
+/// number holds: digits, `.`, and an exponent's `e` or `E` with its sign (a `-`
+/// elsewhere makes a date such as `2024-01-03`, left to the RFC 3339 error).
+fn looks_numeric(digits: &str) -> bool {
+    let b = digits.as_bytes();
+    b.first().is_some_and(u8::is_ascii_digit)
+        && b.iter().enumerate().all(|(i, &c)| match c {
+            b'0'..=b'9' | b'.' | b'e' | b'E' => true,
+            b'+' | b'-' => i
+                .checked_sub(1)
+                .and_then(|j| b.get(j))
+                .is_some_and(|c| matches!(c, b'e' | b'E')),
+            _ => false,
+        })
+}
+
+/// Where `text` (`digits` after its sign) leaves `epoch_millis`'s shape: at most 19
+/// digits, then optionally `.` and at most 6.
+fn not_epoch_millis(text: &str, digits: &str) -> TimestampError {
+    const EXPECTED: &str =
+        "epoch milliseconds (at most 19 digits, then at most 6 after a `.`, no exponent)";
+    let sign = text.len() - digits.len();
+    let int = digits.bytes().take_while(u8::is_ascii_digit).count();
+    let at = if int > 19 {
+        19
+    } else if digits.as_bytes().get(int) == Some(&b'.') {
+        let fraction = digits
+            .get(int + 1..)
+            .unwrap_or_default()
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        int + 1 + fraction.min(6)
+    } else {
+        int
+    };
+    TimestampError::Syntax {
+        at: sign + at,
+        expected: EXPECTED,
+    }
 }
 
 /// A JSON integer for a date: its text read by [`parse_es_date`], without formatting it.
