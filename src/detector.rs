@@ -960,7 +960,9 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// Processes every held event (end of input). Afterwards, an event older than
-    /// what was released counts as late. Pending writes stay: more input may follow.
+    /// what its host released counts as late (under [`Semantics::Hardened`] also one
+    /// at the newest released timestamp: it might sort before it by
+    /// `event.sequence`). Pending writes stay: more input may follow.
     ///
     /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     pub fn flush(&mut self) {
@@ -987,6 +989,10 @@ impl<P: TrustPolicy> Detector<P> {
 
     /// The earliest watermark at which [`advance`](Self::advance) would process a
     /// held event or expire a pending write; `None` when nothing waits. O(hosts).
+    ///
+    /// Calling `advance(next_deadline())` until it returns `None` ends: a pending
+    /// write within `maxspan` of [`Timestamp::MAX`] (which no watermark puts out of
+    /// reach) has no deadline.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let maxspan = self.rule.meta().maxspan;
         self.hosts
@@ -998,7 +1004,11 @@ impl<P: TrustPolicy> Detector<P> {
                     .window
                     .host_head(&h.list)
                     .and_then(|s| self.window.get(s))
-                    .map(|e| e.timestamp.saturating_add(maxspan).saturating_add(Span(1)));
+                    // A write so close to the end of time that no watermark puts it
+                    // out of reach never expires: no deadline (a saturated one would
+                    // be returned again after every `advance`).
+                    .and_then(|e| e.timestamp.0.checked_add(maxspan.0)?.checked_add(1))
+                    .map(Timestamp);
                 held.into_iter().chain(expiry)
             })
             .min()
