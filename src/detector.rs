@@ -794,7 +794,11 @@ impl<P: TrustPolicy> Detector<P> {
         } else {
             self.keys.path(slot, path)
         };
-        if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
+        if !self.make_room(
+            slot,
+            origin.timestamp,
+            entry_string_bytes(path, &origin, &f.hash),
+        ) {
             self.stats.evicted += 1;
             return;
         }
@@ -884,9 +888,9 @@ impl<P: TrustPolicy> Detector<P> {
         }
     }
 
-    /// Evicts pending writes until one of `bytes` fits (see the victim rule inside).
-    /// False if it can never fit.
-    fn make_room(&mut self, slot: u32, bytes: usize) -> bool {
+    /// Evicts pending writes until one of `bytes` at `ts` fits (see the victim rule
+    /// inside). False if it can never fit, or if it is itself the host's oldest.
+    fn make_room(&mut self, slot: u32, ts: Timestamp, bytes: usize) -> bool {
         if bytes > self.config.max_pending_bytes {
             return false;
         }
@@ -909,7 +913,17 @@ impl<P: TrustPolicy> Detector<P> {
             let above_average =
                 own > 0 && own.saturating_mul(self.window.hosts_with_entries()) > self.window.len();
             let victim = if over_host || above_average {
-                self.window.host_head(&host.list)
+                let head = self.window.host_head(&host.list);
+                // A late write older than all its host holds is that host's oldest:
+                // it is the one given up (as in the time-sorted stream, where it
+                // came first and went first).
+                if head
+                    .and_then(|h| self.window.get(h))
+                    .is_some_and(|e| ts < e.timestamp)
+                {
+                    return false;
+                }
+                head
             } else {
                 self.window.global_head()
             };
