@@ -535,7 +535,10 @@ impl<P: TrustPolicy> Detector<P> {
                         what: "max_buffered",
                     });
                 }
-                let copy = OwnedEvent::new(&event, String::new());
+                let mut copy = OwnedEvent::new(&event, String::new());
+                // Charged its exact length: never more than where it was held, so a
+                // snapshot restores under the caps it was taken under.
+                copy.shrink_text();
                 // As `hold`: a copy that would not read back exactly is never stored.
                 if !copy.is_exact() {
                     return Err(r.corrupt("a held event with over 4 GiB of strings"));

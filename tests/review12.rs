@@ -247,3 +247,222 @@ fn restored_counters_at_their_limit_do_not_overflow() {
     }));
     assert_eq!(r.ok().map(|o| o.alerts), Some(1));
 }
+
+/// A snapshot of a detector restores under the configuration it ran under. A held
+/// copy is charged its buffer's capacity; held in a recycled buffer it can cost less
+/// than the same copy built fresh by `restore`, so a detector near
+/// `max_buffered_bytes` made a snapshot that its own configuration refused
+/// (`OverCaps { what: "max_buffered_bytes" }`).
+#[test]
+fn snapshot_restores_under_its_own_buffer_cap() {
+    let run = |cap: usize, a: &str, sha: &str, exe: &str| {
+        let config = Config::default()
+            .with_max_lateness(Span::from_secs(30))
+            .with_max_buffered_bytes(cap);
+        let mut d = detector(Semantics::Hardened, config.clone());
+        // A is held, then released by the next event: its buffer is recycled for B.
+        d.handle(write_at("h", a, at(0)));
+        d.handle(write_at("h", EXE, at(40)));
+        let mut b = start_at("h", exe, at(41));
+        if let Event::Process(p) = &mut b {
+            p.hash.sha256 = Some(sha);
+        }
+        d.handle(b);
+        d.drain_verdicts().for_each(drop);
+        (d, config)
+    };
+    let mut refused = Vec::new();
+    for a in (1..400).step_by(13) {
+        for sha in [0, 20, 64] {
+            for e in (1..200).step_by(11) {
+                let (a, sha, e) = ("a".repeat(a), "s".repeat(sha), "e".repeat(e));
+                // The smallest cap under which nothing was forced out early.
+                let (mut lo, mut hi) = (1usize, 1 << 16);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if run(mid, &a, &sha, &e).0.stats().forced == 0 {
+                        hi = mid;
+                    } else {
+                        lo = mid + 1;
+                    }
+                }
+                let (d, config) = run(lo, &a, &sha, &e);
+                assert_eq!((d.stats().forced, d.stats().buffered), (0, 2));
+                let bytes = d.snapshot().unwrap();
+                if let Err(err) = Detector::restore(Arc::new(Rule::hardened()), config, &bytes) {
+                    refused.push((a.len(), sha.len(), e.len(), err));
+                }
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} refused, e.g. {:?}",
+        refused.len(),
+        refused.first()
+    );
+}
+
+// ------------------------------------------------------------ memory
+
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    pub struct Counting;
+
+    thread_local! {
+        pub static LIVE: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn count(bytes: isize) {
+        let _ = LIVE.try_with(|b| b.set(b.get() + bytes));
+    }
+
+    // SAFETY: forwards to the system allocator unchanged; only counts.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            count(layout.size() as isize);
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            count(-(layout.size() as isize));
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            count(new_size as isize - layout.size() as isize);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    pub fn live() -> isize {
+        LIVE.with(Cell::get)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: counting::Counting = counting::Counting;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// "Memory stays within `Config::memory_bound`", under a hostile stream: thousands
+/// of hosts with 256-byte ids, long paths, ids and hashes, out-of-order and late
+/// timestamps, clock jumps, and calls to `advance`, `flush` and `snapshot`/`restore`.
+/// The detector's heap (verdicts taken and dropped after every call) is measured.
+fn peak_heap(semantics: Semantics, config: Config, events: usize, seed: u64) -> (usize, usize) {
+    let bound = config.memory_bound();
+    let rule = Arc::new(Rule::new(semantics));
+    let base = counting::live();
+    let mut d = Detector::new(rule.clone(), config.clone().with_hash_seed(Some(seed))).unwrap();
+    let mut rng = Rng(seed | 1);
+    let hosts: Vec<String> = (0..4000)
+        .map(|h| {
+            let id = format!("{h:04}");
+            id.repeat(64)[..256 - rng.next(3) as usize].to_string()
+        })
+        .collect();
+    let paths: Vec<String> = (0..64)
+        .map(|n| format!("C:\\{}\\{n}.exe", "d".repeat(rng.next(3000) as usize)))
+        .collect();
+    let hash = "a".repeat(64);
+    let mut peak = 0isize;
+    let mut clock = 1_000_000_000_000_000_000i64;
+    for i in 0..events {
+        clock += rng.next(50_000_000) as i64;
+        let jitter = rng.next(80_000_000_000) as i64 - 40_000_000_000;
+        let ts = if rng.next(1000) == 0 {
+            Timestamp(clock + 86_400_000_000_000)
+        } else {
+            Timestamp(clock + jitter)
+        };
+        let host = &hosts[(rng.next(hosts.len() as u64) as usize + i) % hosts.len()];
+        let path = &paths[rng.next(paths.len() as u64) as usize];
+        let origin = Origin {
+            timestamp: ts,
+            sequence: Some(rng.next(1 << 20)),
+            id: Some(&hash[..rng.next(64) as usize]),
+            position: i as u64,
+        };
+        let hashes = Hashes {
+            sha256: Some(&hash),
+            sha1: Some(&hash[..40]),
+            md5: Some(&hash[..32]),
+        };
+        let event = if rng.next(2) == 0 {
+            Event::File(FileEvent {
+                origin,
+                host_id: Some(host),
+                os_type: Some("windows"),
+                types: EventTypes::CREATION,
+                pid: Some(4),
+                path: Some(path),
+                extension: Some("exe"),
+                header_bytes: None,
+                hash: hashes,
+            })
+        } else {
+            Event::Process(ProcessEvent {
+                origin,
+                host_id: Some(host),
+                os_type: Some("windows"),
+                types: EventTypes::START,
+                executable: Some(path),
+                pid: Some(1),
+                code_signature: CodeSignature {
+                    subject_name: Some(&hash),
+                    status: Some(&hash),
+                    ..Default::default()
+                },
+                hash: hashes,
+            })
+        };
+        d.handle(event);
+        d.drain_verdicts().for_each(drop);
+        match rng.next(5000) {
+            0 => d.advance(Timestamp(clock - 100_000_000_000)),
+            1 => d.flush(),
+            2 => {
+                let bytes = d.snapshot().unwrap();
+                drop(d);
+                d = Detector::restore(rule.clone(), config.clone(), &bytes).unwrap();
+            }
+            _ => {}
+        }
+        d.drain_verdicts().for_each(drop);
+        peak = peak.max(counting::live() - base);
+    }
+    println!("{:?}", d.stats());
+    drop(d);
+    (peak.max(0) as usize, bound)
+}
+
+#[test]
+fn hostile_stream_stays_within_the_memory_bound() {
+    for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+        for lateness in [0, 30] {
+            let config = Config::default()
+                .with_max_lateness(Span::from_secs(lateness))
+                .with_max_pending(3_000)
+                .with_max_pending_per_host(20)
+                .with_max_pending_bytes(1 << 20)
+                .with_max_buffered(2_000)
+                .with_max_buffered_bytes(1 << 20)
+                .with_max_hosts(500)
+                .with_sweep_interval(256);
+            let (peak, bound) = peak_heap(semantics, config, 60_000, 7 + lateness as u64);
+            println!("{semantics:?} L={lateness}: peak {peak} of bound {bound}");
+            assert!(
+                peak <= bound,
+                "{semantics:?} L={lateness}: {peak} > {bound}"
+            );
+        }
+    }
+}
