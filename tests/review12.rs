@@ -466,3 +466,50 @@ fn hostile_stream_stays_within_the_memory_bound() {
         }
     }
 }
+
+/// `partition::is_candidate`: "An engine may drop every other event ... the verdicts
+/// stay the same. Only `Stats::events` then counts fewer events, and the idle-host
+/// sweep ... runs at other moments." Running the sweep at other moments can change
+/// a verdict: a host whose clock trails the others by more than the idle timeout is
+/// swept in one run and not in the other.
+#[test]
+fn dropping_non_candidates_moves_the_sweep_and_can_change_a_verdict() {
+    let config = Config::default().with_sweep_interval(10);
+    let noise = |n: i64| {
+        Event::File(FileEvent {
+            origin: Origin {
+                timestamp: at(1000 + n),
+                ..Default::default()
+            },
+            host_id: Some("b"),
+            pid: Some(1234),
+            ..Default::default()
+        })
+    };
+    let mut alerts = Vec::new();
+    for keep_noise in [true, false] {
+        let rule = Rule::elasticsearch();
+        let mut d = detector(Semantics::Elasticsearch, config.clone());
+        let feed = |d: &mut Detector, e: Event<'_>| {
+            if keep_noise || partition::is_candidate(&rule, &e) {
+                d.handle(e);
+            }
+        };
+        feed(&mut d, write_at("a", EXE, at(0)));
+        for round in 0..3 {
+            feed(&mut d, start_at("b", "C:\\b.exe", at(1000 + round)));
+            feed(&mut d, start_at("c", "C:\\c.exe", at(1000 + round)));
+            for n in 0..20 {
+                feed(&mut d, noise(n));
+            }
+        }
+        // Host a's own clock: 10 s after its write.
+        feed(&mut d, start_at("a", EXE, at(10)));
+        alerts.push((d.stats().alerts, d.stats().swept));
+    }
+    assert_eq!(
+        alerts,
+        [(0, 1), (1, 0)],
+        "(alerts, swept) with and without noise"
+    );
+}
