@@ -513,3 +513,196 @@ fn dropping_non_candidates_moves_the_sweep_and_can_change_a_verdict() {
         "(alerts, swept) with and without noise"
     );
 }
+
+// ------------------------------------------------------------ random call orders
+
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Write {
+        host: u8,
+        path: u8,
+        ts: i64,
+        seq: Option<u64>,
+    },
+    Start {
+        host: u8,
+        path: u8,
+        ts: i64,
+        seq: Option<u64>,
+    },
+    Advance(i64),
+    Flush,
+    Deadline,
+    Snapshot,
+    SplitMerge,
+}
+
+fn ts_strategy() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(i64::MIN),
+        Just(i64::MIN + 1),
+        Just(i64::MAX),
+        Just(i64::MAX - 1),
+        Just(i64::MAX - 60_000_000_000),
+        Just(0),
+        Just(-1),
+        -200i64..200,
+        (-200i64..200).prop_map(|s| s * 1_000_000_000),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let seq = prop::option::of(0u64..3);
+    prop_oneof![
+        6 => (0u8..5, 0u8..3, ts_strategy(), seq.clone())
+            .prop_map(|(host, path, ts, seq)| Op::Write { host, path, ts, seq }),
+        6 => (0u8..5, 0u8..3, ts_strategy(), seq)
+            .prop_map(|(host, path, ts, seq)| Op::Start { host, path, ts, seq }),
+        1 => ts_strategy().prop_map(Op::Advance),
+        1 => Just(Op::Flush),
+        1 => Just(Op::Deadline),
+        1 => Just(Op::Snapshot),
+        1 => Just(Op::SplitMerge),
+    ]
+}
+
+const HOST_IDS: [&str; 5] = ["", "h1", "H1", "h2", "h3"];
+const PATHS: [&str; 3] = ["", "C:\\a.exe", "c:\\A.EXE"];
+
+fn apply(d: &mut Detector, rule: &Arc<Rule>, config: &Config, op: &Op) {
+    match *op {
+        Op::Write {
+            host,
+            path,
+            ts,
+            seq,
+        }
+        | Op::Start {
+            host,
+            path,
+            ts,
+            seq,
+        } => {
+            let (host, path) = (HOST_IDS[host as usize], PATHS[path as usize]);
+            let mut e = if matches!(op, Op::Write { .. }) {
+                write_at(host, path, Timestamp(ts))
+            } else {
+                start_at(host, path, Timestamp(ts))
+            };
+            match &mut e {
+                Event::File(f) => f.origin.sequence = seq,
+                Event::Process(p) => p.origin.sequence = seq,
+                _ => {}
+            }
+            d.handle(e);
+        }
+        Op::Advance(t) => d.advance(Timestamp(t)),
+        Op::Flush => d.flush(),
+        Op::Deadline => {
+            let mut rounds = 0;
+            while let Some(t) = d.next_deadline() {
+                d.advance(t);
+                d.drain_verdicts().for_each(drop);
+                rounds += 1;
+                assert!(rounds < 100, "next_deadline {t:?} does not pass");
+            }
+        }
+        Op::Snapshot => {
+            d.drain_verdicts().for_each(drop);
+            let bytes = d.snapshot().unwrap();
+            let restored = Detector::restore(rule.clone(), config.clone(), &bytes).unwrap();
+            assert_eq!(restored.stats(), d.stats());
+            // Under smaller caps or another lateness: a typed error or a detector.
+            for smaller in [
+                config.clone().with_max_pending(1),
+                config.clone().with_max_pending_per_host(1),
+                config.clone().with_max_buffered(1),
+                config.clone().with_max_buffered_bytes(200),
+                config.clone().with_max_pending_bytes(10),
+                config.clone().with_max_hosts(1),
+                config.clone().with_max_lateness(Span(0)),
+                config.clone().with_max_lateness(Span(5_000_000_000)),
+            ] {
+                match Detector::restore(rule.clone(), smaller, &bytes) {
+                    Ok(mut other) => {
+                        other.handle(start_at("h1", PATHS[1], Timestamp(i64::MAX)));
+                        other.flush();
+                    }
+                    Err(SnapshotError::OverCaps { .. }) => {}
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            *d = restored;
+        }
+        Op::SplitMerge => {
+            d.drain_verdicts().for_each(drop);
+            let parts = d.split(3, |h| h.len()).unwrap();
+            let mut whole = Detector::restore(rule.clone(), config.clone(), &parts[2]).unwrap();
+            whole.merge(&parts[0]).unwrap();
+            whole.merge(&parts[1]).unwrap();
+            assert_eq!(whole.stats(), d.stats());
+            // Merging a part again: its hosts are already there.
+            if whole.stats().hosts > 0 {
+                assert!(
+                    whole.merge(&parts[0]).is_err()
+                        || whole.merge(&parts[1]).is_err()
+                        || whole.merge(&parts[2]).is_err()
+                );
+            }
+            *d = whole;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    /// Any call order with extreme timestamps, empty strings and case variants: no
+    /// panic, every cap holds, a snapshot restores under its own configuration to
+    /// the same counters, a split merges back, and the deadline loop ends.
+    #[test]
+    fn any_call_order_keeps_the_invariants(
+        hardened in any::<bool>(),
+        lateness in prop_oneof![Just(0i64), Just(1), Just(30_000_000_000)],
+        ops in prop::collection::vec(op(), 0..60),
+    ) {
+        let semantics = if hardened { Semantics::Hardened } else { Semantics::Elasticsearch };
+        let config = Config::default()
+            .with_max_lateness(Span(lateness))
+            .with_max_pending(3)
+            .with_max_pending_per_host(2)
+            .with_max_buffered(4)
+            .with_max_hosts(3)
+            .with_sweep_interval(5)
+            .with_hash_seed(Some(1));
+        let rule = Arc::new(Rule::new(semantics));
+        let mut d = Detector::new(rule.clone(), config.clone()).unwrap();
+        for op in &ops {
+            apply(&mut d, &rule, &config, op);
+            let st = d.stats();
+            prop_assert!(st.pending <= 3 && st.buffered <= 4 && st.hosts <= 3, "{st:?}");
+            d.drain_verdicts().for_each(drop);
+        }
+        d.flush();
+        d.drain_verdicts().for_each(drop);
+        prop_assert_eq!(d.stats().buffered, 0);
+    }
+}
+
+/// docs/semantics.md "Latency": Elasticsearch processes an event as soon as its
+/// host's clock is L past it; Hardened needs *more* than L (an event at exactly L
+/// past could still be preceded by one of the same timestamp and a smaller
+/// `event.sequence`). The page said "or L past it" for Hardened.
+#[test]
+fn hardened_releases_only_strictly_more_than_lateness_past() {
+    let lateness = Span::from_secs(30);
+    for (semantics, released_at_l) in [(Semantics::Elasticsearch, 1), (Semantics::Hardened, 0)] {
+        let mut d = detector(semantics, Config::default().with_max_lateness(lateness));
+        d.handle(write_at("h", EXE, at(0)));
+        d.handle(start_at("h", "C:\\other.exe", at(30)));
+        assert_eq!(d.stats().pending, released_at_l, "{semantics:?}");
+        d.handle(start_at("h", "C:\\other.exe", Timestamp(at(30).0 + 1)));
+        assert_eq!(d.stats().pending, 1, "{semantics:?}");
+    }
+}
