@@ -490,7 +490,7 @@ impl<P: TrustPolicy> Detector<P> {
             if self.stats.events < self.next_host_scan {
                 return None;
             }
-            self.forget_idle_hosts(Timestamp::MAX);
+            self.forget_idle_hosts();
             // Scanning costs O(hosts): spread it over at least as many events.
             self.next_host_scan = self.stats.events.saturating_add(self.hosts.len() as u64);
             if self.hosts.len() >= self.config.max_hosts {
@@ -501,13 +501,11 @@ impl<P: TrustPolicy> Detector<P> {
         self.hosts.insert(&self.keys, id, seen, now)
     }
 
-    fn forget_idle_hosts(&mut self, seen_before: Timestamp) {
+    /// Forgets every host with nothing pending or held, whatever its clock (also
+    /// one at the end of time: such hosts would otherwise fill `max_hosts` for good).
+    fn forget_idle_hosts(&mut self) {
         for slot in 0..self.hosts.slot_bound() {
-            if self
-                .hosts
-                .get(slot)
-                .is_some_and(|h| h.is_idle() && h.seen < seen_before)
-            {
+            if self.hosts.get(slot).is_some_and(|h| h.is_idle()) {
                 self.hosts.remove(&self.keys, slot);
             }
         }

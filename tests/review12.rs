@@ -706,3 +706,52 @@ fn hardened_releases_only_strictly_more_than_lateness_past() {
         assert_eq!(d.stats().pending, 1, "{semantics:?}");
     }
 }
+
+/// docs/semantics.md: "hosts: hosts with nothing pending or held are forgotten
+/// (their clocks too)". A host whose clock is at the end of time (an event stamped
+/// `Timestamp::MAX`) was never forgotten, so such hosts could fill `max_hosts` for
+/// good and every new host's write was refused.
+#[test]
+fn idle_hosts_at_the_end_of_time_are_forgotten_too() {
+    let mut d = detector(
+        Semantics::Elasticsearch,
+        Config::default().with_max_hosts(10),
+    );
+    let ids: Vec<String> = (0..10).map(|h| format!("fake-{h}")).collect();
+    for id in &ids {
+        // A start that finds nothing: the host holds nothing, only a clock.
+        d.handle(start_at(id, EXE, Timestamp::MAX));
+    }
+    assert_eq!(d.stats().hosts, 10);
+    for n in 0..20 {
+        d.handle(start_at("noise", "C:\\n.exe", at(n)));
+    }
+    d.handle(write_at("victim", EXE, at(100)));
+    d.handle(start_at("victim", EXE, at(101)));
+    assert_eq!(take(&mut d).alerts, 1, "{:?}", d.stats());
+}
+
+/// Design limit, not fixed here: hosts stamped far in the future that each leave a
+/// pending write are never idle (their writes expire only by their own clocks), never
+/// swept (the sweep releases hosts *behind* the consensus) and not expired by
+/// `advance` (a watermark never moves a host's clock back). Enough of them fill
+/// `max_hosts` for good, and every later new host's write is refused.
+#[test]
+#[ignore = "design: future-stamped hosts with a pending write hold their host slots forever (review 12)"]
+fn future_stamped_hosts_do_not_fill_the_host_table_forever() {
+    let mut d = detector(
+        Semantics::Elasticsearch,
+        Config::default().with_max_hosts(10),
+    );
+    let ids: Vec<String> = (0..10).map(|h| format!("fake-{h}")).collect();
+    for id in &ids {
+        d.handle(write_at(id, EXE, at(10 * 365 * 24 * 3600)));
+    }
+    d.advance(at(3600));
+    for n in 0..1000 {
+        d.handle(start_at("noise", "C:\\n.exe", at(n)));
+    }
+    d.handle(write_at("victim", EXE, at(2000)));
+    d.handle(start_at("victim", EXE, at(2001)));
+    assert_eq!(take(&mut d).alerts, 1, "{:?}", d.stats());
+}
