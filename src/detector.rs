@@ -1024,6 +1024,12 @@ impl<P: TrustPolicy> Detector<P> {
                 held.into_iter().chain(expiry)
             })
             .min()
+            // Never at or before the watermark, which `advance` would ignore (only a
+            // state restored from a crafted snapshot holds anything there).
+            .and_then(|t| match self.watermark {
+                Some(w) if t <= w => w.0.checked_add(1).map(Timestamp),
+                _ => Some(t),
+            })
     }
 
     /// Every `sweep_interval` events (at least one per tracked host), releases the

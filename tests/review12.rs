@@ -755,3 +755,106 @@ fn future_stamped_hosts_do_not_fill_the_host_table_forever() {
     d.handle(start_at("victim", EXE, at(2001)));
     assert_eq!(take(&mut d).alerts, 1, "{:?}", d.stats());
 }
+
+/// `Config::memory_bound` counts `HOST_BYTES + MAX_HOST_ID_BYTES` per host: a table
+/// full of hosts with 256-byte ids (just past a doubling of the host store, the most
+/// slack) stays within it, under both semantics.
+#[test]
+fn a_full_host_table_stays_within_the_memory_bound() {
+    for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+        let hosts = (1 << 14) + 1;
+        let config = Config::default()
+            .with_max_hosts(hosts)
+            .with_max_pending(1)
+            .with_max_pending_bytes(1 << 10)
+            .with_max_buffered(hosts)
+            .with_max_buffered_bytes(1 << 10)
+            .with_sweep_interval(u64::MAX)
+            .with_hash_seed(Some(5));
+        let bound = config.memory_bound();
+        let base = counting::live();
+        let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
+        let mut peak = 0;
+        for h in 0..hosts {
+            let id = format!("{h:0>256}");
+            d.handle(start_at(&id, EXE, at(h as i64)));
+            d.drain_verdicts().for_each(drop);
+            peak = peak.max(counting::live() - base);
+        }
+        assert_eq!(d.stats().hosts as usize, hosts);
+        let peak = peak as usize;
+        println!("{semantics:?}: {hosts} hosts, peak {peak}, bound {bound}");
+        assert!(peak <= bound, "{semantics:?}: {peak} > {bound}");
+    }
+}
+
+/// A busy detector's snapshot (hosts, held events, pending writes, a watermark).
+fn busy_snapshot(semantics: Semantics) -> Vec<u8> {
+    let mut d = detector(
+        semantics,
+        Config::default().with_max_lateness(Span::from_secs(30)),
+    );
+    let paths: Vec<String> = (0..6).map(|n| format!("C:\\{n}.exe")).collect();
+    for (i, host) in ["a", "b", "c", "d"].iter().enumerate() {
+        for (j, path) in paths.iter().enumerate() {
+            let t = at((i * 10 + j) as i64);
+            let mut e = write_at(host, path, t);
+            if let Event::File(f) = &mut e {
+                f.origin.id = Some("id");
+                f.origin.sequence = Some(j as u64);
+                f.hash.sha256 = Some("abc");
+            }
+            d.handle(e);
+            d.handle(start_at(host, "C:\\x.exe", at((i * 10 + j) as i64 + 40)));
+        }
+    }
+    d.advance(at(20));
+    d.drain_verdicts().for_each(drop);
+    d.snapshot().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    /// "Decoding never panics": the checksum stops random corruption before the
+    /// decoder sees it, so here the corruption comes with a valid checksum (anyone
+    /// can compute it): any such image is a typed error or a working detector.
+    #[test]
+    fn checksummed_corruption_never_panics(
+        hardened in any::<bool>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let semantics = if hardened { Semantics::Hardened } else { Semantics::Elasticsearch };
+        let mut bytes = busy_snapshot(semantics);
+        bytes.truncate(bytes.len() - 8);
+        for (at, value) in &edits {
+            let i = 5 + at.index(bytes.len() - 5);
+            bytes[i] = *value;
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(5 + cut.index(bytes.len() - 5));
+        }
+        let sum = shareexec::stable_hash::StableHasher::new().bytes(&bytes).finish();
+        bytes.extend_from_slice(&sum.to_le_bytes());
+        let rule = Arc::new(Rule::new(semantics));
+        let config = Config::default().with_max_lateness(Span::from_secs(30));
+        if let Ok(mut d) = Detector::restore(rule, config, &bytes) {
+            d.handle(write_at("a", "C:\\0.exe", at(100)));
+            d.handle(start_at("a", "C:\\0.exe", at(101)));
+            let mut rounds = 0;
+            while let Some(t) = d.next_deadline() {
+                d.advance(t);
+                d.drain_verdicts().for_each(drop);
+                rounds += 1;
+                prop_assert!(rounds < 1000, "deadline {:?} does not pass", t);
+            }
+            d.advance(at(200));
+            d.flush();
+            d.drain_verdicts().for_each(drop);
+            let again = d.snapshot().unwrap();
+            let mut other = Detector::new(Arc::new(Rule::new(semantics)), Config::default().with_max_lateness(Span::from_secs(30))).unwrap();
+            let _ = other.merge(&again);
+            let _ = d.split(2, |h| h.len());
+        }
+    }
+}
