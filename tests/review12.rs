@@ -858,3 +858,25 @@ proptest! {
         }
     }
 }
+
+/// docs/semantics.md "Silent hosts": the sweep releases a silent host's pending
+/// writes — and forgets the host with its clock, so its next event, however old, is
+/// not late (the page now says so).
+#[test]
+fn a_swept_host_is_forgotten_with_its_clock() {
+    let config = Config::default()
+        .with_sweep_interval(10)
+        .with_idle_host_timeout(Span::from_secs(300));
+    let mut d = detector(Semantics::Elasticsearch, config);
+    d.handle(write_at("silent", EXE, at(100)));
+    for n in 0..100 {
+        for h in ["b", "c", "d"] {
+            d.handle(start_at(h, "C:\\x.exe", at(1000 + n)));
+        }
+    }
+    assert_eq!((d.stats().swept, d.stats().hosts), (1, 3));
+    // Older than the silent host's last clock (100 s): not late, it is a new host.
+    d.handle(write_at("silent", EXE, at(50)));
+    assert_eq!(take(&mut d).late, 0);
+    assert_eq!(d.stats().hosts, 4);
+}
