@@ -880,3 +880,62 @@ fn a_swept_host_is_forgotten_with_its_clock() {
     assert_eq!(take(&mut d).late, 0);
     assert_eq!(d.stats().hosts, 4);
 }
+
+/// An empty string is a value, not a missing field (src/event.rs): an empty
+/// `host.id` and path join, and survive the reorder buffer and a snapshot as empty,
+/// while a missing `host.id` is unkeyed.
+#[test]
+fn empty_strings_are_values_through_buffer_and_snapshot() {
+    let rule = Arc::new(Rule::elasticsearch());
+    let config = Config::default()
+        .with_max_lateness(Span::from_secs(30))
+        .with_hash_seed(Some(1));
+    let mut d = Detector::new(rule.clone(), config.clone()).unwrap();
+    let mut w = write_at("", "", at(0));
+    if let Event::File(f) = &mut w {
+        f.origin.id = Some("");
+        f.hash.md5 = Some("");
+    }
+    d.handle(w);
+    let mut p = start_at("", "", at(1));
+    if let Event::Process(p) = &mut p {
+        p.origin.id = None;
+        p.code_signature.subject_name = Some("");
+    }
+    d.handle(p);
+    let bytes = d.snapshot().unwrap();
+    let mut d = Detector::restore(rule, config, &bytes).unwrap();
+    d.flush();
+    let Some(Verdict::Alert(a)) = d.poll_verdict() else {
+        panic!("no alert: {:?}", d.stats())
+    };
+    assert_eq!((a.host_id.as_ref(), a.path.as_ref()), ("", ""));
+    assert_eq!(a.write.id.as_deref(), Some(""));
+    assert_eq!(a.execution.id.as_deref(), None);
+    assert_eq!(a.file_hash.md5.as_deref(), Some(""));
+    assert_eq!(a.code_signature.subject_name.as_deref(), Some(""));
+    let mut missing = write_at("", EXE, at(100));
+    if let Event::File(f) = &mut missing {
+        f.host_id = None;
+    }
+    d.handle(missing);
+    assert_eq!(d.stats().unkeyed, 1);
+}
+
+/// The `Stats` rustdoc: `late` also counts events at or before the watermark,
+/// `unkeyed` host ids over `MAX_HOST_ID_BYTES`, `evicted` refused writes.
+#[test]
+fn stats_count_what_their_docs_say() {
+    let mut d = detector(
+        Semantics::Elasticsearch,
+        Config::default().with_max_hosts(1),
+    );
+    d.advance(at(10));
+    d.handle(write_at("h", EXE, at(10)));
+    assert_eq!(d.stats().late, 1, "at the watermark");
+    let long = "h".repeat(MAX_HOST_ID_BYTES + 1);
+    d.handle(write_at(&long, EXE, at(20)));
+    assert_eq!(d.stats().unkeyed, 1);
+    d.handle(write_at("other", EXE, at(20)));
+    assert_eq!(d.stats().evicted, 1, "a new host's write, the table full");
+}
