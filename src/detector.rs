@@ -269,9 +269,14 @@ impl<P: TrustPolicy> Detector<P> {
     /// Feeds one event, in arrival order.
     ///
     /// Events that cannot be part of a sequence cost a few comparisons and are
-    /// forgotten. A candidate is processed at once when it is in order, or held
-    /// until its host's clock passes it by the configured lateness; one that arrives
-    /// later than that is still used and reported as [`Verdict::Late`].
+    /// forgotten. A candidate is held until its host's clock passes it by the
+    /// configured lateness (under [`Semantics::Hardened`], by more than the lateness:
+    /// an event of the same timestamp may still sort before it by `event.sequence`),
+    /// so at lateness 0 an in-order candidate is processed at once under
+    /// Elasticsearch semantics, and under Hardened when its host shows a newer
+    /// timestamp (or at [`advance`](Self::advance) or [`flush`](Self::flush)). One
+    /// that arrives later than the lateness is still used and reported as
+    /// [`Verdict::Late`].
     ///
     /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     #[inline]
@@ -941,8 +946,9 @@ impl<P: TrustPolicy> Detector<P> {
     /// every host: held events up to it are processed, pending writes it puts out of
     /// reach expire, and events at or before it that arrive later are late.
     ///
-    /// Watermarks only move forward; an older one is ignored. Follow with
-    /// [`poll_verdict`](Self::poll_verdict) until it returns `None`.
+    /// Watermarks only move forward; an older one is ignored. O(hosts): call it on a
+    /// timer ([`next_deadline`](Self::next_deadline)), not after every event. Follow
+    /// with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     pub fn advance(&mut self, watermark: Timestamp) {
         if self.watermark.is_some_and(|w| watermark <= w) {
             return;

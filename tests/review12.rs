@@ -962,3 +962,19 @@ fn a_flooding_host_does_not_disable_reordering_for_others() {
     d.advance(at(100));
     assert_eq!(take(&mut d).alerts, 1, "{:?}", d.stats());
 }
+
+/// `Detector::handle` rustdoc: at lateness 0 an in-order candidate is processed at
+/// once under Elasticsearch semantics, under Hardened only once its host shows a
+/// newer timestamp (or at `advance`/`flush`); the doc said "at once when it is in
+/// order" for both.
+#[test]
+fn in_order_candidates_wait_for_a_newer_timestamp_under_hardened() {
+    for (semantics, at_once) in [(Semantics::Elasticsearch, 1), (Semantics::Hardened, 0)] {
+        let mut d = detector(semantics, Config::default());
+        d.handle(write_at("h", EXE, at(0)));
+        d.handle(start_at("h", EXE, at(1)));
+        assert_eq!(take(&mut d).alerts, at_once, "{semantics:?}");
+        d.handle(start_at("h", "C:\\other.exe", at(2)));
+        assert_eq!(take(&mut d).alerts, 1 - at_once, "{semantics:?}");
+    }
+}
