@@ -978,3 +978,31 @@ fn in_order_candidates_wait_for_a_newer_timestamp_under_hardened() {
         assert_eq!(take(&mut d).alerts, 1 - at_once, "{semantics:?}");
     }
 }
+
+/// docs/semantics.md, host cap: "hosts with nothing pending or held are forgotten;
+/// if none can be, a new host's write is not kept". After a scan that found none,
+/// the next scan waits as many events as there are hosts (its O(hosts) cost spread
+/// over them): until then a new host's write is refused even when a host has become
+/// idle meanwhile (the page now says so).
+#[test]
+fn after_a_fruitless_host_scan_new_hosts_wait_for_the_next() {
+    let mut d = detector(
+        Semantics::Elasticsearch,
+        Config::default().with_max_hosts(4),
+    );
+    for h in ["a", "b", "c", "d"] {
+        d.handle(write_at(h, EXE, at(0)));
+    }
+    d.handle(write_at("x", EXE, at(1)));
+    assert_eq!(d.stats().evicted, 1, "no idle host");
+    // a's write expires: a is idle now.
+    d.handle(start_at("a", "C:\\o.exe", at(100)));
+    d.handle(write_at("y", EXE, at(101)));
+    assert_eq!(d.stats().evicted, 2, "refused until the next scan");
+    for _ in 0..4 {
+        d.handle(start_at("b", "C:\\o.exe", at(1)));
+    }
+    d.handle(write_at("y", EXE, at(102)));
+    assert_eq!(d.stats().evicted, 2, "the next scan forgets a");
+    assert_eq!(d.stats().hosts, 4);
+}
