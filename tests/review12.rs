@@ -1006,3 +1006,39 @@ fn after_a_fruitless_host_scan_new_hosts_wait_for_the_next() {
     assert_eq!(d.stats().evicted, 2, "the next scan forgets a");
     assert_eq!(d.stats().hosts, 4);
 }
+
+/// `Late::behind` is measured from the host's clock, which `flush` and `advance`
+/// move past the newest timestamp (by the lateness, and 1 ns): the rustdoc said
+/// "how far behind its host's newest timestamp".
+#[test]
+fn late_behind_is_measured_from_the_host_clock() {
+    let lateness = Span::from_secs(30);
+    for semantics in [Semantics::Elasticsearch, Semantics::Hardened] {
+        let margin = if semantics == Semantics::Hardened {
+            1
+        } else {
+            0
+        };
+        let mut d = detector(semantics, Config::default().with_max_lateness(lateness));
+        d.handle(write_at("h", EXE, at(0)));
+        d.flush();
+        take(&mut d);
+        d.handle(write_at("h", EXE, at(-1)));
+        let Some(Verdict::Late(late)) = d.poll_verdict() else {
+            panic!("{semantics:?}: not late")
+        };
+        // 1 s behind the newest timestamp, 31 s (+ the margin) behind the clock.
+        assert_eq!(
+            late.behind,
+            Span(Span::from_secs(31).0 + margin),
+            "{semantics:?}"
+        );
+        // A host first seen after a watermark: behind by the lateness and 1 ns.
+        d.advance(at(100));
+        d.handle(write_at("new", EXE, at(100)));
+        let Some(Verdict::Late(late)) = d.poll_verdict() else {
+            panic!("{semantics:?}: not late")
+        };
+        assert_eq!(late.behind, Span(lateness.0 + 1), "{semantics:?}");
+    }
+}
