@@ -6,7 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::iter::FusedIterator;
 
-use crate::config::{Config, MAX_HOST_ID_BYTES};
+use crate::config::{Config, MAX_HOST_ID_BYTES, VERDICT_SCRATCH_BYTES};
 use crate::error::ConfigError;
 use crate::event::{Event, Origin};
 use crate::hosts::{HELD_OVERHEAD, Held, Hosts, OrderKey};
@@ -130,6 +130,11 @@ impl SequenceMaker {
             pack.put_opt(eh.md5),
         ];
         let buf = pack.finish();
+        // Kept for the next verdict, unless an outsized one (the process event's
+        // strings have no cap) grew it past what `Config::memory_bound` counts.
+        if self.scratch.capacity() > VERDICT_SCRATCH_BYTES {
+            self.scratch = String::new();
+        }
         let text = |p: Option<Placed>| p.map(|p| p.text(&buf));
         let event_ref = |o: &Origin<'_>, id| EventRef {
             timestamp: o.timestamp,

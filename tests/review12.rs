@@ -1042,3 +1042,31 @@ fn late_behind_is_measured_from_the_host_clock() {
         assert_eq!(late.behind, Span(lateness.0 + 1), "{semantics:?}");
     }
 }
+
+/// "Memory stays within `Config::memory_bound`" (verdicts taken): the buffer an alert's
+/// strings are packed in is kept for the next alert, sized by the longest alert so
+/// far — whose process strings (`code_signature.subject_name`, `status`, the event
+/// id, hashes) the caller's event sets, unbounded.
+#[test]
+fn an_alert_with_huge_process_strings_leaves_no_memory_behind() {
+    let config = Config::default()
+        .with_max_pending(10)
+        .with_max_pending_bytes(1 << 16)
+        .with_max_buffered(10)
+        .with_max_buffered_bytes(1 << 16)
+        .with_max_hosts(10)
+        .with_hash_seed(Some(5));
+    let bound = config.memory_bound();
+    let huge = "S".repeat(bound + (1 << 20));
+    let base = counting::live();
+    let mut d = Detector::new(Arc::new(Rule::elasticsearch()), config).unwrap();
+    d.handle(write_at("h", EXE, at(0)));
+    let mut p = start_at("h", EXE, at(1));
+    if let Event::Process(p) = &mut p {
+        p.code_signature.subject_name = Some(&huge);
+    }
+    d.handle(p);
+    assert_eq!(take(&mut d).alerts, 1);
+    let kept = (counting::live() - base) as usize;
+    assert!(kept <= bound, "{kept} bytes kept, bound {bound}");
+}
