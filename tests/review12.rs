@@ -1070,3 +1070,25 @@ fn an_alert_with_huge_process_strings_leaves_no_memory_behind() {
     let kept = (counting::live() - base) as usize;
     assert!(kept <= bound, "{kept} bytes kept, bound {bound}");
 }
+
+/// Far more hosts than `max_hosts` (the default 100 000), each with one write then a
+/// start: no panic, the cap holds, the detector keeps working (a host already tracked
+/// still alerts), and the O(hosts) scans stay spread out (this runs in seconds).
+#[test]
+fn more_hosts_than_the_default_cap() {
+    let mut d = detector(Semantics::Hardened, Config::default());
+    let cap = Config::default().max_hosts;
+    d.handle(write_at("first", EXE, at(0)));
+    for h in 0..(cap + cap / 2) {
+        let id = format!("host-{h:08}");
+        d.handle(write_at(&id, EXE, at(1 + h as i64 / 1000)));
+        assert!(d.stats().hosts as usize <= cap);
+    }
+    d.drain_verdicts().for_each(drop);
+    d.handle(start_at("first", EXE, at(1)));
+    d.handle(start_at("first", "C:\\later.exe", at(2)));
+    assert_eq!(take(&mut d).alerts, 1, "{:?}", d.stats());
+    let st = d.stats();
+    assert_eq!(st.hosts as usize, cap);
+    assert_eq!(st.evicted as usize, cap / 2 + 1, "{st:?}");
+}
