@@ -650,7 +650,7 @@ typedef struct shareexec_verdict {
      */
     struct shareexec_origin late_event;
     /**
-     * LATE: how far behind its host's newest timestamp it arrived, nanoseconds.
+     * LATE: how far behind its host's clock it arrived (`Late::behind`), nanoseconds.
      */
     int64_t late_behind_ns;
 } shareexec_verdict;

@@ -74,6 +74,10 @@ const HELD_COPY_BYTES: usize = 160;
 const POOL_BYTES: usize = 4 << 20;
 /// Pending writes are stored in chunks of this many 72-byte entries.
 const ENTRY_CHUNK_BYTES: usize = 4096 * 72;
+/// Bytes of the buffer a verdict's strings are packed in that the detector keeps for
+/// the next verdict at most (a longer one is freed: the process event's strings, which
+/// the caller sets, have no cap).
+pub(crate) const VERDICT_SCRATCH_BYTES: usize = 64 << 10;
 
 impl Config {
     /// An upper bound on the detector's heap use under this configuration, in bytes,
@@ -84,7 +88,8 @@ impl Config {
     /// - the reorder buffer: `max_buffered_bytes` (copies, strings, heap entries and
     ///   heap slack are all charged to it), the store of copies at its peak (twice
     ///   `max_buffered` records of 160 bytes), and 4 MiB of recycled string buffers;
-    /// - hosts: [`HOST_BYTES`] plus [`MAX_HOST_ID_BYTES`] each.
+    /// - hosts: [`HOST_BYTES`] plus [`MAX_HOST_ID_BYTES`] each;
+    /// - 64 KiB kept to pack the next verdict's strings in.
     ///
     /// The defaults give about 228 MiB, under 256 MiB.
     pub fn memory_bound(&self) -> usize {
@@ -103,6 +108,7 @@ impl Config {
             .saturating_add(self.max_pending_bytes)
             .saturating_add(buffer)
             .saturating_add(hosts)
+            .saturating_add(VERDICT_SCRATCH_BYTES)
     }
 }
 

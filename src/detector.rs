@@ -6,7 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::iter::FusedIterator;
 
-use crate::config::{Config, MAX_HOST_ID_BYTES};
+use crate::config::{Config, MAX_HOST_ID_BYTES, VERDICT_SCRATCH_BYTES};
 use crate::error::ConfigError;
 use crate::event::{Event, Origin};
 use crate::hosts::{HELD_OVERHEAD, Held, Hosts, OrderKey};
@@ -130,6 +130,11 @@ impl SequenceMaker {
             pack.put_opt(eh.md5),
         ];
         let buf = pack.finish();
+        // Kept for the next verdict, unless an outsized one (the process event's
+        // strings have no cap) grew it past what `Config::memory_bound` counts.
+        if self.scratch.capacity() > VERDICT_SCRATCH_BYTES {
+            self.scratch = String::new();
+        }
         let text = |p: Option<Placed>| p.map(|p| p.text(&buf));
         let event_ref = |o: &Origin<'_>, id| EventRef {
             timestamp: o.timestamp,
@@ -269,9 +274,14 @@ impl<P: TrustPolicy> Detector<P> {
     /// Feeds one event, in arrival order.
     ///
     /// Events that cannot be part of a sequence cost a few comparisons and are
-    /// forgotten. A candidate is processed at once when it is in order, or held
-    /// until its host's clock passes it by the configured lateness; one that arrives
-    /// later than that is still used and reported as [`Verdict::Late`].
+    /// forgotten. A candidate is held until its host's clock passes it by the
+    /// configured lateness (under [`Semantics::Hardened`], by more than the lateness:
+    /// an event of the same timestamp may still sort before it by `event.sequence`),
+    /// so at lateness 0 an in-order candidate is processed at once under
+    /// Elasticsearch semantics, and under Hardened when its host shows a newer
+    /// timestamp (or at [`advance`](Self::advance) or [`flush`](Self::flush)). One
+    /// that arrives later than the lateness is still used and reported as
+    /// [`Verdict::Late`].
     ///
     /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     #[inline]
@@ -490,7 +500,7 @@ impl<P: TrustPolicy> Detector<P> {
             if self.stats.events < self.next_host_scan {
                 return None;
             }
-            self.forget_idle_hosts(Timestamp::MAX);
+            self.forget_idle_hosts();
             // Scanning costs O(hosts): spread it over at least as many events.
             self.next_host_scan = self.stats.events.saturating_add(self.hosts.len() as u64);
             if self.hosts.len() >= self.config.max_hosts {
@@ -501,13 +511,11 @@ impl<P: TrustPolicy> Detector<P> {
         self.hosts.insert(&self.keys, id, seen, now)
     }
 
-    fn forget_idle_hosts(&mut self, seen_before: Timestamp) {
+    /// Forgets every host with nothing pending or held, whatever its clock (also
+    /// one at the end of time: such hosts would otherwise fill `max_hosts` for good).
+    fn forget_idle_hosts(&mut self) {
         for slot in 0..self.hosts.slot_bound() {
-            if self
-                .hosts
-                .get(slot)
-                .is_some_and(|h| h.is_idle() && h.seen < seen_before)
-            {
+            if self.hosts.get(slot).is_some_and(|h| h.is_idle()) {
                 self.hosts.remove(&self.keys, slot);
             }
         }
@@ -794,7 +802,11 @@ impl<P: TrustPolicy> Detector<P> {
         } else {
             self.keys.path(slot, path)
         };
-        if !self.make_room(slot, entry_string_bytes(path, &origin, &f.hash)) {
+        if !self.make_room(
+            slot,
+            origin.timestamp,
+            entry_string_bytes(path, &origin, &f.hash),
+        ) {
             self.stats.evicted += 1;
             return;
         }
@@ -884,9 +896,9 @@ impl<P: TrustPolicy> Detector<P> {
         }
     }
 
-    /// Evicts pending writes until one of `bytes` fits (see the victim rule inside).
-    /// False if it can never fit.
-    fn make_room(&mut self, slot: u32, bytes: usize) -> bool {
+    /// Evicts pending writes until one of `bytes` at `ts` fits (see the victim rule
+    /// inside). False if it can never fit, or if it is itself the host's oldest.
+    fn make_room(&mut self, slot: u32, ts: Timestamp, bytes: usize) -> bool {
         if bytes > self.config.max_pending_bytes {
             return false;
         }
@@ -909,7 +921,17 @@ impl<P: TrustPolicy> Detector<P> {
             let above_average =
                 own > 0 && own.saturating_mul(self.window.hosts_with_entries()) > self.window.len();
             let victim = if over_host || above_average {
-                self.window.host_head(&host.list)
+                let head = self.window.host_head(&host.list);
+                // A late write older than all its host holds is that host's oldest:
+                // it is the one given up (as in the time-sorted stream, where it
+                // came first and went first).
+                if head
+                    .and_then(|h| self.window.get(h))
+                    .is_some_and(|e| ts < e.timestamp)
+                {
+                    return false;
+                }
+                head
             } else {
                 self.window.global_head()
             };
@@ -929,8 +951,9 @@ impl<P: TrustPolicy> Detector<P> {
     /// every host: held events up to it are processed, pending writes it puts out of
     /// reach expire, and events at or before it that arrive later are late.
     ///
-    /// Watermarks only move forward; an older one is ignored. Follow with
-    /// [`poll_verdict`](Self::poll_verdict) until it returns `None`.
+    /// Watermarks only move forward; an older one is ignored. O(hosts): call it on a
+    /// timer ([`next_deadline`](Self::next_deadline)), not after every event. Follow
+    /// with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     pub fn advance(&mut self, watermark: Timestamp) {
         if self.watermark.is_some_and(|w| watermark <= w) {
             return;
@@ -960,7 +983,9 @@ impl<P: TrustPolicy> Detector<P> {
     }
 
     /// Processes every held event (end of input). Afterwards, an event older than
-    /// what was released counts as late. Pending writes stay: more input may follow.
+    /// what its host released counts as late (under [`Semantics::Hardened`] also one
+    /// at the newest released timestamp: it might sort before it by
+    /// `event.sequence`). Pending writes stay: more input may follow.
     ///
     /// Follow with [`poll_verdict`](Self::poll_verdict) until it returns `None`.
     pub fn flush(&mut self) {
@@ -987,6 +1012,10 @@ impl<P: TrustPolicy> Detector<P> {
 
     /// The earliest watermark at which [`advance`](Self::advance) would process a
     /// held event or expire a pending write; `None` when nothing waits. O(hosts).
+    ///
+    /// Calling `advance(next_deadline())` until it returns `None` ends: a pending
+    /// write within `maxspan` of [`Timestamp::MAX`] (which no watermark puts out of
+    /// reach) has no deadline.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         let maxspan = self.rule.meta().maxspan;
         self.hosts
@@ -998,10 +1027,20 @@ impl<P: TrustPolicy> Detector<P> {
                     .window
                     .host_head(&h.list)
                     .and_then(|s| self.window.get(s))
-                    .map(|e| e.timestamp.saturating_add(maxspan).saturating_add(Span(1)));
+                    // A write so close to the end of time that no watermark puts it
+                    // out of reach never expires: no deadline (a saturated one would
+                    // be returned again after every `advance`).
+                    .and_then(|e| e.timestamp.0.checked_add(maxspan.0)?.checked_add(1))
+                    .map(Timestamp);
                 held.into_iter().chain(expiry)
             })
             .min()
+            // Never at or before the watermark, which `advance` would ignore (only a
+            // state restored from a crafted snapshot holds anything there).
+            .and_then(|t| match self.watermark {
+                Some(w) if t <= w => w.0.checked_add(1).map(Timestamp),
+                _ => Some(t),
+            })
     }
 
     /// Every `sweep_interval` events (at least one per tracked host), releases the

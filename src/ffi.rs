@@ -522,7 +522,7 @@ pub struct shareexec_verdict {
     pub late_stage: u32,
     /// LATE: the event.
     pub late_event: shareexec_origin,
-    /// LATE: how far behind its host's newest timestamp it arrived, nanoseconds.
+    /// LATE: how far behind its host's clock it arrived (`Late::behind`), nanoseconds.
     pub late_behind_ns: i64,
 }
 

@@ -68,8 +68,9 @@
 //!   clock cannot expire another host's state; silent hosts are released by a sweep against the
 //!   median host clock, or by [`Detector::advance`].
 //! - **Bounded memory**: caps on pending writes (global, per host, bytes), on the reorder buffer and
-//!   on hosts; when full, the inserting host's oldest entry goes first, counted in [`Stats`]. The
-//!   defaults stay under 256 MiB ([`Config::memory_bound`]).
+//!   on hosts; when full, a host over its own quota (or flooding) gives up its own oldest entry,
+//!   a quiet host's write the oldest of all, counted in [`Stats`]. The defaults stay under
+//!   256 MiB ([`Config::memory_bound`]).
 //! - **Keyed hashing** against hash flooding ([`Config::hash_seed`]), and deterministic alert ids
 //!   ([`AlertId`]) so replays deduplicate.
 //!

@@ -227,6 +227,12 @@ impl OwnedEvent {
         core::mem::size_of::<Self>() + self.text.capacity()
     }
 
+    /// Frees the text's spare capacity: a copy rebuilt from a snapshot then costs no
+    /// more than it did where it was held (in a buffer of at least its length).
+    pub(crate) fn shrink_text(&mut self) {
+        self.text.shrink_to_fit();
+    }
+
     /// Gives the string buffer back for reuse.
     pub(crate) fn into_text(self) -> String {
         self.text

@@ -61,9 +61,12 @@ pub fn partition_key<'a>(event: &Event<'a>) -> Option<&'a str> {
 
 /// Whether `event` can change the detector's state or output under `rule`: a write or
 /// an execution that passes the rule's predicates. An engine may drop every other
-/// event before the exchange (most of a real stream): the verdicts stay the same. Only
-/// [`Stats::events`](crate::Stats::events) then counts fewer events, and the idle-host
-/// sweep, scheduled every so many events, runs at other moments.
+/// event before the exchange (most of a real stream): the verdicts stay the same,
+/// except where the idle-host sweep decides. [`Stats::events`](crate::Stats::events)
+/// then counts fewer events, and the sweep (and the host-cap scan), scheduled every
+/// so many events, runs at other moments: a host whose clock trails the others by
+/// more than [`Config::idle_host_timeout`](crate::Config::idle_host_timeout) may be
+/// swept in one run and not in the other, and its write then joins in only one.
 ///
 /// # Example
 /// ```

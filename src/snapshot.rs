@@ -45,6 +45,10 @@ pub const FORMAT_VERSION: u32 = 2;
 /// The oldest format version this build reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
+/// The largest counter (and arrival number) a snapshot may hold, and a merge sums
+/// to: the detector counts on from it with plain additions.
+const COUNTER_LIMIT: u64 = i64::MAX as u64;
+
 /// Why a snapshot could not be taken or restored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -257,6 +261,15 @@ impl<'a> Reader<'a> {
         }
         Err(self.corrupt("varint longer than 10 bytes"))
     }
+    /// A counter: at most `i64::MAX`, so that counting on from it cannot overflow
+    /// (no detector counts 2^63 events; a larger value is a crafted image).
+    fn counter(&mut self) -> Result<u64, SnapshotError> {
+        let v = self.u64()?;
+        if v > COUNTER_LIMIT {
+            return Err(self.corrupt("counter out of range"));
+        }
+        Ok(v)
+    }
     fn u32(&mut self) -> Result<u32, SnapshotError> {
         u32::try_from(self.u64()?).map_err(|_| self.corrupt("value out of range"))
     }
@@ -377,7 +390,7 @@ impl<'a> Reader<'a> {
             &mut s.late,
             &mut s.forced,
         ] {
-            *v = self.u64()?;
+            *v = self.counter()?;
         }
         Ok(s)
     }
@@ -479,7 +492,7 @@ impl<P: TrustPolicy> Detector<P> {
                 Timestamp(t.0.saturating_add(shift))
             }
         };
-        d.arrival = r.u64()?;
+        d.arrival = r.counter()?;
         d.stats = r.stats()?;
         d.watermark = r.opt_i64()?.map(Timestamp);
         d.next_sweep = r.u64()?;
@@ -522,7 +535,10 @@ impl<P: TrustPolicy> Detector<P> {
                         what: "max_buffered",
                     });
                 }
-                let copy = OwnedEvent::new(&event, String::new());
+                let mut copy = OwnedEvent::new(&event, String::new());
+                // Charged its exact length: never more than where it was held, so a
+                // snapshot restores under the caps it was taken under.
+                copy.shrink_text();
                 // As `hold`: a copy that would not read back exactly is never stored.
                 if !copy.is_exact() {
                     return Err(r.corrupt("a held event with over 4 GiB of strings"));
@@ -605,7 +621,7 @@ fn add_totals(a: &mut Stats, b: &Stats) {
         (&mut a.late, b.late),
         (&mut a.forced, b.forced),
     ] {
-        *x = x.saturating_add(y);
+        *x = x.saturating_add(y).min(COUNTER_LIMIT);
     }
 }
 

@@ -12,7 +12,8 @@ pub struct Stats {
     pub writes: u64,
     /// Stage-2 candidates: process starts that pass the rule's process predicate.
     pub executions: u64,
-    /// Candidates without a join key (`host.id` or path missing): a null key never joins.
+    /// Candidates without a join key (`host.id` or path missing, or a `host.id` longer
+    /// than [`MAX_HOST_ID_BYTES`](crate::MAX_HOST_ID_BYTES)): a null key never joins.
     pub unkeyed: u64,
     /// Sequences that alerted.
     pub alerts: u64,
@@ -20,11 +21,14 @@ pub struct Stats {
     pub suppressed: u64,
     /// Pending writes released because their maxspan passed.
     pub expired: u64,
-    /// Pending writes dropped to stay within the caps (oldest first).
+    /// Writes dropped to stay within the caps: pending writes evicted (oldest first),
+    /// writes refused (larger than the byte budget, or of a new host when `max_hosts`
+    /// are tracked and none is idle).
     pub evicted: u64,
     /// Pending writes released by the idle-host sweep.
     pub swept: u64,
-    /// Candidates that arrived more than the lateness behind their host's clock.
+    /// Candidates that arrived more than the lateness behind their host's clock, or at
+    /// or before the watermark ([`Detector::advance`](crate::Detector::advance)).
     pub late: u64,
     /// Buffered events released early because the reorder buffer was full.
     pub forced: u64,

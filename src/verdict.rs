@@ -431,7 +431,12 @@ pub struct Late {
     pub stage: Stage,
     /// The event.
     pub event: EventRef,
-    /// How far behind its host's newest timestamp it arrived.
+    /// How far behind its host's clock it arrived: the host's newest timestamp,
+    /// except where [`flush`](crate::Detector::flush) or
+    /// [`advance`](crate::Detector::advance) moved the clock past it (to the newest
+    /// released timestamp plus the lateness, or the watermark plus the lateness and
+    /// 1 ns; under [`Semantics::Hardened`](crate::Semantics::Hardened) `flush` adds
+    /// 1 ns too).
     pub behind: Span,
 }
 
