@@ -136,9 +136,9 @@ proptest! {
     }
 }
 
-fn busy_snapshot() -> Vec<u8> {
-    let mut d = detector(Semantics::Hardened, 20);
-    let events: Vec<Ev> = (0..40)
+/// `n` events a second apart on two hosts, two writes to each start, one path.
+fn alternating(n: usize) -> Vec<Ev> {
+    (0..n)
         .map(|i| Ev {
             write: i % 3 != 2,
             host: ["h1", "h2"][i % 2],
@@ -147,8 +147,12 @@ fn busy_snapshot() -> Vec<u8> {
             seq: Some(i as u64),
             trusted: false,
         })
-        .collect();
-    run(&mut d, &events, 0, &mut Vec::new());
+        .collect()
+}
+
+fn busy_snapshot() -> Vec<u8> {
+    let mut d = detector(Semantics::Hardened, 20);
+    run(&mut d, &alternating(40), 0, &mut Vec::new());
     assert!(d.stats().buffered > 0 && d.stats().pending > 0);
     d.snapshot().unwrap()
 }
@@ -334,17 +338,7 @@ fn restore_under_another_lateness_keeps_the_release_horizon() {
 #[test]
 fn version_1_snapshots_still_restore() {
     let mut d = detector(Semantics::Hardened, 0);
-    let events: Vec<Ev> = (0..12)
-        .map(|i| Ev {
-            write: i % 3 != 2,
-            host: ["h1", "h2"][i % 2],
-            path: "C:\\a.exe",
-            ts: i as i64 * SEC,
-            seq: Some(i as u64),
-            trusted: false,
-        })
-        .collect();
-    run(&mut d, &events, 0, &mut Vec::new());
+    run(&mut d, &alternating(12), 0, &mut Vec::new());
     let v2 = d.snapshot().unwrap();
     // Magic, version 2, the semantics' code, the lateness (0: one byte), the rest, and
     // the checksum of everything before it.
