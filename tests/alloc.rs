@@ -1,49 +1,17 @@
 //! Deterministic allocation counts (never timings): the hot path allocates nothing
 //! in steady state, and a pending write costs a bounded number of bytes.
 //!
-//! A counting global allocator wraps the system one for this test binary only. It
-//! counts per thread: libtest's own threads allocate while a test runs (reporting the
-//! previous test's result), and a process-wide count made the assertions flaky.
+//! A counting global allocator (`tests/counting`) wraps the system one for this test
+//! binary only, counting per thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 
 use shareexec::*;
 
-struct Counting;
-
-thread_local! {
-    // `const` and without destructors: reading them never allocates, so the allocator
-    // may use them.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(allocations: usize, bytes: isize) {
-    // `try_with`: a thread being torn down has no counters left; its frees are not ours.
-    let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + allocations));
-    let _ = LIVE_BYTES.try_with(|b| b.set(b.get() + bytes));
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(1, layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(0, -(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(1, new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const HOSTS: [&str; 4] = ["host-a", "host-b", "host-c", "host-d"];
 
@@ -107,14 +75,14 @@ fn steady_state_allocations(semantics: Semantics, lateness: Span) -> usize {
         d.drain_verdicts().for_each(drop);
         n += 1;
     }
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = counting::allocations();
     for _ in 0..20_000 {
         d.handle(irrelevant(n));
         d.handle(start_matching_nothing(n));
         d.drain_verdicts().for_each(drop);
         n += 1;
     }
-    ALLOCATIONS.with(Cell::get) - before
+    counting::allocations() - before
 }
 
 #[test]
@@ -202,11 +170,11 @@ fn alert_path_allocations(semantics: Semantics, lateness: Span, rounds: usize) -
     for _ in 0..2_000 {
         round(&mut d, &mut n);
     }
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = counting::allocations();
     for _ in 0..rounds {
         round(&mut d, &mut n);
     }
-    let allocations = ALLOCATIONS.with(Cell::get) - before;
+    let allocations = counting::allocations() - before;
     d.flush();
     let st = d.stats();
     assert_eq!(
@@ -250,7 +218,7 @@ fn bytes_per_pending_entry() {
         .with_max_pending(N)
         .with_max_pending_per_host(N)
         .with_hash_seed(Some(5));
-    let before = LIVE_BYTES.with(Cell::get);
+    let before = counting::live_bytes();
     let mut d = Detector::new(Arc::new(Rule::hardened()), config).unwrap();
     for (i, path) in paths.iter().enumerate() {
         d.handle(Event::File(FileEvent {
@@ -269,7 +237,7 @@ fn bytes_per_pending_entry() {
     }
     d.flush();
     assert_eq!(d.stats().pending as usize, N);
-    let grown = (LIVE_BYTES.with(Cell::get) - before) as usize;
+    let grown = (counting::live_bytes() - before) as usize;
     let per_entry = (grown - path_bytes) as f64 / N as f64;
     eprintln!("bytes per pending entry beyond the path: {per_entry:.1}");
     assert!(per_entry <= 100.0, "{per_entry:.1} bytes per entry");
@@ -303,9 +271,9 @@ fn no_allocation_per_sysmon_record_that_makes_no_event() {
     }
     let (mut skipped, mut allocations) = (0, 0);
     for line in &lines {
-        let before = ALLOCATIONS.with(Cell::get);
+        let before = counting::allocations();
         let none = matches!(decode_sysmon_events(line), Ok(None));
-        let after = ALLOCATIONS.with(Cell::get);
+        let after = counting::allocations();
         if none {
             skipped += 1;
             allocations += after - before;

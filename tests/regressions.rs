@@ -7,9 +7,8 @@
 //! measure only the allocations of their own test thread.
 
 mod common;
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 
 use common::*;
@@ -17,50 +16,12 @@ use shareexec::*;
 
 // ---------------------------------------------------------------- allocator
 
-struct Counting;
-
-thread_local! {
-    static NET: Cell<isize> = const { Cell::new(0) };
-}
-
-fn bump(delta: isize) {
-    let _ = NET.try_with(|n| n.set(n.get() + delta));
-}
+#[global_allocator]
+static ALLOC: counting::Counting = counting::Counting;
 
 fn net_bytes() -> isize {
-    NET.with(Cell::get)
+    counting::live_bytes()
 }
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            bump(l.size() as isize);
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(l) };
-        if !p.is_null() {
-            bump(l.size() as isize);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        bump(-(l.size() as isize));
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let q = unsafe { System.realloc(p, l, new) };
-        if !q.is_null() {
-            bump(new as isize - l.size() as isize);
-        }
-        q
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
 
 // ---------------------------------------------------------------- helpers
 

@@ -2,6 +2,8 @@
 //! docs/semantics.md, the rustdoc of `Detector`, `Config`, the snapshot module and
 //! `partition`, and unusual call orders and extreme inputs.
 
+mod counting;
+
 use std::sync::Arc;
 
 use shareexec::*;
@@ -305,41 +307,6 @@ fn snapshot_restores_under_its_own_buffer_cap() {
 
 // ------------------------------------------------------------ memory
 
-mod counting {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    pub struct Counting;
-
-    thread_local! {
-        pub static LIVE: Cell<isize> = const { Cell::new(0) };
-    }
-
-    fn count(bytes: isize) {
-        let _ = LIVE.try_with(|b| b.set(b.get() + bytes));
-    }
-
-    // SAFETY: forwards to the system allocator unchanged; only counts.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            count(layout.size() as isize);
-            unsafe { System.alloc(layout) }
-        }
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            count(-(layout.size() as isize));
-            unsafe { System.dealloc(ptr, layout) }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            count(new_size as isize - layout.size() as isize);
-            unsafe { System.realloc(ptr, layout, new_size) }
-        }
-    }
-
-    pub fn live() -> isize {
-        LIVE.with(Cell::get)
-    }
-}
-
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
 
@@ -360,7 +327,7 @@ impl Rng {
 fn peak_heap(semantics: Semantics, config: Config, events: usize, seed: u64) -> (usize, usize) {
     let bound = config.memory_bound();
     let rule = Arc::new(Rule::new(semantics));
-    let base = counting::live();
+    let base = counting::live_bytes();
     let mut d = Detector::new(rule.clone(), config.clone().with_hash_seed(Some(seed))).unwrap();
     let mut rng = Rng(seed | 1);
     let hosts: Vec<String> = (0..4000)
@@ -437,7 +404,7 @@ fn peak_heap(semantics: Semantics, config: Config, events: usize, seed: u64) -> 
             _ => {}
         }
         d.drain_verdicts().for_each(drop);
-        peak = peak.max(counting::live() - base);
+        peak = peak.max(counting::live_bytes() - base);
     }
     println!("{:?}", d.stats());
     drop(d);
@@ -772,14 +739,14 @@ fn a_full_host_table_stays_within_the_memory_bound() {
             .with_sweep_interval(u64::MAX)
             .with_hash_seed(Some(5));
         let bound = config.memory_bound();
-        let base = counting::live();
+        let base = counting::live_bytes();
         let mut d = Detector::new(Arc::new(Rule::new(semantics)), config).unwrap();
         let mut peak = 0;
         for h in 0..hosts {
             let id = format!("{h:0>256}");
             d.handle(start_at(&id, EXE, at(h as i64)));
             d.drain_verdicts().for_each(drop);
-            peak = peak.max(counting::live() - base);
+            peak = peak.max(counting::live_bytes() - base);
         }
         assert_eq!(d.stats().hosts as usize, hosts);
         let peak = peak as usize;
@@ -1058,7 +1025,7 @@ fn an_alert_with_huge_process_strings_leaves_no_memory_behind() {
         .with_hash_seed(Some(5));
     let bound = config.memory_bound();
     let huge = "S".repeat(bound + (1 << 20));
-    let base = counting::live();
+    let base = counting::live_bytes();
     let mut d = Detector::new(Arc::new(Rule::elasticsearch()), config).unwrap();
     d.handle(write_at("h", EXE, at(0)));
     let mut p = start_at("h", EXE, at(1));
@@ -1067,7 +1034,7 @@ fn an_alert_with_huge_process_strings_leaves_no_memory_behind() {
     }
     d.handle(p);
     assert_eq!(take(&mut d).alerts, 1);
-    let kept = (counting::live() - base) as usize;
+    let kept = (counting::live_bytes() - base) as usize;
     assert!(kept <= bound, "{kept} bytes kept, bound {bound}");
 }
 

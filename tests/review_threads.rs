@@ -11,51 +11,22 @@
 //! - A `Decoded` must not pin the buffer of a big line it decoded once.
 #![cfg(all(feature = "cli", feature = "json"))]
 
+mod counting;
 mod support;
 
 use support::observed;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::sync::Arc;
 
 use shareexec::input::{Decoded, EcsPipeline, Fed, PipelineStats, Prefiltering};
 use shareexec::{Config, Detector, Rule, Semantics, Span};
 
-struct Counting;
-
-thread_local! {
-    // `const`, no destructor: reading it never allocates, so the allocator may use it.
-    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(bytes: isize) {
-    let _ = LIVE_BYTES.try_with(|b| b.set(b.get() + bytes));
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts (per thread, as
-// tests/alloc.rs does: libtest's threads allocate concurrently).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 fn live() -> isize {
-    LIVE_BYTES.with(Cell::get)
+    counting::live_bytes()
 }
 
 const BOM: &str = "\u{feff}";
