@@ -25,23 +25,6 @@ fn flood_path(n: usize) -> String {
     format!("C:\\Windows\\Temp\\flood{n:07}.exe")
 }
 
-fn write_event<'a>(host: &'a str, path: &'a str, ts: Timestamp) -> Event<'a> {
-    Event::File(FileEvent {
-        origin: Origin {
-            timestamp: ts,
-            ..Default::default()
-        },
-        host_id: Some(host),
-        os_type: Some("windows"),
-        types: EventTypes::CREATION,
-        pid: Some(4),
-        path: Some(path),
-        extension: Some("exe"),
-        header_bytes: None,
-        hash: Hashes::default(),
-    })
-}
-
 /// One host floods unique executable writes within a minute: its own quota holds,
 /// the evictions are counted, and another host's true positive in the same stream
 /// is still detected.
@@ -59,7 +42,7 @@ fn per_host_quota_contains_a_flood() {
     d.handle(victim[0].event(1));
     for n in 0..200_000 {
         let path = flood_path(n);
-        d.handle(write_event("attacker", &path, ms(n as i64 / 10)));
+        d.handle(write_at("attacker", &path, ms(n as i64 / 10)));
         assert!(d.stats().pending <= 1_001);
     }
     d.handle(victim[1].event(2));
@@ -84,7 +67,7 @@ fn global_cap_holds_across_hosts() {
     let hosts: Vec<String> = (0..50).map(|h| format!("host-{h}")).collect();
     for n in 0..10_000 {
         let path = flood_path(n);
-        d.handle(write_event(&hosts[n % 50], &path, ms(n as i64)));
+        d.handle(write_at(&hosts[n % 50], &path, ms(n as i64)));
         assert!(d.stats().pending <= 500);
     }
     let st = d.stats();
@@ -100,14 +83,14 @@ fn byte_cap_holds() {
     let long = "A".repeat(30_000);
     for n in 0..200 {
         let path = format!("C:\\{long}\\{n}.exe");
-        d.handle(write_event("h1", &path, ms(n)));
+        d.handle(write_at("h1", &path, ms(n)));
         assert!(d.pending_string_bytes() <= 1 << 20);
     }
     assert_eq!(d.stats().pending, (1 << 20) / 30_010);
     // A single write larger than the whole budget is refused, not stored.
     let huge = format!("C:\\{}.exe", "B".repeat(2 << 20));
     let before = d.stats().evicted;
-    d.handle(write_event("h1", &huge, ms(500)));
+    d.handle(write_at("h1", &huge, ms(500)));
     assert_eq!(d.stats().evicted, before + 1);
     assert!(d.pending_string_bytes() <= 1 << 20);
 }
@@ -139,11 +122,11 @@ fn silent_host_is_swept() {
         .with_sweep_interval(100)
         .with_idle_host_timeout(Span::from_secs(300));
     let mut d = detector(config);
-    d.handle(write_event("silent", "C:\\a.exe", s(0)));
+    d.handle(write_at("silent", "C:\\a.exe", s(0)));
     for n in 0..1_000 {
         let path = flood_path(n % 3);
         for h in ["b", "c", "d"] {
-            d.handle(write_event(h, &path, s(n as i64)));
+            d.handle(write_at(h, &path, s(n as i64)));
         }
     }
     let st = d.stats();
@@ -158,11 +141,11 @@ fn silent_host_is_swept() {
 #[test]
 fn sweep_needs_a_majority() {
     let mut d = detector(Config::default().with_sweep_interval(10));
-    d.handle(write_event("a", "C:\\a.exe", s(0)));
-    d.handle(write_event("b", "C:\\a.exe", s(1)));
+    d.handle(write_at("a", "C:\\a.exe", s(0)));
+    d.handle(write_at("b", "C:\\a.exe", s(1)));
     for n in 0..100 {
         let path = flood_path(n);
-        d.handle(write_event("skewed", &path, s(365 * 24 * 3600 + n as i64)));
+        d.handle(write_at("skewed", &path, s(365 * 24 * 3600 + n as i64)));
     }
     assert_eq!(d.stats().swept, 0);
 }
@@ -176,7 +159,7 @@ fn buffer_cap_forces_release() {
     let mut d = detector(config);
     for n in 0..1_000 {
         let path = flood_path(n);
-        d.handle(write_event("h1", &path, ms(n as i64)));
+        d.handle(write_at("h1", &path, ms(n as i64)));
         assert!(d.stats().buffered <= 100);
     }
     assert_eq!(d.stats().forced, 900);
@@ -191,7 +174,7 @@ fn host_cap() {
     let mut d = detector(Config::default().with_max_hosts(10));
     let ids: Vec<String> = (0..30).map(|h| format!("host-{h}")).collect();
     for (n, h) in ids.iter().enumerate() {
-        d.handle(write_event(h, "C:\\a.exe", s(n as i64)));
+        d.handle(write_at(h, "C:\\a.exe", s(n as i64)));
     }
     let st = d.stats();
     assert_eq!(st.hosts, 10);
@@ -289,7 +272,7 @@ fn alert_ids_are_stable() {
 fn ids_and_hashes_are_carried() {
     let mut d = detector(Config::default());
     let long = "f".repeat(70_000);
-    let mut write = write_event("h1", X, s(0));
+    let mut write = write_at("h1", X, s(0));
     if let Event::File(f) = &mut write {
         f.origin.id = Some("w-1");
         f.hash = Hashes {

@@ -36,36 +36,18 @@ fn feed(d: &mut Detector, events: &[Ev], said: &mut Said) {
     }
 }
 
-fn write_at<'a>(host: &'a str, path: &'a str, ts: Timestamp, id: Option<&'a str>) -> Event<'a> {
-    Event::File(FileEvent {
-        origin: Origin {
-            timestamp: ts,
-            id,
-            ..Default::default()
-        },
-        host_id: Some(host),
-        os_type: Some("windows"),
-        types: EventTypes::CREATION,
-        pid: Some(4),
-        path: Some(path),
-        extension: Some("exe"),
-        header_bytes: None,
-        hash: Hashes::default(),
-    })
-}
-
-fn exec_at<'a>(host: &'a str, exe: &'a str, ts: Timestamp) -> Event<'a> {
-    Event::Process(ProcessEvent {
-        origin: Origin {
-            timestamp: ts,
-            ..Default::default()
-        },
-        host_id: Some(host),
-        os_type: Some("windows"),
-        types: EventTypes::START,
-        executable: Some(exe),
-        ..Default::default()
-    })
+/// [`write_at`] with an event id.
+fn write_with_id<'a>(
+    host: &'a str,
+    path: &'a str,
+    ts: Timestamp,
+    id: Option<&'a str>,
+) -> Event<'a> {
+    let mut event = write_at(host, path, ts);
+    if let Event::File(f) = &mut event {
+        f.origin.id = id;
+    }
+    event
 }
 
 // ======================================================================
@@ -89,11 +71,11 @@ fn f1_replacement_write_bypasses_pending_byte_cap() {
     );
     let big = "i".repeat(60_000);
     // A fresh write this large is refused…
-    d.handle(write_at("h1", "C:\\other.exe", s(0), Some(&big)));
+    d.handle(write_with_id("h1", "C:\\other.exe", s(0), Some(&big)));
     assert_eq!(d.stats().pending, 0, "a fresh oversized write is refused");
     // …but the same bytes arrive fine as a replacement of a small pending write.
-    d.handle(write_at("h1", X, s(1), None));
-    d.handle(write_at("h1", X, s(2), Some(&big)));
+    d.handle(write_with_id("h1", X, s(1), None));
+    d.handle(write_with_id("h1", X, s(2), Some(&big)));
     assert!(
         d.pending_string_bytes() <= cap,
         "pending string bytes {} exceed max_pending_bytes {cap}",
@@ -331,9 +313,9 @@ fn f6a_reorder_heap_capacity_exceeds_memory_bound() {
     for h in &hosts {
         // Hardened, L = 0: equal timestamps wait for a strictly newer one.
         for _ in 0..4_000 {
-            d.handle(exec_at(h, "C:\\z.exe", s(0)));
+            d.handle(start_at(h, "C:\\z.exe", s(0)));
         }
-        d.handle(exec_at(h, "C:\\z.exe", s(1)));
+        d.handle(start_at(h, "C:\\z.exe", s(1)));
         d.drain_verdicts().for_each(drop);
     }
     let used = net_bytes() - start;
@@ -367,7 +349,7 @@ fn f6b_long_host_ids_exceed_memory_bound() {
     let start = net_bytes();
     let mut d = det(Rule::elasticsearch(), config);
     for id in &ids {
-        d.handle(exec_at(id, "C:\\z.exe", s(0)));
+        d.handle(start_at(id, "C:\\z.exe", s(0)));
     }
     let used = net_bytes() - start;
     assert_eq!(d.stats().hosts, 1_000);
@@ -445,7 +427,7 @@ fn design_global_saturation_evicts_victims_own_live_write() {
     );
     let mut said = Said::default();
     for (h, n) in [("f1", 0), ("f1", 1), ("f2", 2), ("f2", 3)] {
-        d.handle(write_at(h, &format!("C:\\flood{n}.exe"), s(0), None));
+        d.handle(write_with_id(h, &format!("C:\\flood{n}.exe"), s(0), None));
     }
     feed(
         &mut d,
@@ -477,7 +459,7 @@ fn design_sweep_drops_live_write_of_active_host_with_lagging_clock() {
     let lag = -15 * 60; // 15 minutes behind the fleet
     for n in 0..8 {
         for h in ["a", "b", "c"] {
-            d.handle(exec_at(h, "C:\\z.exe", s(n)));
+            d.handle(start_at(h, "C:\\z.exe", s(n)));
         }
     }
     feed(
@@ -486,7 +468,7 @@ fn design_sweep_drops_live_write_of_active_host_with_lagging_clock() {
         &mut said,
     );
     for h in ["a", "b", "c", "a", "b", "c"] {
-        d.handle(exec_at(h, "C:\\z.exe", s(9)));
+        d.handle(start_at(h, "C:\\z.exe", s(9)));
     }
     feed(
         &mut d,

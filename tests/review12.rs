@@ -2,46 +2,18 @@
 //! docs/semantics.md, the rustdoc of `Detector`, `Config`, the snapshot module and
 //! `partition`, and unusual call orders and extreme inputs.
 
+mod common;
 mod counting;
 
 use std::sync::Arc;
 
+use common::{start_at, write_at};
 use shareexec::*;
 
 const EXE: &str = "C:\\Windows\\Temp\\evil.exe";
 
 fn at(secs: i64) -> Timestamp {
     Timestamp(1_704_290_400_000_000_000 + secs * 1_000_000_000)
-}
-
-fn write_at<'a>(host: &'a str, path: &'a str, ts: Timestamp) -> Event<'a> {
-    Event::File(FileEvent {
-        origin: Origin {
-            timestamp: ts,
-            ..Default::default()
-        },
-        host_id: Some(host),
-        os_type: Some("windows"),
-        types: EventTypes::CREATION,
-        pid: Some(4),
-        path: Some(path),
-        extension: Some("exe"),
-        ..Default::default()
-    })
-}
-
-fn start_at<'a>(host: &'a str, path: &'a str, ts: Timestamp) -> Event<'a> {
-    Event::Process(ProcessEvent {
-        origin: Origin {
-            timestamp: ts,
-            ..Default::default()
-        },
-        host_id: Some(host),
-        os_type: Some("windows"),
-        types: EventTypes::START,
-        executable: Some(path),
-        ..Default::default()
-    })
 }
 
 fn detector(semantics: Semantics, config: Config) -> Detector {

@@ -16,6 +16,39 @@ pub fn s(secs: i64) -> Timestamp {
     ms(secs * 1000)
 }
 
+/// A System (pid 4) write of an `.exe` by `host` to `path` at `ts`, borrowing its
+/// strings (for streams built in loops, where `Ev`'s `'static` strings do not fit).
+pub fn write_at<'a>(host: &'a str, path: &'a str, ts: Timestamp) -> Event<'a> {
+    Event::File(FileEvent {
+        origin: Origin {
+            timestamp: ts,
+            ..Default::default()
+        },
+        host_id: Some(host),
+        os_type: Some("windows"),
+        types: EventTypes::CREATION,
+        pid: Some(4),
+        path: Some(path),
+        extension: Some("exe"),
+        ..Default::default()
+    })
+}
+
+/// An unsigned Windows process start of `exe` on `host` at `ts` (as [`write_at`]).
+pub fn start_at<'a>(host: &'a str, exe: &'a str, ts: Timestamp) -> Event<'a> {
+    Event::Process(ProcessEvent {
+        origin: Origin {
+            timestamp: ts,
+            ..Default::default()
+        },
+        host_id: Some(host),
+        os_type: Some("windows"),
+        types: EventTypes::START,
+        executable: Some(exe),
+        ..Default::default()
+    })
+}
+
 /// An owned description of one event; `event()` borrows it.
 #[derive(Clone, Debug)]
 pub struct Ev {
