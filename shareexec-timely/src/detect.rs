@@ -49,7 +49,9 @@ const PARK: std::time::Duration = std::time::Duration::from_millis(5);
 pub fn run(worker: &mut Worker, options: &Options, sink: Sink) -> io::Result<Summary> {
     let (index, peers) = (worker.index(), worker.peers());
     let rule = Arc::new(Rule::new(options.semantics));
-    let config = options.detector_config();
+    let config = options
+        .detector_config()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let resume = match &options.resume {
         Some(dir) => Some(Checkpoint::open(dir, options)?),
         None => None,

@@ -96,7 +96,7 @@ impl Options {
         }
         // The detectors' configuration (e.g. a lateness too long to add to the rule's
         // maxspan), checked here so that every process refuses it before connecting.
-        self.try_detector_config()?
+        self.detector_config()?
             .validate(self.maxspan())
             .map_err(|e| format!("--max-lateness: {e}"))
     }
@@ -105,9 +105,10 @@ impl Options {
         shareexec::Rule::new(self.semantics).meta().maxspan
     }
 
-    fn try_detector_config(&self) -> Result<shareexec::Config, String> {
-        // No option sets the idle-host timeout: a lateness its default (600 s) cannot
-        // cover raises it, as the `shareexec` CLI does.
+    /// The configuration of every worker's detector. No option sets the idle-host
+    /// timeout: a lateness its default (600 s) cannot cover raises it, as the
+    /// `shareexec` CLI does; a lateness too long to add to the maxspan is an error.
+    pub fn detector_config(&self) -> Result<shareexec::Config, String> {
         shareexec::Config::default()
             .with_max_lateness(self.max_lateness)
             .with_idle_host_timeout_covering(self.maxspan())
@@ -116,12 +117,6 @@ impl Options {
                  must fit in 292 years)"
                     .to_string()
             })
-    }
-
-    /// The configuration of every worker's detector (after [`validate`](Self::validate)).
-    pub fn detector_config(&self) -> shareexec::Config {
-        self.try_detector_config()
-            .unwrap_or_else(|_| shareexec::Config::default().with_max_lateness(self.max_lateness))
     }
 
     /// Timely's configuration, from its own options.
@@ -241,11 +236,12 @@ mod tests {
     fn long_lateness_raises_the_idle_host_timeout() {
         let o = options(&["--max-lateness", "20m"]);
         assert_eq!(o.validate(), Ok(()));
-        let config = o.detector_config();
+        let config = o.detector_config().unwrap();
         assert_eq!(config.idle_host_timeout, Span::from_secs(60 + 1200 + 600));
         assert_eq!(
             options(&["--max-lateness", "10s"])
                 .detector_config()
+                .unwrap()
                 .idle_host_timeout,
             Span::from_secs(600),
             "a lateness the default covers keeps it"

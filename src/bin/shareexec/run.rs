@@ -53,23 +53,24 @@ struct Run {
 }
 
 impl Run {
-    fn locate(&self, line: u64) -> Location<'_> {
+    /// The input (first global line number, name) that global line `line` is in.
+    fn source(&self, line: u64) -> Option<&(u64, String)> {
         let i = self
             .sources
             .partition_point(|(start, _)| *start <= line)
             .saturating_sub(1);
-        let source = self.sources.get(i).map_or("-", |(_, name)| name.as_str());
+        self.sources.get(i)
+    }
+
+    fn locate(&self, line: u64) -> Location<'_> {
+        let source = self.source(line).map_or("-", |(_, name)| name.as_str());
         Location { source, line }
     }
 
     /// A line as people read it, like the bad-line messages: `FILE:N`, the line within
     /// its input, followed by ` (line M)`, the line across all inputs, when they differ.
     fn place(&self, line: u64) -> String {
-        let i = self
-            .sources
-            .partition_point(|(start, _)| *start <= line)
-            .saturating_sub(1);
-        match self.sources.get(i) {
+        match self.source(line) {
             Some((start, name)) if *start <= line => {
                 let local = line - start + 1;
                 if local == line {
